@@ -1,0 +1,86 @@
+"""Action distributions as pure functions of the policy head's output.
+
+Two families, chosen from the action space:
+
+* :class:`Categorical` for ``Discrete(n)``: the head outputs ``logits [..., n]``.
+* :class:`DiagGaussian` for ``Box(shape)``: the head outputs ``mean [..., d]`` and a
+  state-independent ``log_std [d]`` parameter (broadcast to ``[..., d]``). Actions are unsquashed
+  samples ``mean + exp(log_std) * eps``; the environment clips them to its bounds, and the
+  log-likelihood is that of the unclipped sample (the usual PPO convention).
+
+Each distribution is described by a pytree of parameters (``dist``) so it can flow through
+``jit``/``vmap``; the classes only hold static methods.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+
+class CategoricalParams(NamedTuple):
+    logits: jax.Array  # [..., n]
+
+
+class GaussianParams(NamedTuple):
+    mean: jax.Array  # [..., d]
+    log_std: jax.Array  # [..., d]
+
+
+class Categorical:
+    """Softmax distribution over ``n`` actions."""
+
+    @staticmethod
+    def sample(key: jax.Array, dist: CategoricalParams) -> jax.Array:
+        """int32 ``[...]``."""
+        return jax.random.categorical(key, dist.logits).astype(jnp.int32)
+
+    @staticmethod
+    def mode(dist: CategoricalParams) -> jax.Array:
+        return jnp.argmax(dist.logits, axis=-1).astype(jnp.int32)
+
+    @staticmethod
+    def log_prob(dist: CategoricalParams, action: jax.Array) -> jax.Array:
+        """``log pi(a)`` with ``action [...]`` int; returns ``[...]``."""
+        logp = jax.nn.log_softmax(dist.logits)
+        return jnp.take_along_axis(logp, action[..., None].astype(jnp.int32), axis=-1)[..., 0]
+
+    @staticmethod
+    def entropy(dist: CategoricalParams) -> jax.Array:
+        logp = jax.nn.log_softmax(dist.logits)
+        return -jnp.sum(jnp.exp(logp) * logp, axis=-1)
+
+
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+class DiagGaussian:
+    """Independent normal distribution over ``d`` action dimensions."""
+
+    @staticmethod
+    def sample(key: jax.Array, dist: GaussianParams) -> jax.Array:
+        """float32 ``[..., d]``."""
+        eps = jax.random.normal(key, dist.mean.shape, dist.mean.dtype)
+        return dist.mean + jnp.exp(dist.log_std) * eps
+
+    @staticmethod
+    def mode(dist: GaussianParams) -> jax.Array:
+        return dist.mean
+
+    @staticmethod
+    def log_prob(dist: GaussianParams, action: jax.Array) -> jax.Array:
+        """Log-density summed over the action dimensions; returns ``[...]``."""
+        z = (action - dist.mean) * jnp.exp(-dist.log_std)
+        return jnp.sum(-0.5 * z**2 - dist.log_std - 0.5 * _LOG_2PI, axis=-1)
+
+    @staticmethod
+    def entropy(dist: GaussianParams) -> jax.Array:
+        return jnp.sum(dist.log_std + 0.5 * (1.0 + _LOG_2PI), axis=-1)
+
+
+def distribution_for(dist: CategoricalParams | GaussianParams) -> type[Categorical] | type[DiagGaussian]:
+    """The distribution class matching a parameter pytree."""
+    return Categorical if isinstance(dist, CategoricalParams) else DiagGaussian

@@ -1,0 +1,176 @@
+"""Actor-critic networks: the IMPALA CNN for pixels, a narrow CNN and an MLP for CPU-sized work.
+
+Every network maps a batch of observations ``[N, *obs_shape]`` to ``(dist, value)``: the
+parameters of the action distribution (:mod:`gsl_jax.distributions`) and a value ``[N]``.
+
+Presets (:class:`NetworkConfig.kind`):
+
+* ``"impala"``: the Procgen IMPALA CNN. Three stacks of conv3x3 (16, 32, 32 channels) -> maxpool
+  3x3 stride 2 -> two residual blocks (relu-conv-relu-conv + skip); flatten -> relu -> dense 256 ->
+  relu; shared by the policy and value heads. About 0.6 GFLOP of PPO training compute per env-step
+  at 64x64x3: meant for accelerators.
+* ``"small_cnn"``: the same shape with 8/16/16 channels, one residual block per stack and a dense
+  128 layer; ~10x cheaper, trainable on a CPU.
+* ``"mlp"``: separate actor and critic MLPs (``hidden`` sizes, tanh), the usual choice for vector
+  observations.
+
+Pixel inputs (uint8) are scaled by 1/255. Weights use orthogonal initialisation (sqrt(2) for
+hidden layers, 0.01 for the policy output, 1.0 for the value output), as in the Procgen baselines.
+The Gaussian head's log-std is a free parameter vector, independent of the state, initialised to
+``log_std_init`` (0.0, i.e. std 1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from gsl_jax.distributions import CategoricalParams, GaussianParams
+from gsl_jax.envs.core import Box, Discrete, Space
+
+NetworkKind = Literal["impala", "small_cnn", "mlp"]
+HeadKind = Literal["auto", "categorical", "gaussian"]
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """Which actor-critic to build.
+
+    Attributes:
+        kind: ``"impala"``, ``"small_cnn"`` or ``"mlp"`` (see the module docstring).
+        hidden: MLP hidden sizes (``kind="mlp"`` only).
+        head: ``"auto"`` (categorical for discrete actions, Gaussian for continuous ones) or an
+            explicit ``"categorical"`` / ``"gaussian"``, checked against the action space.
+        log_std_init: initial log standard deviation of the Gaussian head.
+    """
+
+    kind: NetworkKind = "mlp"
+    hidden: tuple[int, ...] = (64, 64)
+    head: HeadKind = "auto"
+    log_std_init: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("impala", "small_cnn", "mlp"):
+            raise ValueError(f"network.kind: unknown network {self.kind!r}")
+        if not self.hidden or any(h <= 0 for h in self.hidden):
+            raise ValueError(f"network.hidden: sizes must be positive, got {self.hidden}")
+        if self.head not in ("auto", "categorical", "gaussian"):
+            raise ValueError(f"network.head: unknown head {self.head!r}")
+
+
+def _ortho(scale: float) -> nn.initializers.Initializer:
+    return nn.initializers.orthogonal(scale)
+
+
+class ResidualBlock(nn.Module):
+    channels: int
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        y = nn.relu(x)
+        y = nn.Conv(self.channels, (3, 3), kernel_init=_ortho(np.sqrt(2)))(y)
+        y = nn.relu(y)
+        y = nn.Conv(self.channels, (3, 3), kernel_init=_ortho(np.sqrt(2)))(y)
+        return x + y
+
+
+class ImpalaTorso(nn.Module):
+    """IMPALA CNN torso: ``[N, H, W, C]`` -> ``[N, dense]``."""
+
+    channels: Sequence[int] = (16, 32, 32)
+    blocks_per_stack: int = 2
+    dense: int = 256
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        if x.dtype == jnp.uint8:
+            x = x.astype(jnp.float32) / 255.0
+        for ch in self.channels:
+            x = nn.Conv(ch, (3, 3), kernel_init=_ortho(np.sqrt(2)))(x)
+            x = nn.max_pool(x, (3, 3), strides=(2, 2), padding="SAME")
+            for _ in range(self.blocks_per_stack):
+                x = ResidualBlock(ch)(x)
+        x = nn.relu(x.reshape(x.shape[0], -1))
+        return nn.relu(nn.Dense(self.dense, kernel_init=_ortho(np.sqrt(2)))(x))
+
+
+class MLP(nn.Module):
+    hidden: Sequence[int]
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        x = x.reshape(x.shape[0], -1).astype(jnp.float32)
+        for h in self.hidden:
+            x = nn.tanh(nn.Dense(h, kernel_init=_ortho(np.sqrt(2)))(x))
+        return x
+
+
+class PolicyHead(nn.Module):
+    """Maps features ``[N, F]`` to distribution parameters for ``action_space``."""
+
+    action_space: Space
+    log_std_init: float = 0.0
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> CategoricalParams | GaussianParams:
+        if isinstance(self.action_space, Discrete):
+            return CategoricalParams(nn.Dense(self.action_space.n, kernel_init=_ortho(0.01))(x))
+        dim = int(np.prod(self.action_space.shape))
+        mean = nn.Dense(dim, kernel_init=_ortho(0.01))(x)
+        log_std = self.param("log_std", nn.initializers.constant(self.log_std_init), (dim,))
+        return GaussianParams(mean, jnp.broadcast_to(log_std, mean.shape))
+
+
+class ActorCritic(nn.Module):
+    """``obs [N, *obs_shape]`` -> ``(dist, value [N])``."""
+
+    config: NetworkConfig
+    action_space: Space
+
+    @nn.compact
+    def __call__(self, obs: jax.Array) -> tuple[CategoricalParams | GaussianParams, jax.Array]:
+        head = PolicyHead(self.action_space, self.config.log_std_init)
+        if self.config.kind == "mlp":
+            dist = head(MLP(self.config.hidden)(obs))
+            value = MLP(self.config.hidden)(obs)
+        else:
+            if self.config.kind == "impala":
+                torso = ImpalaTorso()
+            else:
+                torso = ImpalaTorso(channels=(8, 16, 16), blocks_per_stack=1, dense=128)
+            features = torso(obs)
+            dist, value = head(features), features
+        value = nn.Dense(1, kernel_init=_ortho(1.0))(value)[..., 0]
+        return dist, value
+
+
+def make_network(config: NetworkConfig, action_space: Space, obs_shape: Sequence[int]) -> ActorCritic:
+    """Build the actor-critic for ``action_space``, checking that ``config`` fits the observation.
+
+    Raises ``ValueError`` naming ``network.kind`` if a CNN is asked for non-image observations and
+    ``network.head`` if the head does not match the action space.
+    """
+    if config.kind != "mlp" and len(obs_shape) != 3:
+        raise ValueError(
+            f"network.kind: {config.kind!r} needs image observations [H, W, C], "
+            f"got shape {tuple(obs_shape)}; use kind='mlp'"
+        )
+    if not isinstance(action_space, Discrete | Box):
+        raise ValueError(f"action_space: unsupported space {action_space!r}")
+    if config.head == "categorical" and not isinstance(action_space, Discrete):
+        raise ValueError(
+            f"network.head: a categorical (discrete) head cannot drive the continuous action "
+            f"space {action_space}; use head='gaussian' or 'auto'"
+        )
+    if config.head == "gaussian" and not isinstance(action_space, Box):
+        raise ValueError(
+            f"network.head: a Gaussian head cannot drive the discrete action space "
+            f"{action_space}; use head='categorical' or 'auto'"
+        )
+    return ActorCritic(config, action_space)

@@ -1,0 +1,163 @@
+"""A population of PPO learners on a leading axis ``P``, trained by one compiled program.
+
+A generalist is a population of one over all variations; ``N_s`` specialists are a population of
+``N_s``, each with its own :class:`~gsl_jax.envs.core.VariationSet`. The same update serves both
+through ``jax.vmap``; a *chunk* runs ``K`` updates of the whole population per host call.
+
+Sharding: :func:`population_sharding` lays the population axis (and, when devices are left over,
+the env batch axis) over the available devices with a 2-D mesh ``("pop", "batch")``; the
+compiled chunk keeps that layout from call to call.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as PS
+
+from gsl_jax.envs.core import VariationSet, VecEnv
+from gsl_jax.networks import ActorCritic
+from gsl_jax.ppo import LearnerState, PPOConfig, init_learner, make_update
+
+Metrics = dict[str, jax.Array]
+ChunkFn = Callable[[LearnerState], tuple[LearnerState, Metrics]]
+
+
+def population_size(state: LearnerState) -> int:
+    """``P``, the length of the leading population axis."""
+    return int(state.updates.shape[0])
+
+
+def init_population(
+    key: jax.Array,
+    vec_env: VecEnv,
+    network: ActorCritic,
+    config: PPOConfig,
+    variation_sets: VariationSet,
+) -> LearnerState:
+    """``P`` independently initialised learners, one per row of ``variation_sets`` (``ids [P, C]``).
+
+    Learner ``p`` gets key ``split(key, P)[p]``, so member ``p`` of a population starts exactly as
+    a single learner initialised with that key.
+    """
+    if variation_sets.ids.ndim != 2:
+        raise ValueError(
+            "variation_sets: expected a stacked set with ids [P, capacity] "
+            "(use stack_variation_sets)"
+        )
+    num = variation_sets.ids.shape[0]
+    keys = jax.random.split(key, num)
+    init = partial(init_learner, vec_env=vec_env, network=network, config=config)
+    return jax.jit(jax.vmap(lambda k, v: init(k, variations=v)))(keys, variation_sets)
+
+
+def clone_learner(
+    key: jax.Array,
+    source: LearnerState,
+    vec_env: VecEnv,
+    variation_sets: VariationSet,
+    copy_optimizer: bool = True,
+    config: PPOConfig | None = None,
+) -> LearnerState:
+    """A population of ``P`` copies of one learner (``source`` without a population axis), each
+    with its own variation set, fresh env states and PRNG key.
+
+    ``copy_optimizer=False`` gives each copy a fresh optimiser state (``config`` required).
+    """
+    num = variation_sets.ids.shape[0]
+
+    def one(k, variations):
+        k_env, k_rng = jax.random.split(k)
+        opt_state = source.opt_state
+        if not copy_optimizer:
+            from gsl_jax.ppo import make_optimizer
+
+            opt_state = make_optimizer(config).init(source.params)
+        return source.replace(
+            opt_state=opt_state,
+            env=vec_env.reset(k_env, variations),
+            variations=variations,
+            reward_norm=source.reward_norm.replace(
+                returns=jnp.zeros_like(source.reward_norm.returns)
+            ),
+            rng=k_rng,
+        )
+
+    if not copy_optimizer and config is None:
+        raise ValueError("config: needed to build fresh optimiser states (copy_optimizer=False)")
+    return jax.jit(jax.vmap(one))(jax.random.split(key, num), variation_sets)
+
+
+def population_sharding(state: LearnerState, devices: list | None = None) -> Any:
+    """A pytree of ``NamedSharding`` for ``state``: population axis over ``"pop"``, env batch
+    axis of the env state over ``"batch"``.
+
+    With ``D`` devices, ``pop = gcd(P, D)`` devices hold population members and the remaining
+    factor ``D / pop`` splits each member's env batch when it divides ``num_envs`` (else those
+    devices are left idle). With one device everything is replicated on it.
+    """
+    devices = list(jax.devices() if devices is None else devices)
+    num_pop = math.gcd(population_size(state), len(devices))
+    num_envs = int(state.env.stats.finished.shape[1])
+    num_batch = len(devices) // num_pop
+    while num_batch > 1 and num_envs % num_batch:
+        num_batch -= 1
+    mesh = Mesh(np.array(devices[: num_pop * num_batch]).reshape(num_pop, num_batch), ("pop", "batch"))
+    pop_only = NamedSharding(mesh, PS("pop"))
+    pop_batch = NamedSharding(mesh, PS("pop", "batch"))
+    shardings = jax.tree.map(lambda _: pop_only, state)
+    return shardings.replace(
+        env=jax.tree.map(lambda _: pop_batch, state.env),
+        reward_norm=shardings.reward_norm.replace(returns=pop_batch),
+    )
+
+
+def shard_population(state: LearnerState, devices: list | None = None) -> LearnerState:
+    """Place ``state`` on the devices as :func:`population_sharding` describes."""
+    return jax.device_put(state, population_sharding(state, devices))
+
+
+def make_chunk(
+    vec_env: VecEnv,
+    network: ActorCritic,
+    config: PPOConfig,
+    num_updates: int,
+    shardings: Any | None = None,
+) -> ChunkFn:
+    """Build ``chunk(state [P]) -> (state [P], metrics)`` running ``num_updates`` PPO updates of
+    every population member; metric leaves are ``[num_updates, P]``.
+
+    With ``config.loop == "scan"`` (accelerators) the chunk is one ``lax.scan``; with
+    ``"unroll"`` (CPU) it is a host loop over one jitted, vmapped update (see :mod:`gsl_jax.ppo`).
+    """
+    if num_updates <= 0:
+        raise ValueError(f"num_updates: must be positive, got {num_updates}")
+    update = jax.vmap(make_update(vec_env, network, config))
+    jit_kwargs: dict[str, Any] = {"donate_argnums": 0}
+    if shardings is not None:
+        jit_kwargs.update(in_shardings=(shardings,), out_shardings=(shardings, None))
+
+    if config.resolved_loop(network.config.kind) == "scan":
+
+        def scanned(state):
+            return jax.lax.scan(lambda s, _: update(s), state, None, length=num_updates)
+
+        return jax.jit(scanned, **jit_kwargs)
+
+    one_update = jax.jit(update, **jit_kwargs)
+
+    def host_loop(state):
+        collected = []
+        for _ in range(num_updates):
+            state, metrics = one_update(state)
+            collected.append(metrics)
+        return state, jax.tree.map(lambda *xs: jnp.stack(xs), *collected)
+
+    return host_loop

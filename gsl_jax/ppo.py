@@ -1,0 +1,356 @@
+"""The fused PPO update: rollout, GAE and all epochs of minibatch updates in one jitted function.
+
+Read :func:`make_update` top to bottom: it builds ``update(state) -> (state, metrics)`` for ONE
+learner. :mod:`gsl_jax.population` vmaps it over a leading population axis ``P`` and scans it over
+chunks of updates.
+
+Minibatch loop and the XLA:CPU trap: the gradient of a convolution inside a ``lax.scan`` /
+``while`` loop runs an order of magnitude slower on XLA:CPU than the same work unrolled (jax issue
+#12868). :attr:`PPOConfig.loop` therefore chooses per backend: ``"scan"`` keeps the epoch and
+minibatch loops (and the chunk of updates) as ``lax.scan`` -- compact programs and fast compiles,
+right for GPU/TPU and for MLPs everywhere; ``"unroll"`` writes the minibatch steps out in
+straight-line code and runs chunks as a host loop of jitted updates -- right for CNNs on CPU;
+``"auto"`` picks ``"unroll"`` for a CNN on the CPU backend and ``"scan"`` otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, Literal, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+from gsl_jax.distributions import distribution_for
+from gsl_jax.envs.core import VariationSet, VecEnv, VecEnvState
+from gsl_jax.losses import gae, normalize, ppo_loss
+from gsl_jax.networks import ActorCritic
+from gsl_jax.normalization import RewardNormState, normalize_reward
+
+LoopMode = Literal["auto", "scan", "unroll"]
+
+
+@dataclass(frozen=True)
+class PPOConfig:
+    """PPO hyperparameters. Defaults are the Procgen settings of the Procgen paper / CleanRL
+    ``ppo_procgen`` (64 envs x 256 steps, 8 minibatches, 3 epochs, lr 5e-4, gamma 0.999, ...).
+
+    Attributes:
+        num_envs: parallel environments per learner (B).
+        num_steps: rollout length per update (T); the batch is ``T * B`` transitions.
+        num_minibatches: minibatches per epoch; must divide ``T * B``.
+        update_epochs: passes over the batch per update.
+        learning_rate: Adam step size.
+        lr_decay_updates: if > 0, anneal the learning rate linearly to 0 over this many updates.
+        gamma: discount.
+        gae_lambda: GAE lambda.
+        clip_eps: PPO ratio clip (also the value clip).
+        clip_value: clip the value update around the rollout's values.
+        ent_coef: entropy bonus coefficient.
+        vf_coef: value loss coefficient.
+        max_grad_norm: global gradient-norm clip.
+        adam_eps: Adam epsilon.
+        normalize_advantages: normalise advantages per minibatch.
+        normalize_rewards: scale rewards by a running std of the discounted return.
+        reward_clip: clip of the scaled rewards.
+        loop: minibatch/chunk loop form, ``"auto"``, ``"scan"`` or ``"unroll"`` (module docstring).
+    """
+
+    num_envs: int = 64
+    num_steps: int = 256
+    num_minibatches: int = 8
+    update_epochs: int = 3
+    learning_rate: float = 5e-4
+    lr_decay_updates: int = 0
+    gamma: float = 0.999
+    gae_lambda: float = 0.95
+    clip_eps: float = 0.2
+    clip_value: bool = True
+    ent_coef: float = 0.01
+    vf_coef: float = 0.5
+    max_grad_norm: float = 0.5
+    adam_eps: float = 1e-5
+    normalize_advantages: bool = True
+    normalize_rewards: bool = True
+    reward_clip: float = 10.0
+    loop: LoopMode = "auto"
+
+    def __post_init__(self) -> None:
+        for name in ("num_envs", "num_steps", "num_minibatches", "update_epochs"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value <= 0:
+                raise ValueError(f"ppo.{name}: must be a positive integer, got {value!r}")
+        if self.batch_size % self.num_minibatches:
+            raise ValueError(
+                f"ppo.num_minibatches: the batch num_envs * num_steps = {self.batch_size} is not "
+                f"divisible by num_minibatches = {self.num_minibatches}"
+            )
+        for name in ("learning_rate", "clip_eps", "max_grad_norm", "adam_eps", "reward_clip"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"ppo.{name}: must be positive, got {getattr(self, name)!r}")
+        for name in ("gamma", "gae_lambda"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"ppo.{name}: must lie in [0, 1], got {getattr(self, name)!r}")
+        for name in ("ent_coef", "vf_coef", "lr_decay_updates"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"ppo.{name}: must be non-negative, got {getattr(self, name)!r}")
+        if self.loop not in ("auto", "scan", "unroll"):
+            raise ValueError(f"ppo.loop: must be 'auto', 'scan' or 'unroll', got {self.loop!r}")
+
+    @property
+    def batch_size(self) -> int:
+        """Transitions per update, ``num_envs * num_steps``."""
+        return self.num_envs * self.num_steps
+
+    @property
+    def minibatch_size(self) -> int:
+        return self.batch_size // self.num_minibatches
+
+    def resolved_loop(self, network_kind: str = "mlp") -> Literal["scan", "unroll"]:
+        """``loop`` with ``"auto"`` resolved: ``"unroll"`` for a CNN on the CPU backend (the
+        jax #12868 trap), ``"scan"`` otherwise (MLPs on CPU are faster with ``scan``)."""
+        if self.loop != "auto":
+            return self.loop
+        cnn_on_cpu = jax.default_backend() == "cpu" and network_kind != "mlp"
+        return "unroll" if cnn_on_cpu else "scan"
+
+    def replace(self, **changes: Any) -> PPOConfig:
+        """A copy with ``changes`` applied (validated again)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        unknown = set(changes) - set(values)
+        if unknown:
+            raise ValueError(f"ppo: unknown fields {sorted(unknown)}")
+        return PPOConfig(**{**values, **changes})
+
+
+@struct.dataclass
+class LearnerState:
+    """Everything one PPO learner carries between updates (leaves get a leading ``[P]`` axis in a
+    population).
+
+    Attributes:
+        params: network parameters.
+        opt_state: optax state.
+        env: the learner's vectorised env state (leaves ``[B, ...]``).
+        variations: the variation set the learner's envs draw from.
+        reward_norm: running return statistics for reward normalisation.
+        rng: PRNG key.
+        updates: int32 ``[]``, PPO updates done.
+    """
+
+    params: Any
+    opt_state: Any
+    env: VecEnvState
+    variations: VariationSet
+    reward_norm: RewardNormState
+    rng: jax.Array
+    updates: jax.Array
+
+
+class Transition(NamedTuple):
+    """One rollout step of ``B`` envs (``[T, B, ...]`` once scanned)."""
+
+    obs: jax.Array
+    action: jax.Array
+    log_prob: jax.Array
+    value: jax.Array
+    reward: jax.Array  # possibly normalised; what PPO learns from
+    done: jax.Array
+    # For logging only: the finished episodes' raw return, length and success.
+    episode_return: jax.Array
+    episode_length: jax.Array
+    success: jax.Array
+
+
+def make_optimizer(config: PPOConfig) -> optax.GradientTransformation:
+    """Global-norm clipping then Adam, with the optional linear learning-rate decay."""
+    lr: Any = config.learning_rate
+    if config.lr_decay_updates:
+        steps = config.lr_decay_updates * config.update_epochs * config.num_minibatches
+        lr = optax.linear_schedule(config.learning_rate, 0.0, steps)
+    # optax.flatten runs the optimiser on one raveled vector: a handful of large ops instead of
+    # a dozen small ones per parameter array, which matters for small networks on CPU.
+    return optax.flatten(
+        optax.chain(
+            optax.clip_by_global_norm(config.max_grad_norm), optax.adam(lr, eps=config.adam_eps)
+        )
+    )
+
+
+def init_learner(
+    key: jax.Array,
+    vec_env: VecEnv,
+    network: ActorCritic,
+    config: PPOConfig,
+    variations: VariationSet,
+) -> LearnerState:
+    """A fresh learner: initialised network and optimiser, envs reset on ``variations``."""
+    k_net, k_env, k_rng = jax.random.split(key, 3)
+    env_state = vec_env.reset(k_env, variations)
+    params = network.init(k_net, env_state.obs[:1])
+    return LearnerState(
+        params=params,
+        opt_state=make_optimizer(config).init(params),
+        env=env_state,
+        variations=variations,
+        reward_norm=RewardNormState.create(config.num_envs),
+        rng=k_rng,
+        updates=jnp.zeros((), jnp.int32),
+    )
+
+
+def make_update(vec_env: VecEnv, network: ActorCritic, config: PPOConfig):
+    """Build ``update(state: LearnerState) -> (state, metrics)`` for one learner.
+
+    ``metrics`` is a dict of scalars: the losses averaged over all minibatches, and episode sums
+    over the rollout (``episodes``, ``return_sum``, ``length_sum``, ``success_sum``) so that means
+    can be taken over any number of updates without bias.
+    """
+    if vec_env.num_envs != config.num_envs:
+        raise ValueError(
+            f"ppo.num_envs: config says {config.num_envs} but the VecEnv has {vec_env.num_envs}"
+        )
+    optimizer = make_optimizer(config)
+    loop = config.resolved_loop(network.config.kind)
+
+    def policy(params, obs):
+        dist, value = network.apply(params, obs)
+        return dist, value
+
+    def rollout(state: LearnerState, key: jax.Array):
+        def env_step(carry, step_key):
+            env_state, norm_state = carry
+            k_act, k_env = jax.random.split(step_key)
+            dist, value = policy(state.params, env_state.obs)
+            D = distribution_for(dist)
+            action = D.sample(k_act, dist)
+            log_prob = D.log_prob(dist, action)
+            next_env, reward, done, info = vec_env.step(k_env, env_state, action, state.variations)
+            if config.normalize_rewards:
+                learn_reward, norm_state = normalize_reward(
+                    norm_state, reward, done, config.gamma, config.reward_clip
+                )
+            else:
+                learn_reward = reward
+            stats = next_env.stats
+            transition = Transition(
+                obs=env_state.obs,
+                action=action,
+                log_prob=log_prob,
+                value=value,
+                reward=learn_reward,
+                done=done,
+                episode_return=stats.last_return,
+                episode_length=stats.last_length,
+                success=info["success"],
+            )
+            return (next_env, norm_state), transition
+
+        keys = jax.random.split(key, config.num_steps)
+        (env_state, norm_state), traj = jax.lax.scan(
+            env_step, (state.env, state.reward_norm), keys
+        )
+        return env_state, norm_state, traj
+
+    def minibatch_loss(params, mb: dict[str, jax.Array]):
+        dist, value = policy(params, mb["obs"])
+        D = distribution_for(dist)
+        adv = mb["advantages"]
+        if config.normalize_advantages:
+            adv = normalize(adv)
+        return ppo_loss(
+            D.log_prob(dist, mb["action"]),
+            D.entropy(dist),
+            value,
+            mb["log_prob"],
+            mb["value"],
+            adv,
+            mb["returns"],
+            clip_eps=config.clip_eps,
+            vf_coef=config.vf_coef,
+            ent_coef=config.ent_coef,
+            clip_value=config.clip_value,
+        )
+
+    grad_fn = jax.grad(minibatch_loss, has_aux=True)
+
+    def sgd_step(carry, mb):
+        params, opt_state = carry
+        grads, metrics = grad_fn(params, mb)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return (optax.apply_updates(params, updates), opt_state), metrics
+
+    def epoch(carry, key):
+        # Shuffle once per epoch, then slice contiguous minibatches [M, N/M, ...].
+        params, opt_state, batch = carry
+        perm = jax.random.permutation(key, config.batch_size)
+        shape = (config.num_minibatches, config.minibatch_size)
+        mbs = jax.tree.map(lambda x: x[perm].reshape(shape + x.shape[1:]), batch)
+        if loop == "scan":
+            (params, opt_state), metrics = jax.lax.scan(sgd_step, (params, opt_state), mbs)
+        else:
+            collected = []
+            for i in range(config.num_minibatches):
+                mb = jax.tree.map(lambda x, i=i: x[i], mbs)
+                (params, opt_state), m = sgd_step((params, opt_state), mb)
+                collected.append(m)
+            metrics = jax.tree.map(lambda *xs: jnp.stack(xs), *collected)
+        return (params, opt_state, batch), metrics
+
+    def update(state: LearnerState):
+        rng, k_roll, k_perm = jax.random.split(state.rng, 3)
+
+        # 1. Rollout: T steps of B envs under the current policy.
+        env_state, norm_state, traj = rollout(state, k_roll)
+
+        # 2. GAE on the (possibly normalised) rewards.
+        _, last_value = policy(state.params, env_state.obs)
+        advantages, returns = gae(
+            traj.reward, traj.value, traj.done, last_value, config.gamma, config.gae_lambda
+        )
+
+        # 3. Epochs of shuffled minibatches over the flattened [T * B] batch.
+        flat = lambda x: x.reshape((config.batch_size,) + x.shape[2:])
+        batch = {
+            "obs": flat(traj.obs),
+            "action": flat(traj.action),
+            "log_prob": flat(traj.log_prob),
+            "value": flat(traj.value),
+            "advantages": flat(advantages),
+            "returns": flat(returns),
+        }
+        carry = (state.params, state.opt_state, batch)
+        epoch_keys = jax.random.split(k_perm, config.update_epochs)
+        if loop == "scan":
+            carry, mb_metrics = jax.lax.scan(epoch, carry, epoch_keys)
+        else:
+            collected = []
+            for i in range(config.update_epochs):
+                carry, m = epoch(carry, epoch_keys[i])
+                collected.append(m)
+            mb_metrics = jax.tree.map(lambda *xs: jnp.stack(xs), *collected)
+        params, opt_state, _ = carry
+
+        done = traj.done.astype(jnp.float32)
+        metrics = jax.tree.map(jnp.mean, mb_metrics)
+        metrics.update(
+            episodes=done.sum(),
+            return_sum=(done * traj.episode_return).sum(),
+            length_sum=(done * traj.episode_length).sum(),
+            success_sum=(done * traj.success).sum(),
+            advantage_max=advantages.max(),
+            value_mean=traj.value.mean(),
+        )
+        new_state = state.replace(
+            params=params,
+            opt_state=opt_state,
+            env=env_state,
+            reward_norm=norm_state,
+            rng=rng,
+            updates=state.updates + 1,
+        )
+        return new_state, metrics
+
+    return update
