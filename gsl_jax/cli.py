@@ -108,9 +108,7 @@ def run_ppo(cmd: PPOCommand) -> float:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``gsl-jax`` command."""
-    cmd = tyro.extras.subcommand_cli_from_dict(
-        {"ppo": PPOCommand}, args=argv, description=__doc__
-    )
+    cmd = tyro.extras.subcommand_cli_from_dict({"ppo": PPOCommand}, args=argv, description=__doc__)
     try:
         run_ppo(cmd)
     except (ValueError, FileExistsError) as err:

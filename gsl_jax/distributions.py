@@ -81,6 +81,8 @@ class DiagGaussian:
         return jnp.sum(dist.log_std + 0.5 * (1.0 + _LOG_2PI), axis=-1)
 
 
-def distribution_for(dist: CategoricalParams | GaussianParams) -> type[Categorical] | type[DiagGaussian]:
+def distribution_for(
+    dist: CategoricalParams | GaussianParams,
+) -> type[Categorical] | type[DiagGaussian]:
     """The distribution class matching a parameter pytree."""
     return Categorical if isinstance(dist, CategoricalParams) else DiagGaussian

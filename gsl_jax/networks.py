@@ -150,7 +150,9 @@ class ActorCritic(nn.Module):
         return dist, value
 
 
-def make_network(config: NetworkConfig, action_space: Space, obs_shape: Sequence[int]) -> ActorCritic:
+def make_network(
+    config: NetworkConfig, action_space: Space, obs_shape: Sequence[int]
+) -> ActorCritic:
     """Build the actor-critic for ``action_space``, checking that ``config`` fits the observation.
 
     Raises ``ValueError`` naming ``network.kind`` if a CNN is asked for non-image observations and

@@ -109,7 +109,9 @@ def population_sharding(state: LearnerState, devices: list | None = None) -> Any
     num_batch = len(devices) // num_pop
     while num_batch > 1 and num_envs % num_batch:
         num_batch -= 1
-    mesh = Mesh(np.array(devices[: num_pop * num_batch]).reshape(num_pop, num_batch), ("pop", "batch"))
+    mesh = Mesh(
+        np.array(devices[: num_pop * num_batch]).reshape(num_pop, num_batch), ("pop", "batch")
+    )
     pop_only = NamedSharding(mesh, PS("pop"))
     pop_batch = NamedSharding(mesh, PS("pop", "batch"))
     shardings = jax.tree.map(lambda _: pop_only, state)

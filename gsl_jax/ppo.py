@@ -249,9 +249,7 @@ def make_update(vec_env: VecEnv, network: ActorCritic, config: PPOConfig):
             return (next_env, norm_state), transition
 
         keys = jax.random.split(key, config.num_steps)
-        (env_state, norm_state), traj = jax.lax.scan(
-            env_step, (state.env, state.reward_norm), keys
-        )
+        (env_state, norm_state), traj = jax.lax.scan(env_step, (state.env, state.reward_norm), keys)
         return env_state, norm_state, traj
 
     def minibatch_loss(params, mb: dict[str, jax.Array]):

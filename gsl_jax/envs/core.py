@@ -88,7 +88,9 @@ class Environment(abc.ABC):
     def name(self) -> str:
         return type(self).__name__
 
-    def validate_variations(self, ids: Sequence[int] | np.ndarray, field: str = "variations") -> None:
+    def validate_variations(
+        self, ids: Sequence[int] | np.ndarray, field: str = "variations"
+    ) -> None:
         """Raise ``ValueError`` naming ``field`` if any id is outside ``[0, num_variations)``."""
         arr = np.asarray(ids)
         if arr.size == 0:
