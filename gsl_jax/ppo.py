@@ -15,6 +15,7 @@ straight-line code and runs chunks as a host loop of jitted updates -- right for
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 from typing import Any, Literal, NamedTuple
 
@@ -23,8 +24,8 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from gsl_jax.distributions import distribution_for
-from gsl_jax.envs.core import VariationSet, VecEnv, VecEnvState
+from gsl_jax.distributions import CategoricalParams, GaussianParams, distribution_for
+from gsl_jax.envs.core import Discrete, Space, VariationSet, VecEnv, VecEnvState
 from gsl_jax.losses import gae, normalize, ppo_loss
 from gsl_jax.networks import ActorCritic
 from gsl_jax.normalization import RewardNormState, normalize_reward
@@ -201,6 +202,36 @@ def init_learner(
     )
 
 
+def _action_noise(key: jax.Array, action_space: Space, shape: tuple[int, ...]) -> jax.Array:
+    """The sampling noise of ``shape`` actions, drawn in one PRNG call: Gumbel ``[..., n]`` for
+    ``Discrete(n)``, standard normal ``[..., d]`` for a ``Box`` of ``d`` dimensions."""
+    if isinstance(action_space, Discrete):
+        return jax.random.gumbel(key, shape + (action_space.n,))
+    return jax.random.normal(key, shape + (math.prod(action_space.shape),))
+
+
+def _sample_with_noise(dist: CategoricalParams | GaussianParams, noise: jax.Array) -> jax.Array:
+    """An action from noise of :func:`_action_noise`: the Gumbel-max trick for a categorical
+    (what ``jax.random.categorical`` does), ``mean + std * eps`` for a diagonal Gaussian."""
+    if isinstance(dist, CategoricalParams):
+        return jnp.argmax(dist.logits + noise, axis=-1).astype(jnp.int32)
+    return dist.mean + jnp.exp(dist.log_std) * noise
+
+
+#: Largest size of a rollout's resets (``num_steps * num_envs`` of them) that is computed before
+#: the rollout loop rather than inside it; larger ones (pixel envs) stay in the loop.
+_PREDRAW_RESET_BYTES = 16 * 2**20
+
+
+def _resets_are_small(vec_env: VecEnv, num_steps: int) -> bool:
+    """Whether ``num_steps`` steps' worth of ``vec_env`` resets fit :data:`_PREDRAW_RESET_BYTES`."""
+    shapes = jax.eval_shape(
+        vec_env.env.reset, jax.random.key(0), jax.ShapeDtypeStruct((), jnp.int32)
+    )
+    per_env = sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(shapes))
+    return num_steps * vec_env.num_envs * per_env <= _PREDRAW_RESET_BYTES
+
+
 def make_update(vec_env: VecEnv, network: ActorCritic, config: PPOConfig):
     """Build ``update(state: LearnerState) -> (state, metrics)`` for one learner.
 
@@ -214,20 +245,28 @@ def make_update(vec_env: VecEnv, network: ActorCritic, config: PPOConfig):
         )
     optimizer = make_optimizer(config)
     loop = config.resolved_loop(network.config.kind)
+    predraw_resets = _resets_are_small(vec_env, config.num_steps)
 
     def policy(params, obs):
         dist, value = network.apply(params, obs)
         return dist, value
 
     def rollout(state: LearnerState, key: jax.Array):
-        def env_step(carry, step_key):
+        # All PRNG work is done here, before the loop: on CPU every threefry call is a small
+        # while loop of its own, which dominated the per-step cost of the rollout.
+        k_act, k_env = jax.random.split(key)
+        noise = _action_noise(k_act, network.action_space, (config.num_steps, config.num_envs))
+        env_keys = jax.random.split(k_env, config.num_steps)
+        draws = jax.vmap(lambda k: vec_env.draw(k, state.variations, predraw_resets))(env_keys)
+
+        def env_step(carry, xs):
             env_state, norm_state = carry
-            k_act, k_env = jax.random.split(step_key)
+            step_noise, step_draws = xs
             dist, value = policy(state.params, env_state.obs)
             D = distribution_for(dist)
-            action = D.sample(k_act, dist)
+            action = _sample_with_noise(dist, step_noise)
             log_prob = D.log_prob(dist, action)
-            next_env, reward, done, info = vec_env.step(k_env, env_state, action, state.variations)
+            next_env, reward, done, info = vec_env.step_with_draws(step_draws, env_state, action)
             if config.normalize_rewards:
                 learn_reward, norm_state = normalize_reward(
                     norm_state, reward, done, config.gamma, config.reward_clip
@@ -248,8 +287,9 @@ def make_update(vec_env: VecEnv, network: ActorCritic, config: PPOConfig):
             )
             return (next_env, norm_state), transition
 
-        keys = jax.random.split(key, config.num_steps)
-        (env_state, norm_state), traj = jax.lax.scan(env_step, (state.env, state.reward_norm), keys)
+        (env_state, norm_state), traj = jax.lax.scan(
+            env_step, (state.env, state.reward_norm), (noise, draws)
+        )
         return env_state, norm_state, traj
 
     def minibatch_loss(params, mb: dict[str, jax.Array]):

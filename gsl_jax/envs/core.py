@@ -24,7 +24,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -259,6 +259,23 @@ def _select(done: jax.Array, on_true: PyTree, on_false: PyTree) -> PyTree:
     return jax.tree.map(pick, on_true, on_false)
 
 
+class StepDraws(NamedTuple):
+    """The random inputs of one :meth:`VecEnv.step`, leaves ``[B, ...]``.
+
+    Attributes:
+        step_keys: the envs' step keys.
+        next_variation: the variation each env restarts on if its episode ends.
+        reset_keys: the keys of those resets.
+        reset: ``(obs, env_state)`` of those resets computed ahead of time, or ``None`` to
+            compute them inside the step. Either way the step's result is the same.
+    """
+
+    step_keys: jax.Array
+    next_variation: jax.Array
+    reset_keys: jax.Array
+    reset: tuple[jax.Array, PyTree] | None = None
+
+
 @dataclass(frozen=True)
 class VecEnv:
     """``num_envs`` copies of ``env`` stepped together, auto-resetting on ``done``.
@@ -289,13 +306,37 @@ class VecEnv:
 
         Returns ``(state, reward [B], done [B], info)``; the next observation is ``state.obs``.
         """
-        # One split for all three uses: fewer PRNG ops inside the rollout loop.
+        return self.step_with_draws(self.draw(key, variations), state, action)
+
+    def draw(self, key: jax.Array, variations: VariationSet, resets: bool = False) -> StepDraws:
+        """The randomness :meth:`step` consumes, drawn ahead of time (see :class:`StepDraws`);
+        ``resets=True`` also runs the resets the step may need.
+
+        ``jax.vmap(lambda k: vec_env.draw(k, variations))(keys)`` draws for many steps at once,
+        which keeps the PRNG work (and, with ``resets``, the resets) out of a rollout loop.
+        """
+        # One split for all three uses: fewer PRNG ops.
         step_keys, var_keys, reset_keys = jax.random.split(key, (3, self.num_envs))
+        next_variation = jax.vmap(variations.sample)(var_keys)
+        draws = StepDraws(step_keys, next_variation, reset_keys)
+        if resets:
+            draws = draws._replace(reset=self._reset_from(draws))
+        return draws
+
+    def _reset_from(self, draws: StepDraws) -> tuple[jax.Array, PyTree]:
+        """``(obs [B, ...], env_state [B, ...])`` of the resets described by ``draws``."""
+        if draws.reset is not None:
+            return draws.reset
+        return jax.vmap(self.env.reset)(draws.reset_keys, draws.next_variation)
+
+    def step_with_draws(
+        self, draws: StepDraws, state: VecEnvState, action: jax.Array
+    ) -> tuple[VecEnvState, jax.Array, jax.Array, Info]:
+        """:meth:`step` with its randomness given by ``draws`` (from :meth:`draw`)."""
         obs, env_state, reward, done, info = jax.vmap(self.env.step)(
-            step_keys, state.env_state, action
+            draws.step_keys, state.env_state, action
         )
-        next_var = jax.vmap(variations.sample)(var_keys)
-        obs0, env_state0 = jax.vmap(self.env.reset)(reset_keys, next_var)
+        obs0, env_state0 = self._reset_from(draws)
         env_state = _select(done, env_state0, env_state)
         obs = _select(done, obs0, obs)
         stats = state.stats.update(reward.astype(jnp.float32), done, info)

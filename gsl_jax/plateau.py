@@ -1,0 +1,90 @@
+"""The plateau criterion H: when has the generalist stopped improving?
+
+The paper leaves H unspecified. Ours works on the curve of mean training returns, one point per
+logged chunk, and fires at the first point ``t`` where all of these hold:
+
+1. at least ``min_steps`` env-steps have been taken;
+2. at least ``2 * window`` points exist;
+3. the smoothed return (mean of the last ``window`` points) improved by less than
+   ``rel_improvement`` times the curve's range over the previous ``window`` points:
+
+       mean(r[t-w+1 .. t]) - mean(r[t-2w+1 .. t-w])  <  rel_improvement * (max(m) - min(m))
+
+   where ``m`` is the sequence of ``window``-point moving averages so far. Measuring progress
+   against the range the curve has already covered makes the test independent of the reward
+   scale and sign, and the moving average keeps episode noise from firing it early.
+
+Independently, ``max_steps`` is a hard budget: H fires there whatever the curve does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class PlateauConfig:
+    """Settings of the plateau criterion (see the module docstring).
+
+    Attributes:
+        window: points (chunks) per moving-average window.
+        rel_improvement: required improvement per window, as a fraction of the curve's range.
+        min_steps: never fire before this many env-steps.
+        max_steps: always fire at this many env-steps (the hard phase-I budget).
+    """
+
+    window: int = 5
+    rel_improvement: float = 0.05
+    min_steps: int = 0
+    max_steps: int = 10_000_000
+
+    def __post_init__(self) -> None:
+        if self.window < 1:
+            raise ValueError(f"plateau.window: must be >= 1, got {self.window}")
+        if not 0.0 <= self.rel_improvement < 1.0:
+            raise ValueError(
+                f"plateau.rel_improvement: must lie in [0, 1), got {self.rel_improvement}"
+            )
+        if self.min_steps < 0:
+            raise ValueError(f"plateau.min_steps: must be >= 0, got {self.min_steps}")
+        if self.max_steps <= 0 or self.max_steps < self.min_steps:
+            raise ValueError(
+                f"plateau.max_steps: must be positive and >= min_steps, got {self.max_steps}"
+            )
+
+
+def plateau_reached(
+    returns: Sequence[float], steps: Sequence[int], config: PlateauConfig
+) -> tuple[bool, str]:
+    """Whether H fires after the last point of the curve, and why.
+
+    Args:
+        returns: mean training return per logged point (NaN points, e.g. chunks in which no
+            episode finished, are skipped).
+        steps: env-steps at each point (same length).
+
+    Returns:
+        ``(fired, reason)`` with ``reason`` one of ``"budget"``, ``"plateau"`` or ``""``.
+    """
+    if len(returns) != len(steps):
+        raise ValueError(f"returns: {len(returns)} points but steps has {len(steps)}")
+    if not steps:
+        return False, ""
+    if steps[-1] >= config.max_steps:
+        return True, "budget"
+    if steps[-1] < config.min_steps:
+        return False, ""
+    r = np.asarray(returns, np.float64)
+    r = r[np.isfinite(r)]
+    w = config.window
+    if r.size < 2 * w:
+        return False, ""
+    moving = np.convolve(r, np.ones(w) / w, mode="valid")  # moving[i] = mean(r[i .. i+w-1])
+    improvement = moving[-1] - moving[-1 - w]
+    span = moving.max() - moving.min()
+    if span <= 0.0 or improvement < config.rel_improvement * span:
+        return True, "plateau"
+    return False, ""

@@ -1,0 +1,74 @@
+"""Four specialists sharded over four (virtual) CPU devices compute what one device computes.
+
+The device count is fixed when XLA starts, so the check runs in a subprocess with
+``XLA_FLAGS=--xla_force_host_platform_device_count=4``.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+SCRIPT = textwrap.dedent(
+    """
+    import json
+    import jax
+    import numpy as np
+    from gsl_jax.envs.core import VecEnv, stack_variation_sets
+    from gsl_jax.envs.gymnax import GymnaxEnv
+    from gsl_jax.networks import NetworkConfig, make_network
+    from gsl_jax.population import init_population, make_chunk, population_sharding
+    from gsl_jax.ppo import PPOConfig
+
+    assert jax.device_count() == 4, jax.devices()
+    env = GymnaxEnv("CartPole-v1")
+    config = PPOConfig(num_envs=8, num_steps=16, num_minibatches=2, update_epochs=2,
+                       gamma=0.99, loop="scan")
+    net = make_network(NetworkConfig(hidden=(16, 16)), env.action_space, (4,))
+    vec = VecEnv(env, config.num_envs)
+    sets = stack_variation_sets([[0, 1], [4, 5, 6], [9], [12, 13, 14, 15]], env)
+
+    def run(shard):
+        state = init_population(jax.random.key(0), vec, net, config, sets)
+        shardings = None
+        if shard:
+            shardings = population_sharding(state)
+            state = jax.device_put(state, shardings)
+        chunk = make_chunk(vec, net, config, num_updates=3, shardings=shardings)
+        for _ in range(2):
+            state, metrics = chunk(state)
+        leaf = jax.tree.leaves(state.params)[0]
+        return state, metrics, len(leaf.sharding.device_set)
+
+    one, m_one, devices_one = run(False)
+    four, m_four, devices_four = run(True)
+    diffs = [float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
+             for a, b in zip(jax.tree.leaves(one.params), jax.tree.leaves(four.params))]
+    print(json.dumps({
+        "devices_one": devices_one,
+        "devices_four": devices_four,
+        "max_param_diff": max(diffs),
+        "param_scale": max(float(np.max(np.abs(np.asarray(a)))) for a in jax.tree.leaves(one.params)),
+        "loss_one": np.asarray(m_one["policy_loss"]).tolist(),
+        "loss_four": np.asarray(m_four["policy_loss"]).tolist(),
+        "episodes_equal": bool(np.array_equal(m_one["episodes"], m_four["episodes"])),
+    }))
+    """
+)
+
+
+def test_four_specialists_sharded_over_four_devices_match_one_device():
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4",
+               JAX_PLATFORMS="cpu")
+    proc = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["devices_one"] == 1
+    assert out["devices_four"] == 4  # the population really is spread over four devices
+    assert out["episodes_equal"]  # identical rollouts: the same episodes finished
+    assert out["max_param_diff"] <= 1e-5 * max(1.0, out["param_scale"])
+    assert out["loss_one"] == pytest.approx(out["loss_four"], rel=1e-4, abs=1e-6)
