@@ -73,6 +73,8 @@ class Environment(abc.ABC):
     num_variations: int
     observation_space: Box
     action_space: Space
+    #: The time limit: episodes are truncated after this many steps.
+    max_episode_steps: int = 1000
 
     @abc.abstractmethod
     def reset(self, key: jax.Array, variation: jax.Array) -> tuple[PyTree, PyTree]:

@@ -98,6 +98,7 @@ class GymnaxEnv(Environment):
         self._name = name
         grid = list(itertools.product(*family.values())) or [()]
         self.num_variations = len(grid)
+        self.max_episode_steps = int(self._default.max_steps_in_episode)
         # [V, F] table of parameter values, looked up by variation inside jit.
         self._table = jnp.asarray(np.array(grid, np.float32).reshape(len(grid), len(family)))
 
