@@ -30,8 +30,12 @@ def test_bad_config_is_reported_before_training(capsys):
 
 
 def test_help_lists_options_with_defaults():
-    proc = subprocess.run([sys.executable, "-m", "gsl_jax.cli", "ppo", "--help"],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "gsl_jax.cli", "ppo", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0
     assert "--total-steps" in proc.stdout and "default: 200000" in proc.stdout
     assert "--ppo.num-envs" in proc.stdout

@@ -14,8 +14,9 @@ pytestmark = pytest.mark.slow
 def test_ppo_solves_cartpole_within_500k_steps():
     env = GymnaxEnv("CartPole-v1", family={})
     config = CLASSIC_CONTROL.replace(lr_decay_updates=976)  # 976 updates of 512 = 499,712 steps
-    result = train_ppo(env, config, total_steps=976 * 512, updates_per_chunk=61, seed=0,
-                       progress=False)
+    result = train_ppo(
+        env, config, total_steps=976 * 512, updates_per_chunk=61, seed=0, progress=False
+    )
     assert result.history[-1]["step"] <= 500_000
     assert result.final_return >= 450.0, [round(h["return_mean"]) for h in result.history]
 
@@ -24,8 +25,15 @@ def test_ppo_learns_pendulum_swing_up():
     # Random policy: about -1200. Threshold -400 means the pendulum is swung up and held.
     env = GymnaxEnv("Pendulum-v1", family={})
     config = CONTINUOUS_CONTROL.replace(gamma=0.9)
-    result = train_ppo(env, config, NetworkConfig(log_std_init=-0.5), total_steps=327_680,
-                       updates_per_chunk=20, seed=0, progress=False)
+    result = train_ppo(
+        env,
+        config,
+        NetworkConfig(log_std_init=-0.5),
+        total_steps=327_680,
+        updates_per_chunk=20,
+        seed=0,
+        progress=False,
+    )
     assert result.final_return >= -400.0, [round(h["return_mean"]) for h in result.history]
 
 
@@ -36,8 +44,15 @@ def test_four_specialists_each_learn_their_own_variations():
     env = GymnaxEnv("CartPole-v1")  # 4 lengths x 4 masses; variation = 4 * length_index + mass
     sets = [list(range(4 * i, 4 * i + 4)) for i in range(4)]
     config = CLASSIC_CONTROL.replace(lr_decay_updates=976)
-    result = train_ppo(env, config, total_steps=976 * 512, variation_sets=sets,
-                       updates_per_chunk=61, seed=1, progress=False)
+    result = train_ppo(
+        env,
+        config,
+        total_steps=976 * 512,
+        variation_sets=sets,
+        updates_per_chunk=61,
+        seed=1,
+        progress=False,
+    )
     last = result.history[-1]["return_mean_per_member"]
     assert min(last) >= 400.0, last
     played = np.asarray(result.state.env.stats.last_variation)  # [P, B]

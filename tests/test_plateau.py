@@ -57,8 +57,11 @@ def test_nan_points_are_skipped():
 
 @pytest.mark.parametrize(
     "kwargs, field",
-    [(dict(window=0), "plateau.window"), (dict(rel_improvement=1.5), "plateau.rel_improvement"),
-     (dict(min_steps=10, max_steps=5), "plateau.max_steps")],
+    [
+        (dict(window=0), "plateau.window"),
+        (dict(rel_improvement=1.5), "plateau.rel_improvement"),
+        (dict(min_steps=10, max_steps=5), "plateau.max_steps"),
+    ],
 )
 def test_bad_config(kwargs, field):
     with pytest.raises(ValueError, match=field):

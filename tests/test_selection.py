@@ -60,7 +60,9 @@ def test_split_variations_is_disjoint_and_balanced():
     assert sorted(np.concatenate(parts).tolist()) == list(range(10))
     assert sorted(len(p) for p in parts) == [3, 3, 4]
     assert [p.tolist() for p in split_variations(ids, 2, "contiguous")] == [
-        [0, 1, 2, 3, 4], [5, 6, 7, 8, 9]]
+        [0, 1, 2, 3, 4],
+        [5, 6, 7, 8, 9],
+    ]
     again = split_variations(ids, 3, "random", seed=0)
     assert all((a == b).all() for a, b in zip(parts, again, strict=True))
     with pytest.raises(ValueError, match="n_specialists: 4 specialists need"):
