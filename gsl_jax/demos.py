@@ -134,7 +134,8 @@ class DemoBuffer:
         for name, arr, shape, dtype in checks:
             if shape is not None and tuple(arr.shape[1:]) != tuple(shape):
                 raise ValueError(
-                    f"demo file {path}: {name} rows have shape {arr.shape[1:]}, expected {tuple(shape)}"
+                    f"demo file {path}: {name} rows have shape {arr.shape[1:]}, "
+                    f"expected {tuple(shape)}"
                 )
             if dtype is not None and arr.dtype != np.dtype(dtype):
                 raise ValueError(

@@ -51,7 +51,8 @@ SCRIPT = textwrap.dedent(
         "devices_one": devices_one,
         "devices_four": devices_four,
         "max_param_diff": max(diffs),
-        "param_scale": max(float(np.max(np.abs(np.asarray(a)))) for a in jax.tree.leaves(one.params)),
+        "param_scale": max(float(np.max(np.abs(np.asarray(a))))
+                           for a in jax.tree.leaves(one.params)),
         "loss_one": np.asarray(m_one["policy_loss"]).tolist(),
         "loss_four": np.asarray(m_four["policy_loss"]).tolist(),
         "episodes_equal": bool(np.array_equal(m_one["episodes"], m_four["episodes"])),

@@ -1,0 +1,122 @@
+"""Checkpoints of any pytree of arrays with orbax-checkpoint, plus a JSON metadata record.
+
+Layout: ``ckpt_dir/000012/`` holds the orbax checkpoint (``state/``) and ``meta.json``. A
+checkpoint is written under a temporary name and renamed into place only once orbax has finished
+and the metadata is on disk, so a run killed mid-save leaves at most a ``*.partial`` folder that
+:func:`latest_checkpoint` ignores: resuming always starts from the last *complete* checkpoint.
+
+PRNG keys (typed ``jax.random.key`` arrays) are stored as their raw key data and re-wrapped on
+restore, since orbax stores plain arrays.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+
+_PARTIAL = ".partial"
+
+
+def _is_key(x: Any) -> bool:
+    return hasattr(x, "dtype") and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
+
+
+def _to_storable(tree: Any) -> Any:
+    return jax.tree.map(lambda x: jax.random.key_data(x) if _is_key(x) else x, tree)
+
+
+def _from_storable(stored: Any, like: Any) -> Any:
+    return jax.tree.map(
+        lambda s, x: jax.random.wrap_key_data(s, impl=jax.random.key_impl(x)) if _is_key(x) else s,
+        stored,
+        like,
+    )
+
+
+def save_checkpoint(ckpt_dir: str | Path, index: int, tree: Any, meta: dict[str, Any]) -> Path:
+    """Write checkpoint ``index`` of ``tree`` with ``meta`` (JSON-serialisable) atomically.
+
+    Raises ``FileExistsError`` if a complete checkpoint with that index exists already.
+    """
+    ckpt_dir = Path(ckpt_dir)
+    final = ckpt_dir / f"{index:06d}"
+    if final.exists():
+        raise FileExistsError(f"checkpoint {final} exists already; not overwriting it")
+    partial = ckpt_dir / f"{index:06d}{_PARTIAL}"
+    if partial.exists():
+        shutil.rmtree(partial)  # left by a run killed while saving
+    partial.mkdir(parents=True)
+    checkpointer = ocp.StandardCheckpointer()
+    checkpointer.save((partial / "state").absolute(), _to_storable(jax.device_get(tree)))
+    checkpointer.wait_until_finished()
+    (partial / "meta.json").write_text(json.dumps(meta, indent=1, default=_json_default))
+    partial.rename(final)
+    return final
+
+
+def _json_default(x: Any) -> Any:
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    raise TypeError(f"not JSON-serialisable: {type(x).__name__}")
+
+
+def list_checkpoints(ckpt_dir: str | Path) -> list[Path]:
+    """Complete checkpoints in ``ckpt_dir``, oldest first."""
+    ckpt_dir = Path(ckpt_dir)
+    if not ckpt_dir.is_dir():
+        return []
+    found = [
+        p
+        for p in ckpt_dir.iterdir()
+        if p.is_dir() and p.name.isdigit() and (p / "meta.json").exists()
+    ]
+    return sorted(found, key=lambda p: int(p.name))
+
+
+def latest_checkpoint(ckpt_dir: str | Path) -> Path | None:
+    """The newest complete checkpoint, or ``None``."""
+    found = list_checkpoints(ckpt_dir)
+    return found[-1] if found else None
+
+
+def read_meta(path: str | Path) -> dict[str, Any]:
+    """The metadata record of checkpoint ``path``; ``ValueError`` naming the file if unreadable."""
+    meta_path = Path(path) / "meta.json"
+    try:
+        return json.loads(meta_path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise ValueError(f"checkpoint {meta_path}: unreadable metadata ({err})") from None
+
+
+def restore_checkpoint(path: str | Path, like: Any) -> tuple[Any, dict[str, Any]]:
+    """Restore the pytree saved at ``path`` into the structure, shapes and dtypes of ``like``.
+
+    Returns ``(tree, meta)``. Raises ``ValueError`` naming the checkpoint when it does not match
+    ``like`` (a foreign or corrupt checkpoint, or one from a different configuration).
+    """
+    path = Path(path)
+    meta = read_meta(path)
+    storable_like = _to_storable(like)
+    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, storable_like)
+    try:
+        stored = ocp.StandardCheckpointer().restore((path / "state").absolute(), abstract)
+    except Exception as err:  # orbax raises many types for structure/shape mismatches
+        raise ValueError(
+            f"checkpoint {path}: does not match this run's state ({type(err).__name__}: "
+            f"{str(err)[:300]})"
+        ) from None
+    for got, want in zip(jax.tree.leaves(stored), jax.tree.leaves(abstract), strict=True):
+        if got.shape != want.shape or got.dtype != want.dtype:
+            raise ValueError(
+                f"checkpoint {path}: an array of shape {got.shape} {got.dtype} where this run "
+                f"has {want.shape} {want.dtype}"
+            )
+    return _from_storable(stored, like), meta
