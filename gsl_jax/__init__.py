@@ -6,6 +6,17 @@ The pieces, one module each: environments with variations (:mod:`gsl_jax.envs`),
 host loop (:mod:`gsl_jax.training`).
 """
 
+import os as _os
+
+# XLA:CPU (jax 0.10) can deadlock -- every thread parked, the computation never finishing -- when
+# running the vmapped PPO update of a population (P >= 2, 64-unit MLPs) under its
+# concurrency-optimised scheduler; measured here: 6 of 6 such runs hung, 0 of 5 with it off.
+# Turn it off unless the user chose a setting. This must happen before the CPU backend starts,
+# i.e. before the first JAX computation of the process.
+_FLAG = "--xla_cpu_enable_concurrency_optimized_scheduler"
+if _FLAG not in _os.environ.get("XLA_FLAGS", ""):
+    _os.environ["XLA_FLAGS"] = (_os.environ.get("XLA_FLAGS", "") + f" {_FLAG}=false").strip()
+
 from gsl_jax.envs.core import (
     Box,
     Discrete,

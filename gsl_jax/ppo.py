@@ -203,7 +203,7 @@ def init_learner(
 
 
 def _action_noise(key: jax.Array, action_space: Space, shape: tuple[int, ...]) -> jax.Array:
-    """The sampling noise of ``shape`` actions, drawn in one PRNG call: Gumbel ``[..., n]`` for
+    """The sampling noise of ``shape`` actions in one PRNG call: Gumbel ``[..., n]`` for
     ``Discrete(n)``, standard normal ``[..., d]`` for a ``Box`` of ``d`` dimensions."""
     if isinstance(action_space, Discrete):
         return jax.random.gumbel(key, shape + (action_space.n,))
@@ -211,15 +211,15 @@ def _action_noise(key: jax.Array, action_space: Space, shape: tuple[int, ...]) -
 
 
 def _sample_with_noise(dist: CategoricalParams | GaussianParams, noise: jax.Array) -> jax.Array:
-    """An action from noise of :func:`_action_noise`: the Gumbel-max trick for a categorical
-    (what ``jax.random.categorical`` does), ``mean + std * eps`` for a diagonal Gaussian."""
+    """An action from :func:`_action_noise`'s noise: the Gumbel-max trick for a categorical (what
+    ``jax.random.categorical`` does), ``mean + std * eps`` for a diagonal Gaussian."""
     if isinstance(dist, CategoricalParams):
         return jnp.argmax(dist.logits + noise, axis=-1).astype(jnp.int32)
     return dist.mean + jnp.exp(dist.log_std) * noise
 
 
-#: Largest size of a rollout's resets (``num_steps * num_envs`` of them) that is computed before
-#: the rollout loop rather than inside it; larger ones (pixel envs) stay in the loop.
+#: Largest total size of a rollout's ``num_steps * num_envs`` resets that is computed ahead of the
+#: rollout loop (one batched call) rather than inside it; bigger ones (pixel envs) stay inside.
 _PREDRAW_RESET_BYTES = 16 * 2**20
 
 
@@ -252,8 +252,9 @@ def make_update(vec_env: VecEnv, network: ActorCritic, config: PPOConfig):
         return dist, value
 
     def rollout(state: LearnerState, key: jax.Array):
-        # All PRNG work is done here, before the loop: on CPU every threefry call is a small
-        # while loop of its own, which dominated the per-step cost of the rollout.
+        # All randomness of the rollout (action noise, env keys, next variations and, when
+        # small, the resets themselves) is drawn before the loop in a few batched calls: on CPU
+        # each PRNG call is a small while loop of its own, and these dominated the loop body.
         k_act, k_env = jax.random.split(key)
         noise = _action_noise(k_act, network.action_space, (config.num_steps, config.num_envs))
         env_keys = jax.random.split(k_env, config.num_steps)
@@ -263,9 +264,8 @@ def make_update(vec_env: VecEnv, network: ActorCritic, config: PPOConfig):
             env_state, norm_state = carry
             step_noise, step_draws = xs
             dist, value = policy(state.params, env_state.obs)
-            D = distribution_for(dist)
             action = _sample_with_noise(dist, step_noise)
-            log_prob = D.log_prob(dist, action)
+            log_prob = distribution_for(dist).log_prob(dist, action)
             next_env, reward, done, info = vec_env.step_with_draws(step_draws, env_state, action)
             if config.normalize_rewards:
                 learn_reward, norm_state = normalize_reward(

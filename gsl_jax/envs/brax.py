@@ -34,25 +34,27 @@ flag; **success = truncated**, i.e. the agent survived to the time limit without
 tasks that never terminate, such as halfcheetah or swimmer, every episode succeeds: use a return
 threshold there). Actions are clipped to ``[-1, 1]``; observations are brax's observation vector.
 
-Backend: the default is ``"generalized"``. Measured on a 2-core CPU (jax 0.10, brax 0.14.2, other
-jobs sharing the machine, so +-30%): compile + first call of one ``jit(step)``, and compile of a
-``jit``-ed 100-step ``scan`` of 64 ``vmap``-ed envs (reset included):
+Backend: the default is ``"generalized"``. Measured on the 2-core CPU machine (jax 0.10.2,
+brax 0.14.2; CPU seconds of XLA compile, which other jobs on the machine distort less than wall
+time): one ``jit(step)``, and a ``jit``-ed 100-step ``lax.scan`` of 64 ``vmap``-ed envs (reset
+included), with the scan's steady-state throughput:
 
-    inverted_pendulum  generalized  step  3.0 s   scan  13-19 s
-                       positional         5.1 s         13 s
-                       spring             1.8-4.6 s     22 s
-                       mjx                5.2-10 s      30 s
-    hopper             generalized  step 11.6 s   scan  45 s
-                       positional        20.8 s         56 s
-                       spring             9.3 s        605 s (pathological XLA compile)
-                       mjx                7.9 s         26 s
+    env                backend      step compile  scan compile  scan run (env-steps/s)
+    inverted_pendulum  generalized     3.0 s          8.6 s      55k
+                       positional      4.8 s         10.1 s      59k
+                       spring          2.0 s          6.3 s     134k  (half the dt per step)
+                       mjx             4.6 s         14.1 s      64k
+    hopper             generalized     9.5 s         26.6 s      10k
+                       positional     10.5 s         26.5 s      12k-23k
+                       spring          9.3 s (wall)  605 s (wall: a pathological XLA compile)
+                       mjx             8.4 s         24.3 s      10k-14k
 
-Steady-state throughput of the batched scan was about the same for generalized, positional and
-mjx (inverted_pendulum ~60k, hopper ~10k env-steps/s); spring was faster to run but its batched
-compile of hopper took ten minutes, which rules it out. ``generalized`` compiles fastest for the
-contact-free envs the tests and quick experiments use, is brax's own default for these tasks
-(so rewards and termination thresholds were tuned for it) and has no compile pathologies; pass
-``backend="mjx"`` for contact-rich envs, where it compiled faster in our measurements.
+``spring`` compiles fastest on the contact-free pendulum but took ten minutes to compile the
+batched hopper, which rules it out as a default. Of the rest, ``generalized`` compiles fastest on
+``inverted_pendulum`` (which the tests and quick experiments use) and within noise of the others
+on ``hopper``, runs as fast, and is brax's own default backend for these tasks (their reward
+weights and termination thresholds were tuned for it). ``backend="mjx"`` (the maintained MuJoCo
+pipeline) is a reasonable choice for contact-rich envs.
 """
 
 from __future__ import annotations
@@ -103,7 +105,7 @@ def scale_system(sys: Any, mass_scale: jax.Array, friction_scale: jax.Array) -> 
     scaled = lambda x, s: (jnp.asarray(x) * s).astype(jnp.asarray(x).dtype)
     return sys.tree_replace(
         {
-            # MuJoCo model fields: [nbody], [nbody, 3], [ngeom, 3], [npair, 5].
+            # MuJoCo model fields: [nbody], [nbody], [nbody, 3], [ngeom, 3], [npair, 5].
             "body_mass": scaled(sys.body_mass, m),
             "body_subtreemass": scaled(sys.body_subtreemass, m),
             "body_inertia": scaled(sys.body_inertia, m),
@@ -122,6 +124,7 @@ def _system_swapped(env: Any, sys: Any) -> Iterator[Any]:
 
     brax envs read ``self.sys`` inside ``reset``/``step`` (pipeline calls, action scaling), so
     swapping the attribute while they are traced makes the traced computation use ``sys``.
+    Not thread-safe: do not trace the same env from two threads at once.
     """
     base = env.unwrapped
     saved = base.sys
