@@ -24,10 +24,10 @@ from jax.sharding import PartitionSpec as PS
 
 from gsl_jax.envs.core import VariationSet, VecEnv
 from gsl_jax.networks import ActorCritic
-from gsl_jax.ppo import LearnerState, PPOConfig, init_learner, make_update
+from gsl_jax.ppo import DAPGConfig, LearnerState, PPOConfig, init_learner, make_update
 
 Metrics = dict[str, jax.Array]
-ChunkFn = Callable[[LearnerState], tuple[LearnerState, Metrics]]
+ChunkFn = Callable[..., tuple[LearnerState, Metrics]]
 
 
 def population_size(state: LearnerState) -> int:
@@ -132,33 +132,38 @@ def make_chunk(
     config: PPOConfig,
     num_updates: int,
     shardings: Any | None = None,
+    dapg: DAPGConfig | None = None,
 ) -> ChunkFn:
-    """Build ``chunk(state [P]) -> (state [P], metrics)`` running ``num_updates`` PPO updates of
-    every population member; metric leaves are ``[num_updates, P]``.
+    """Build ``chunk(state [P], demos=None) -> (state [P], metrics)`` running ``num_updates``
+    PPO updates of every population member; metric leaves are ``[num_updates, P]``.
 
-    With ``config.loop == "scan"`` (accelerators) the chunk is one ``lax.scan``; with
-    ``"unroll"`` (CPU) it is a host loop over one jitted, vmapped update (see :mod:`gsl_jax.ppo`).
+    With ``dapg`` every update adds the DAPG loss on ``demos`` (one
+    :class:`~gsl_jax.demos.DemoBuffer`, shared by all members). With ``config.loop == "scan"``
+    the chunk is one ``lax.scan``; with ``"unroll"`` it is a host loop over one jitted, vmapped
+    update (see :mod:`gsl_jax.ppo`).
     """
     if num_updates <= 0:
         raise ValueError(f"num_updates: must be positive, got {num_updates}")
-    update = jax.vmap(make_update(vec_env, network, config))
+    # The demo buffer is shared: not mapped over the population axis.
+    update = jax.vmap(make_update(vec_env, network, config, dapg), in_axes=(0, None))
     jit_kwargs: dict[str, Any] = {"donate_argnums": 0}
     if shardings is not None:
-        jit_kwargs.update(in_shardings=(shardings,), out_shardings=(shardings, None))
+        jit_kwargs.update(in_shardings=(shardings, None), out_shardings=(shardings, None))
 
     if config.resolved_loop(network.config.kind) == "scan":
 
-        def scanned(state):
-            return jax.lax.scan(lambda s, _: update(s), state, None, length=num_updates)
+        def scanned(state, demos):
+            return jax.lax.scan(lambda s, _: update(s, demos), state, None, length=num_updates)
 
-        return jax.jit(scanned, **jit_kwargs)
+        compiled = jax.jit(scanned, **jit_kwargs)
+        return lambda state, demos=None: compiled(state, demos)
 
     one_update = jax.jit(update, **jit_kwargs)
 
-    def host_loop(state):
+    def host_loop(state, demos=None):
         collected = []
         for _ in range(num_updates):
-            state, metrics = one_update(state)
+            state, metrics = one_update(state, demos)
             collected.append(metrics)
         return state, jax.tree.map(lambda *xs: jnp.stack(xs), *collected)
 

@@ -24,9 +24,10 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
+from gsl_jax.demos import DemoBuffer
 from gsl_jax.distributions import CategoricalParams, GaussianParams, distribution_for
 from gsl_jax.envs.core import Discrete, Space, VariationSet, VecEnv, VecEnvState
-from gsl_jax.losses import gae, normalize, ppo_loss
+from gsl_jax.losses import dapg_loss, gae, normalize, ppo_loss
 from gsl_jax.networks import ActorCritic
 from gsl_jax.normalization import RewardNormState, normalize_reward
 
@@ -124,6 +125,40 @@ class PPOConfig:
         if unknown:
             raise ValueError(f"ppo: unknown fields {sorted(unknown)}")
         return PPOConfig(**{**values, **changes})
+
+
+@dataclass(frozen=True)
+class DAPGConfig:
+    """The DAPG demonstration term of GSL's phase II (defaults: the released scripts).
+
+    Attributes:
+        demo_coeff: lambda_0, the weight of the demo term (0.5).
+        demo_freq: add the term on every ``demo_freq``-th minibatch (4).
+        demo_batch_size: demo rows per such minibatch (64).
+        use_log_prob: use log pi(a|s) (original DAPG) instead of pi(a|s) (GSL's release).
+        decay: lambda_1; the term is scaled by ``decay ** k`` at update ``k`` (1.0: no decay,
+            as released; the original DAPG uses 0.95).
+        normalized_max_advantage: take max_adv over normalised advantages instead of raw GAE
+            values (the release uses raw ones).
+    """
+
+    demo_coeff: float = 0.5
+    demo_freq: int = 4
+    demo_batch_size: int = 64
+    use_log_prob: bool = False
+    decay: float = 1.0
+    normalized_max_advantage: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("demo_freq", "demo_batch_size"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) <= 0:
+                raise ValueError(
+                    f"dapg.{name}: must be a positive integer, got {getattr(self, name)!r}"
+                )
+        if self.demo_coeff < 0:
+            raise ValueError(f"dapg.demo_coeff: must be non-negative, got {self.demo_coeff}")
+        if not 0.0 < self.decay <= 1.0:
+            raise ValueError(f"dapg.decay: must lie in (0, 1], got {self.decay}")
 
 
 @struct.dataclass
@@ -232,8 +267,15 @@ def _resets_are_small(vec_env: VecEnv, num_steps: int) -> bool:
     return num_steps * vec_env.num_envs * per_env <= _PREDRAW_RESET_BYTES
 
 
-def make_update(vec_env: VecEnv, network: ActorCritic, config: PPOConfig):
-    """Build ``update(state: LearnerState) -> (state, metrics)`` for one learner.
+def make_update(
+    vec_env: VecEnv, network: ActorCritic, config: PPOConfig, dapg: DAPGConfig | None = None
+):
+    """Build ``update(state: LearnerState, demos=None) -> (state, metrics)`` for one learner.
+
+    With ``dapg`` the update adds the DAPG demonstration loss (:func:`gsl_jax.losses.dapg_loss`)
+    on every ``dapg.demo_freq``-th minibatch (counted across epochs from 0), on a minibatch of
+    ``dapg.demo_batch_size`` rows drawn from ``demos`` (a :class:`~gsl_jax.demos.DemoBuffer`);
+    an empty buffer contributes nothing.
 
     ``metrics`` is a dict of scalars: the losses averaged over all minibatches, and episode sums
     over the rollout (``episodes``, ``return_sum``, ``length_sum``, ``success_sum``) so that means
@@ -292,13 +334,13 @@ def make_update(vec_env: VecEnv, network: ActorCritic, config: PPOConfig):
         )
         return env_state, norm_state, traj
 
-    def minibatch_loss(params, mb: dict[str, jax.Array]):
+    def minibatch_loss(params, mb: dict[str, jax.Array], demo: dict[str, jax.Array] | None):
         dist, value = policy(params, mb["obs"])
         D = distribution_for(dist)
         adv = mb["advantages"]
         if config.normalize_advantages:
             adv = normalize(adv)
-        return ppo_loss(
+        loss, metrics = ppo_loss(
             D.log_prob(dist, mb["action"]),
             D.entropy(dist),
             value,
@@ -311,33 +353,66 @@ def make_update(vec_env: VecEnv, network: ActorCritic, config: PPOConfig):
             ent_coef=config.ent_coef,
             clip_value=config.clip_value,
         )
+        if demo is not None:
+            # DAPG: raise the likelihood of demonstrated actions; only the policy head sees it.
+            demo_dist, _ = policy(params, demo["obs"])
+            demo_log_prob = distribution_for(demo_dist).log_prob(demo_dist, demo["action"])
+            term = dapg_loss(
+                demo_log_prob,
+                demo["max_advantage"],
+                demo["weight"],
+                use_log_prob=dapg.use_log_prob,
+            )
+            loss = loss + term
+            metrics["dapg_loss"] = term
+        return loss, metrics
 
     grad_fn = jax.grad(minibatch_loss, has_aux=True)
 
-    def sgd_step(carry, mb):
+    def demo_minibatch(demos, max_advantage, decay, index, key):
+        """The DAPG inputs of global minibatch ``index``: a demo batch and its weight, zero
+        except on every ``demo_freq``-th minibatch of a non-empty buffer."""
+        obs, action = demos.sample(jax.random.fold_in(key, index), dapg.demo_batch_size)
+        active = (index % dapg.demo_freq == 0) & (demos.count > 0)
+        weight = jnp.where(active, dapg.demo_coeff * decay, 0.0)
+        return {"obs": obs, "action": action, "max_advantage": max_advantage, "weight": weight}
+
+    def sgd_step(carry, mb, demo=None):
         params, opt_state = carry
-        grads, metrics = grad_fn(params, mb)
+        grads, metrics = grad_fn(params, mb, demo)
         updates, opt_state = optimizer.update(grads, opt_state, params)
         return (optax.apply_updates(params, updates), opt_state), metrics
 
-    def epoch(carry, key):
+    def epoch(carry, xs, demo_args):
         # Shuffle once per epoch, then slice contiguous minibatches [M, N/M, ...].
         params, opt_state, batch = carry
+        key, epoch_index = xs
         perm = jax.random.permutation(key, config.batch_size)
         shape = (config.num_minibatches, config.minibatch_size)
         mbs = jax.tree.map(lambda x: x[perm].reshape(shape + x.shape[1:]), batch)
+        first = epoch_index * config.num_minibatches  # global index of this epoch's first minibatch
+
+        def step(carry, mb, i):
+            demo = None if demo_args is None else demo_minibatch(*demo_args, first + i, key)
+            return sgd_step(carry, mb, demo)
+
         if loop == "scan":
-            (params, opt_state), metrics = jax.lax.scan(sgd_step, (params, opt_state), mbs)
+            indices = jnp.arange(config.num_minibatches)
+            (params, opt_state), metrics = jax.lax.scan(
+                lambda c, x: step(c, *x), (params, opt_state), (mbs, indices)
+            )
         else:
             collected = []
             for i in range(config.num_minibatches):
                 mb = jax.tree.map(lambda x, i=i: x[i], mbs)
-                (params, opt_state), m = sgd_step((params, opt_state), mb)
+                (params, opt_state), m = step((params, opt_state), mb, i)
                 collected.append(m)
             metrics = jax.tree.map(lambda *xs: jnp.stack(xs), *collected)
         return (params, opt_state, batch), metrics
 
-    def update(state: LearnerState):
+    def update(state: LearnerState, demos: DemoBuffer | None = None):
+        if (demos is None) != (dapg is None):
+            raise ValueError("demos: pass a DemoBuffer exactly when the update has a DAPGConfig")
         rng, k_roll, k_perm = jax.random.split(state.rng, 3)
 
         # 1. Rollout: T steps of B envs under the current policy.
@@ -359,14 +434,25 @@ def make_update(vec_env: VecEnv, network: ActorCritic, config: PPOConfig):
             "advantages": flat(advantages),
             "returns": flat(returns),
         }
+        demo_args = None
+        if dapg is not None:
+            # max_adv over the whole rollout batch, before minibatching (raw GAE by default).
+            max_adv = (
+                normalize(advantages).max() if dapg.normalized_max_advantage else advantages.max()
+            )
+            decay = dapg.decay ** state.updates.astype(jnp.float32)
+            demo_args = (demos, jax.lax.stop_gradient(max_adv), decay)
         carry = (state.params, state.opt_state, batch)
         epoch_keys = jax.random.split(k_perm, config.update_epochs)
+        epoch_ids = jnp.arange(config.update_epochs)
         if loop == "scan":
-            carry, mb_metrics = jax.lax.scan(epoch, carry, epoch_keys)
+            carry, mb_metrics = jax.lax.scan(
+                lambda c, xs: epoch(c, xs, demo_args), carry, (epoch_keys, epoch_ids)
+            )
         else:
             collected = []
             for i in range(config.update_epochs):
-                carry, m = epoch(carry, epoch_keys[i])
+                carry, m = epoch(carry, (epoch_keys[i], i), demo_args)
                 collected.append(m)
             mb_metrics = jax.tree.map(lambda *xs: jnp.stack(xs), *collected)
         params, opt_state, _ = carry
