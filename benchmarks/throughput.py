@@ -555,7 +555,7 @@ def report(results: dict[str, Any]) -> str:
         p = results["population"]
         rows = [
             [
-                "P",
+                "run",
                 "vmapped (s)",
                 "separate (s)",
                 "ratio",
