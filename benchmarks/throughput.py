@@ -20,7 +20,7 @@ best of ``--reps`` repetitions.
 
 Usage::
 
-    python benchmarks/throughput.py                     # everything, ~15 minutes on 2 cores
+    python benchmarks/throughput.py                     # everything, about 5 minutes on 2 cores
     python benchmarks/throughput.py --quick             # a smoke run of about a minute
     python benchmarks/throughput.py --cpus 1 --out results.json
 """
@@ -161,6 +161,7 @@ class RejaxWorker:
         return answer
 
     def close(self) -> None:
+        """End the worker (closing its stdin ends its command loop)."""
         if self.process.stdin is not None:
             self.process.stdin.close()
         self.process.wait(timeout=60)
@@ -259,6 +260,7 @@ def build_ours(total_steps: int, population: int) -> OurRun:
 
 
 def best(values: Sequence[float]) -> float:
+    """The figure kept from repeated timings: the fastest (least disturbed) one."""
     return min(values)
 
 
@@ -495,6 +497,7 @@ def bench_loop(args: argparse.Namespace) -> dict[str, Any]:
 # Report
 # ------------------------------------------------------------------------------------------
 def machine_info() -> dict[str, Any]:
+    """CPU model (``lscpu``), cores, Python, jax and the XLA flags in effect."""
     import jax
 
     model = platform.processor()
@@ -517,6 +520,7 @@ def machine_info() -> dict[str, Any]:
 
 
 def table(rows: list[list[str]]) -> str:
+    """Left-aligned columns, the first row as header."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
