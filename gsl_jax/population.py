@@ -54,8 +54,15 @@ def init_population(
         )
     num = variation_sets.ids.shape[0]
     keys = jax.random.split(key, num)
-    init = partial(init_learner, vec_env=vec_env, network=network, config=config)
-    return jax.jit(jax.vmap(lambda k, v: init(k, variations=v)))(keys, variation_sets)
+    init = jax.jit(partial(init_learner, vec_env=vec_env, network=network, config=config))
+    # One member at a time, then stack: vmapping the initialiser batches the orthogonal init's QR
+    # factorisation, which deadlocks intermittently on XLA:CPU (jax 0.10). Members are initialised
+    # independently anyway, so the result is identical to the vmapped version.
+    members = [
+        init(keys[p], variations=jax.tree.map(lambda x, p=p: x[p], variation_sets))
+        for p in range(num)
+    ]
+    return jax.tree.map(lambda *xs: jnp.stack(xs), *members)
 
 
 def clone_learner(
