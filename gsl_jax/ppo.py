@@ -300,7 +300,11 @@ def make_update(
         k_act, k_env = jax.random.split(key)
         noise = _action_noise(k_act, network.action_space, (config.num_steps, config.num_envs))
         env_keys = jax.random.split(k_env, config.num_steps)
-        draws = jax.vmap(lambda k: vec_env.draw(k, state.variations, predraw_resets))(env_keys)
+        # Games whose levels depend on the seed alone build each level of the set once here.
+        bank = vec_env.level_bank(state.variations)
+        draws = jax.vmap(lambda k: vec_env.draw(k, state.variations, predraw_resets, bank))(
+            env_keys
+        )
 
         def env_step(carry, xs):
             env_state, norm_state = carry

@@ -105,6 +105,47 @@ class Environment(abc.ABC):
             )
 
 
+class StateEnvironment(Environment):
+    """An environment whose observation is a pure function of its state (e.g. a rendered frame).
+
+    Subclasses implement :meth:`init_state`, :meth:`transition` and :meth:`observe`; ``reset`` and
+    ``step`` follow. :class:`VecEnv` uses the split to observe once per step, after the auto-reset
+    has picked each env's state, instead of observing both the stepped and the reset state (which
+    for a pixel game means rendering every frame twice).
+
+    Set ``deterministic_reset = True`` when :meth:`init_state` ignores its key (a variation always
+    starts from the same state, as a Procgen level does): then :meth:`VecEnv.level_bank` builds
+    each variation's start state once per rollout and resets gather from it, instead of
+    regenerating a level for every env at every step.
+    """
+
+    deterministic_reset: bool = False
+
+    @abc.abstractmethod
+    def init_state(self, key: jax.Array, variation: jax.Array) -> PyTree:
+        """The start state of an episode of ``variation`` (int32 scalar)."""
+
+    @abc.abstractmethod
+    def transition(
+        self, key: jax.Array, state: PyTree, action: jax.Array
+    ) -> tuple[PyTree, jax.Array, jax.Array, Info]:
+        """Advance one step. Returns ``(state, reward [], done [], info)``."""
+
+    @abc.abstractmethod
+    def observe(self, state: PyTree) -> PyTree:
+        """The observation of ``state``."""
+
+    def reset(self, key: jax.Array, variation: jax.Array) -> tuple[PyTree, PyTree]:
+        state = self.init_state(key, variation)
+        return self.observe(state), state
+
+    def step(
+        self, key: jax.Array, state: PyTree, action: jax.Array
+    ) -> tuple[PyTree, PyTree, jax.Array, jax.Array, Info]:
+        state, reward, done, info = self.transition(key, state, action)
+        return self.observe(state), state, reward, done, info
+
+
 def make_info(success: jax.Array, truncated: jax.Array, variation: jax.Array) -> Info:
     """The three ``info`` entries every environment must return, with canonical dtypes."""
     return {
@@ -172,8 +213,11 @@ class VariationSet:
 
     def sample(self, key: jax.Array) -> jax.Array:
         """Draw one id uniformly from the valid entries. Returns int32 ``[]``."""
-        index = jax.random.randint(key, (), 0, self.count)
-        return self.ids[index]
+        return self.ids[self.sample_index(key)]
+
+    def sample_index(self, key: jax.Array) -> jax.Array:
+        """Draw one position in ``[0, count)`` uniformly. Returns int32 ``[]``."""
+        return jax.random.randint(key, (), 0, self.count)
 
     def to_list(self) -> list[int]:
         """The valid ids as a Python list (host side; not for use inside jit)."""
@@ -268,14 +312,19 @@ class StepDraws(NamedTuple):
         step_keys: the envs' step keys.
         next_variation: the variation each env restarts on if its episode ends.
         reset_keys: the keys of those resets.
-        reset: ``(obs, env_state)`` of those resets computed ahead of time, or ``None`` to
-            compute them inside the step. Either way the step's result is the same.
+        reset: ``(obs, env_state)`` of those resets computed ahead of time (``obs`` is ``None``
+            for a :class:`StateEnvironment`), or ``None`` to compute them inside the step.
+            Either way the step's result is the same.
     """
 
     step_keys: jax.Array
     next_variation: jax.Array
     reset_keys: jax.Array
     reset: tuple[jax.Array, PyTree] | None = None
+
+
+#: Largest variation-set capacity for which :meth:`VecEnv.level_bank` builds a bank.
+MAX_LEVEL_BANK = 4096
 
 
 @dataclass(frozen=True)
@@ -310,36 +359,71 @@ class VecEnv:
         """
         return self.step_with_draws(self.draw(key, variations), state, action)
 
-    def draw(self, key: jax.Array, variations: VariationSet, resets: bool = False) -> StepDraws:
+    def level_bank(self, variations: VariationSet) -> PyTree | None:
+        """Start states of every entry of ``variations`` (leaves ``[C, ...]``), or ``None``.
+
+        Only for a :class:`StateEnvironment` with ``deterministic_reset`` and a set of capacity at
+        most :data:`MAX_LEVEL_BANK`; pass the bank to :meth:`draw` so that resets gather from it.
+        """
+        env = self.env
+        if not (isinstance(env, StateEnvironment) and env.deterministic_reset):
+            return None
+        if variations.capacity > MAX_LEVEL_BANK:
+            return None
+        keys = jax.random.split(jax.random.key(0), variations.capacity)  # unused by the env
+        return jax.vmap(env.init_state)(keys, variations.ids)
+
+    def draw(
+        self,
+        key: jax.Array,
+        variations: VariationSet,
+        resets: bool = False,
+        bank: PyTree | None = None,
+    ) -> StepDraws:
         """The randomness :meth:`step` consumes, drawn ahead of time (see :class:`StepDraws`);
-        ``resets=True`` also runs the resets the step may need.
+        ``resets=True`` also runs the resets the step may need; with a ``bank`` from
+        :meth:`level_bank` the resets are gathered from it (cheap, so always done).
 
         ``jax.vmap(lambda k: vec_env.draw(k, variations))(keys)`` draws for many steps at once,
         which keeps the PRNG work (and, with ``resets``, the resets) out of a rollout loop.
         """
         # One split for all three uses: fewer PRNG ops.
         step_keys, var_keys, reset_keys = jax.random.split(key, (3, self.num_envs))
-        next_variation = jax.vmap(variations.sample)(var_keys)
-        draws = StepDraws(step_keys, next_variation, reset_keys)
-        if resets:
+        index = jax.vmap(variations.sample_index)(var_keys)
+        draws = StepDraws(step_keys, variations.ids[index], reset_keys)
+        if bank is not None:
+            draws = draws._replace(reset=(None, jax.tree.map(lambda x: x[index], bank)))
+        elif resets:
             draws = draws._replace(reset=self._reset_from(draws))
         return draws
 
-    def _reset_from(self, draws: StepDraws) -> tuple[jax.Array, PyTree]:
-        """``(obs [B, ...], env_state [B, ...])`` of the resets described by ``draws``."""
+    def _reset_from(self, draws: StepDraws) -> tuple[jax.Array | None, PyTree]:
+        """``(obs [B, ...], env_state [B, ...])`` of the resets described by ``draws``; the
+        observation is ``None`` for a :class:`StateEnvironment` (it is observed after the
+        auto-reset)."""
         if draws.reset is not None:
             return draws.reset
+        if isinstance(self.env, StateEnvironment):
+            return None, jax.vmap(self.env.init_state)(draws.reset_keys, draws.next_variation)
         return jax.vmap(self.env.reset)(draws.reset_keys, draws.next_variation)
 
     def step_with_draws(
         self, draws: StepDraws, state: VecEnvState, action: jax.Array
     ) -> tuple[VecEnvState, jax.Array, jax.Array, Info]:
         """:meth:`step` with its randomness given by ``draws`` (from :meth:`draw`)."""
-        obs, env_state, reward, done, info = jax.vmap(self.env.step)(
-            draws.step_keys, state.env_state, action
-        )
-        obs0, env_state0 = self._reset_from(draws)
-        env_state = _select(done, env_state0, env_state)
-        obs = _select(done, obs0, obs)
+        _, env_state0 = self._reset_from(draws)
+        if isinstance(self.env, StateEnvironment):
+            env_state, reward, done, info = jax.vmap(self.env.transition)(
+                draws.step_keys, state.env_state, action
+            )
+            env_state = _select(done, env_state0, env_state)
+            obs = jax.vmap(self.env.observe)(env_state)
+        else:
+            obs, env_state, reward, done, info = jax.vmap(self.env.step)(
+                draws.step_keys, state.env_state, action
+            )
+            obs0, _ = self._reset_from(draws)
+            env_state = _select(done, env_state0, env_state)
+            obs = _select(done, obs0, obs)
         stats = state.stats.update(reward.astype(jnp.float32), done, info)
         return VecEnvState(env_state, obs, stats), reward, done, info

@@ -50,7 +50,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from gsl_jax.envs.core import Box, Discrete, Environment, Info, make_info
+from gsl_jax.envs.core import Box, Discrete, Info, StateEnvironment, make_info
 from gsl_jax.envs.procgen.grid import (
     NUM_ACTIONS,
     action_velocity,
@@ -165,7 +165,7 @@ def maze_atlas() -> Atlas:
     return Atlas(patterns=patterns, transparent=transparent, palettes=palettes)
 
 
-class Maze(Environment):
+class Maze(StateEnvironment):
     """Procgen maze (see the module docstring for the rules, observations and differences).
 
     Args:
@@ -180,6 +180,7 @@ class Maze(Environment):
 
     num_variations = 2**31 - 1
     action_space = Discrete(NUM_ACTIONS)
+    deterministic_reset = True  # a level is a function of its seed alone
 
     def __init__(
         self,
@@ -208,6 +209,7 @@ class Maze(Environment):
         self.obs_mode = obs_mode
         self.world_dim = WORLD_DIM[distribution_mode]
         self.timeout = int(timeout)
+        self.max_episode_steps = self.timeout
         if view_radius is None:
             view_radius = self.world_dim - 1
         if not isinstance(view_radius, int | np.integer) or view_radius < 1:
@@ -259,15 +261,14 @@ class Maze(Environment):
     # ----------------------------------------------------------------------------------------
     # Environment interface
     # ----------------------------------------------------------------------------------------
-    def reset(self, key: jax.Array, variation: jax.Array) -> tuple[jax.Array, MazeState]:
+    def init_state(self, key: jax.Array, variation: jax.Array) -> MazeState:
         """Start level ``variation``; ``key`` is unused (the level depends on the seed only)."""
         del key
-        state = self.generate(jnp.asarray(variation, jnp.int32))
-        return self.observe(state), state
+        return self.generate(jnp.asarray(variation, jnp.int32))
 
-    def step(
+    def transition(
         self, key: jax.Array, state: MazeState, action: jax.Array
-    ) -> tuple[jax.Array, MazeState, jax.Array, jax.Array, Info]:
+    ) -> tuple[MazeState, jax.Array, jax.Array, Info]:
         del key  # maze has no randomness after generation
         w = self.world_dim
         move = jnp.asarray(MOVES)[jnp.clip(action, 0, NUM_ACTIONS - 1)]
@@ -287,7 +288,7 @@ class Maze(Environment):
         state = state.replace(agent=agent, facing_right=facing_right, time=time)
         reward = jnp.where(reached, REWARD, 0.0).astype(jnp.float32)
         info = make_info(reached, timed_out & ~reached, state.variation)
-        return self.observe(state), state, reward, done, info
+        return state, reward, done, info
 
     # ----------------------------------------------------------------------------------------
     # Observations
