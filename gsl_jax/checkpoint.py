@@ -93,7 +93,10 @@ def read_meta(path: str | Path) -> dict[str, Any]:
     try:
         return json.loads(meta_path.read_text())
     except (OSError, json.JSONDecodeError) as err:
-        raise ValueError(f"checkpoint {meta_path}: unreadable metadata ({err})") from None
+        raise ValueError(
+            f"checkpoint {meta_path}: unreadable metadata ({err}); delete the checkpoint to "
+            "resume from the one before"
+        ) from None
 
 
 def restore_checkpoint(path: str | Path, like: Any) -> tuple[Any, dict[str, Any]]:

@@ -3,40 +3,63 @@
 :func:`run_gsl` runs Algorithm 1 of Jia et al. (2022) as compiled chunks with the host in
 between:
 
-1. **Phase I**: a generalist (a population of one) trains with PPO on all variations until the
-   plateau criterion H fires (:mod:`gsl_jax.plateau`) or its phase-I budget runs out.
-2. **Selection**: the generalist is evaluated on every variation; the ``num_low`` lowest become
-   E_low, split into ``num_specialists`` disjoint subsets (:mod:`gsl_jax.selection`).
-3. **Specialists**: ``num_specialists`` copies of the generalist, one per subset, train together
+1. **Phase I** (``"phase1"``): a generalist (a population of one) trains with PPO on the training
+   variations until the plateau criterion H fires (:mod:`gsl_jax.plateau`) or its budget runs out.
+2. **Selection**: the generalist is evaluated on every training variation; the ``num_low`` lowest
+   become E_low, split into ``num_specialists`` disjoint subsets (:mod:`gsl_jax.selection`).
+3. **Optional pi_g_low** (``"finetune_low"``): with ``low_finetune_steps > 0`` a copy of the
+   generalist first trains on E_low alone, and the specialists are cloned from that copy.
+4. **Specialists** (``"specialists"``): ``num_specialists`` clones, one per subset, train together
    in one vmapped program for ``specialist_steps`` env-steps each.
-4. **Demonstrations**: each specialist plays its subset and keeps its successful episodes; the
+5. **Demonstrations**: each specialist plays its subset and keeps its successful episodes; the
    generalist does the same on E \\ E_low (:mod:`gsl_jax.demos`).
-5. **Phase II**: the generalist resumes PPO on all variations with the DAPG term on the demos.
+6. **Phase II** (``"phase2"``): the generalist resumes PPO on all training variations with the
+   DAPG term on the demos (or without it, with a warning, if no demo was kept).
 
-Honest accounting: every record carries ``generalist_steps`` and ``total_steps`` (specialist
-training and demo collection included), so curves can be compared at equal total samples.
+**Checkpoints and resume.** With a ``run_dir`` the driver writes an orbax checkpoint
+(:mod:`gsl_jax.checkpoint`) at every phase boundary and every ``checkpoint_every`` chunks: the
+learner states (params, optimiser state, PRNG keys, env states), the demo buffer, the phase and all
+counters and records. ``resume=True`` restarts from the last *complete* checkpoint; since every
+random draw comes from the states or from ``config.seed``, a resumed run ends with the same
+parameters as an uninterrupted one on the same device.
+
+**Honest accounting.** Every record carries ``generalist_steps`` and ``total_steps`` (specialist
+training, evaluation and demo collection included), so curves compare at equal total samples.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import jax
 import numpy as np
 
+from gsl_jax.checkpoint import (
+    latest_checkpoint,
+    read_meta,
+    restore_checkpoint,
+    save_checkpoint,
+)
 from gsl_jax.demos import DemoBuffer, rollout_trajectory, successful_episodes
 from gsl_jax.envs.core import Environment, VariationSet, VecEnv, stack_variation_sets
 from gsl_jax.evaluation import evaluate_variations
-from gsl_jax.logging import summarize_chunk
+from gsl_jax.logging import RunLogger, summarize_chunk
 from gsl_jax.networks import NetworkConfig, make_network
 from gsl_jax.plateau import PlateauConfig, plateau_reached
 from gsl_jax.population import clone_learner, init_population, make_chunk
 from gsl_jax.ppo import DAPGConfig, LearnerState, PPOConfig
 from gsl_jax.selection import SplitMode, lowest_variations, split_variations
+
+#: Environments with more variations than this need an explicit ``num_train_variations``.
+_MAX_IMPLICIT_VARIATIONS = 100_000
+PHASES = ("phase1", "finetune_low", "specialists", "phase2", "done")
 
 
 @dataclass(frozen=True)
@@ -48,11 +71,15 @@ class GSLConfig:
         network: the actor-critic.
         dapg: the phase-II demonstration term.
         plateau: criterion H and the phase-I budget (``plateau.max_steps``).
+        num_train_variations: train on variations ``0 .. n - 1`` (e.g. 200 Procgen levels);
+            default all of the environment's variations.
         num_specialists: N_s.
         num_low: N_lenv, the number of worst variations handed to specialists.
         split: ``"random"`` or ``"contiguous"`` split of E_low.
         select_metric: rank variations by mean ``"return"`` or ``"success"`` rate.
         eval_episodes: episodes per variation when ranking.
+        low_finetune_steps: env-steps of the optional pi_g_low fine-tune on E_low before cloning
+            the specialists (0: clone pi_g itself, as in the released code).
         specialist_steps: env-steps per specialist.
         fresh_specialist_optimizer: give specialists a fresh optimiser state instead of the
             generalist's.
@@ -70,11 +97,13 @@ class GSLConfig:
     network: NetworkConfig = field(default_factory=NetworkConfig)
     dapg: DAPGConfig = field(default_factory=DAPGConfig)
     plateau: PlateauConfig = field(default_factory=PlateauConfig)
+    num_train_variations: int | None = None
     num_specialists: int = 4
     num_low: int = 8
     split: SplitMode = "random"
     select_metric: Literal["return", "success"] = "return"
     eval_episodes: int = 4
+    low_finetune_steps: int = 0
     specialist_steps: int = 1_000_000
     fresh_specialist_optimizer: bool = False
     specialist_demo_episodes: int = 64
@@ -98,9 +127,13 @@ class GSLConfig:
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ValueError(f"gsl.{name}: must be positive, got {getattr(self, name)}")
-        for name in ("specialist_demo_episodes", "generalist_demo_episodes"):
+        for name in ("specialist_demo_episodes", "generalist_demo_episodes", "low_finetune_steps"):
             if getattr(self, name) < 0:
                 raise ValueError(f"gsl.{name}: must be >= 0, got {getattr(self, name)}")
+        if self.num_train_variations is not None and self.num_train_variations <= 0:
+            raise ValueError(
+                f"gsl.num_train_variations: must be positive, got {self.num_train_variations}"
+            )
         if self.num_specialists > self.num_low:
             raise ValueError(
                 f"gsl.num_specialists: {self.num_specialists} specialists need at least as many "
@@ -111,13 +144,67 @@ class GSLConfig:
         if self.select_metric not in ("return", "success"):
             raise ValueError("gsl.select_metric: must be 'return' or 'success'")
 
-    def validate_for(self, env: Environment) -> None:
-        """Checks that need the environment: ``num_low`` against its variations."""
-        if self.num_low > env.num_variations:
+    def train_variations(self, env: Environment) -> int:
+        """The number of training variations on ``env``, validated."""
+        n = self.num_train_variations
+        if n is None:
+            if env.num_variations > _MAX_IMPLICIT_VARIATIONS:
+                raise ValueError(
+                    f"gsl.num_train_variations: {env.name} has {env.num_variations:,} "
+                    "variations; set how many to train on (e.g. 200 Procgen levels)"
+                )
+            n = env.num_variations
+        if n > env.num_variations:
             raise ValueError(
-                f"gsl.num_low: N_lenv = {self.num_low} exceeds the {env.num_variations} "
-                f"variations of {env.name}"
+                f"gsl.num_train_variations: {n} exceeds the {env.num_variations} variations "
+                f"of {env.name}"
             )
+        return n
+
+    def validate_for(self, env: Environment) -> None:
+        """Checks that need the environment: ``num_low`` against the training variations."""
+        n = self.train_variations(env)
+        if self.num_low > n:
+            raise ValueError(
+                f"gsl.num_low: N_lenv = {self.num_low} exceeds the {n} training variations "
+                f"of {env.name}"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of every field (nested configs as dicts)."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GSLConfig:
+        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError`` naming them."""
+        nested = {"ppo": PPOConfig, "network": NetworkConfig, "dapg": DAPGConfig}
+        nested["plateau"] = PlateauConfig
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"gsl config: unknown field {unknown[0]!r}")
+        kwargs = dict(data)
+        for name, klass in nested.items():
+            if name in kwargs:
+                sub = kwargs[name]
+                sub_known = {f.name for f in dataclasses.fields(klass)}
+                bad = sorted(set(sub) - sub_known)
+                if bad:
+                    raise ValueError(f"gsl config: unknown field {name}.{bad[0]!r}")
+                kwargs[name] = klass(**sub)
+        return cls(**kwargs)
+
+
+def config_differences(saved: dict[str, Any], given: dict[str, Any], prefix: str = "") -> list:
+    """``[(field, saved_value, given_value)]`` for every leaf field that differs."""
+    out = []
+    for key in sorted(set(saved) | set(given)):
+        a, b = saved.get(key), given.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += config_differences(a, b, f"{prefix}{key}.")
+        elif a != b:
+            out.append((f"{prefix}{key}", a, b))
+    return out
 
 
 @dataclass
@@ -130,6 +217,8 @@ class GSLResult:
         events: the readable event log (phase changes, selections, demo counts).
         low_variations: E_low; ``subsets`` its split, one array per specialist.
         demos_kept: successful demo episodes kept (specialists, generalist).
+        network: the actor-critic module.
+        resumed_from: the checkpoint this run resumed from, if any.
     """
 
     generalist: LearnerState
@@ -139,6 +228,28 @@ class GSLResult:
     subsets: list[np.ndarray]
     demos_kept: tuple[int, int]
     network: Any = None
+    resumed_from: str | None = None
+
+
+@dataclass
+class _Progress:
+    """The host side of a run: everything besides arrays that a checkpoint must hold."""
+
+    phase: str = "phase1"
+    chunk: int = 0  # chunks done in the current phase
+    checkpoints: int = 0
+    generalist_steps: int = 0
+    total_steps: int = 0
+    phase1_returns: list[float] = field(default_factory=list)
+    phase1_steps: list[int] = field(default_factory=list)
+    low: list[int] = field(default_factory=list)
+    subsets: list[list[int]] = field(default_factory=list)
+    demos_kept: list[int] = field(default_factory=lambda: [0, 0])
+    demo_capacity: int = 0
+    demo_action_shape: list[int] = field(default_factory=list)
+    demo_action_dtype: str = "int32"
+    records: list[dict[str, Any]] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)
 
 
 def _collect_demos(
@@ -149,10 +260,10 @@ def _collect_demos(
     episodes: int,
     config: GSLConfig,
     key: jax.Array,
-) -> tuple[np.ndarray, np.ndarray, int, int]:
+) -> tuple[np.ndarray | None, np.ndarray | None, int, int]:
     """Successful episodes of one policy on ``ids``: ``(obs, action, kept, env_steps)``."""
     if episodes == 0 or ids.size == 0:
-        return None, None, 0, 0  # type: ignore[return-value]
+        return None, None, 0, 0
     traj = rollout_trajectory(
         vec_env, network, params, VariationSet.from_ids(ids), key, config.demo_steps
     )
@@ -160,133 +271,375 @@ def _collect_demos(
     return obs, action, kept, config.demo_steps * vec_env.num_envs
 
 
+def _rewrite(path: Path, lines: list[str]) -> None:
+    """Replace ``path`` atomically with ``lines``."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(line + "\n" for line in lines))
+    tmp.replace(path)
+
+
+def _first(population: LearnerState) -> LearnerState:
+    """Member 0 of a population, without the population axis."""
+    return jax.tree.map(lambda x: x[0], population)
+
+
+def _prepare_run_dir(
+    run_dir: Path, env: Environment, config: GSLConfig, resume: bool
+) -> Path | None:
+    """Check ``run_dir`` against ``resume`` and the saved config; returns the checkpoint to
+    resume from (``None`` for a fresh run). Nothing is written before every check passed."""
+    saved_path = run_dir / "config.json"
+    if not resume:
+        taken = ("config.json", "checkpoints", "result.json", "metrics.jsonl")
+        if any((run_dir / name).exists() for name in taken):
+            raise FileExistsError(
+                f"run_dir: {run_dir} already holds a run; resume a GSL run (resume=True, "
+                "`gsl-jax train --resume DIR`) or choose another directory"
+            )
+        return None
+    if not saved_path.exists():
+        raise FileNotFoundError(f"resume: {run_dir} holds no GSL run (no config.json)")
+    try:
+        saved = json.loads(saved_path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise ValueError(f"resume: {saved_path} is unreadable ({err})") from None
+    if saved.get("env") != env.name:
+        raise ValueError(
+            f"resume: {run_dir} was run on env {saved.get('env')!r}, this run is on {env.name!r}"
+        )
+    diffs = config_differences(saved.get("config", {}), config.to_dict())
+    if diffs:
+        listed = "; ".join(f"{k}: saved {a!r}, given {b!r}" for k, a, b in diffs[:5])
+        raise ValueError(
+            f"resume: the config conflicts with the one saved in {saved_path} ({listed}); "
+            "resume with the saved config or start a new run_dir"
+        )
+    return latest_checkpoint(run_dir / "checkpoints")
+
+
+def load_run_config(run_dir: str | Path) -> tuple[str, dict[str, Any], GSLConfig]:
+    """``(env_name, env_spec, config)`` saved in ``run_dir/config.json`` by :func:`run_gsl`."""
+    path = Path(run_dir) / "config.json"
+    if not path.exists():
+        raise FileNotFoundError(f"run_dir: {run_dir} holds no GSL run (no config.json)")
+    try:
+        saved = json.loads(path.read_text())
+        config = GSLConfig.from_dict(saved["config"])
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as err:
+        raise ValueError(f"{path}: not a gsl_jax run config ({err})") from None
+    return saved["env"], saved.get("env_spec", {}), config
+
+
 def run_gsl(
     env: Environment,
     config: GSLConfig,
+    run_dir: str | Path | None = None,
+    resume: bool = False,
+    checkpoint_every: int = 10,
+    progress: bool = False,
     log: Callable[[str], None] = print,
     on_record: Callable[[dict[str, Any]], None] | None = None,
+    env_spec: dict[str, Any] | None = None,
 ) -> GSLResult:
     """Run GSL on ``env``; see the module docstring for the phases.
 
-    ``log`` receives the event lines; ``on_record`` each chunk's record (for JSONL/TensorBoard).
+    Args:
+        env: the environment; variations ``0 .. config.num_train_variations - 1`` are trained on.
+        config: the run's settings.
+        run_dir: where the config, checkpoints, ``metrics.jsonl`` (one record per chunk, x axis
+            ``total_steps``), TensorBoard events, ``events.log``, ``demos.npz`` and
+            ``result.json`` go; ``None`` keeps everything in memory (no checkpoints).
+        resume: continue the run in ``run_dir`` from its last complete checkpoint (the config
+            must equal the saved one). A finished run returns its saved result at once.
+        checkpoint_every: chunks between checkpoints inside a phase (phase boundaries always
+            checkpoint).
+        progress: draw a progress bar.
+        log: receives the event lines.
+        on_record: receives each chunk's record.
+        env_spec: how to rebuild ``env`` (saved with the config, for ``gsl-jax train --resume``).
     """
     config.validate_for(env)
-    events: list[str] = []
-    records: list[dict[str, Any]] = []
+    if checkpoint_every <= 0:
+        raise ValueError(f"checkpoint_every: must be positive, got {checkpoint_every}")
+    run_path = Path(run_dir) if run_dir is not None else None
+    resume_from = None
+    if run_path is not None:
+        resume_from = _prepare_run_dir(run_path, env, config, resume)
+    elif resume:
+        raise ValueError("resume: needs a run_dir")
 
-    def event(message: str) -> None:
-        events.append(message)
-        log(message)
-
+    n_train = config.train_variations(env)
+    all_ids = np.arange(n_train)
     net = make_network(config.network, env.action_space, env.observation_space.shape)
     vec_env = VecEnv(env, config.ppo.num_envs)
     steps_per_chunk = config.updates_per_chunk * config.ppo.batch_size
-    counters = {"generalist_steps": 0, "total_steps": 0}
-    key = jax.random.key(config.seed)
-    k_init, k_spec, k_demo = jax.random.split(key, 3)
+    k_init, k_spec, k_demo, k_low = jax.random.split(jax.random.key(config.seed), 4)
+    train_set = stack_variation_sets([all_ids], env, field="training variations")
 
-    def account(phase: str, summary: dict[str, Any], generalist: bool, members: int) -> None:
+    def fresh_generalist() -> LearnerState:
+        return init_population(k_init, vec_env, net, config.ppo, train_set)
+
+    def workers_from(source: LearnerState, sets: list[np.ndarray], key) -> LearnerState:
+        stacked = stack_variation_sets(sets, env, field="specialist variations")
+        return clone_learner(
+            key,
+            source,
+            vec_env,
+            stacked,
+            copy_optimizer=not config.fresh_specialist_optimizer,
+            config=config.ppo,
+        )
+
+    # ---------------------------------------------------------------- start or restore
+    prog = _Progress()
+    arrays: dict[str, Any] = {"generalist": fresh_generalist()}
+    if resume_from is not None:
+        try:
+            meta_prog = _Progress(**read_meta(resume_from)["progress"])
+        except (KeyError, TypeError) as err:
+            raise ValueError(
+                f"checkpoint {resume_from}: not a GSL checkpoint ({err}); delete it to resume "
+                "from the one before"
+            ) from None
+        like: dict[str, Any] = {"generalist": arrays["generalist"]}
+        if meta_prog.phase == "finetune_low":
+            like["worker"] = workers_from(_first(like["generalist"]), [meta_prog.low], k_low)
+        elif meta_prog.phase == "specialists":
+            sets = [np.asarray(s) for s in meta_prog.subsets]
+            like["worker"] = workers_from(_first(like["generalist"]), sets, k_spec)
+        elif meta_prog.phase == "phase2" and meta_prog.demo_capacity:
+            n = meta_prog.demo_capacity
+            space = env.observation_space
+            obs_like = np.zeros((n, *space.shape), np.dtype(space.dtype))
+            act_like = np.zeros(
+                (n, *meta_prog.demo_action_shape), np.dtype(meta_prog.demo_action_dtype)
+            )
+            like["demos"] = DemoBuffer.from_arrays(obs_like, act_like, 0)
+        arrays, _ = restore_checkpoint(resume_from, like)
+        prog = meta_prog
+        log(f"resumed from {resume_from} (phase {prog.phase}, {prog.generalist_steps:,} steps)")
+
+    logger = None
+    if run_path is not None:
+        run_path.mkdir(parents=True, exist_ok=True)
+        if resume_from is None and not (run_path / "config.json").exists():
+            saved = {"env": env.name, "env_spec": env_spec or {}, "config": config.to_dict()}
+            (run_path / "config.json").write_text(json.dumps(saved, indent=1))
+        # The metrics file holds exactly the checkpointed records: chunks that ran after the
+        # last checkpoint of a killed run are dropped and will be logged again.
+        _rewrite(run_path / "metrics.jsonl", [json.dumps(r) for r in prog.records])
+        _rewrite(run_path / "events.log", prog.events)
+    budget = config.plateau.max_steps + config.phase2_steps
+    budget += config.num_specialists * config.specialist_steps + config.low_finetune_steps
+    logger = RunLogger(run_path, budget, progress=progress, desc="gsl", start_step=prog.total_steps)
+
+    def event(message: str) -> None:
+        prog.events.append(message)
+        log(message)
+        if run_path is not None:
+            with open(run_path / "events.log", "a") as f:
+                f.write(message + "\n")
+
+    def checkpoint() -> None:
+        if run_path is None:
+            return
+        prog.checkpoints += 1
+        meta = {"progress": dataclasses.asdict(prog), "env": env.name}
+        save_checkpoint(run_path / "checkpoints", prog.checkpoints, arrays, meta)
+
+    def account(phase: str, metrics: dict, generalist: bool, members: int) -> None:
+        summary = summarize_chunk(metrics)
         if generalist:
-            counters["generalist_steps"] += steps_per_chunk
-        counters["total_steps"] += steps_per_chunk * members
-        record = {"phase": phase, **counters, **summary}
-        records.append(record)
+            prog.generalist_steps += steps_per_chunk
+        prog.total_steps += steps_per_chunk * members
+        record = {
+            "phase": phase,
+            "generalist_steps": prog.generalist_steps,
+            "total_steps": prog.total_steps,
+            **summary,
+        }
+        prog.records.append(record)
+        logger.log(prog.total_steps, record)
         if on_record is not None:
             on_record(record)
 
-    # Phase I: the generalist on all variations until H fires.
-    all_ids = np.arange(env.num_variations)
-    generalist = init_population(
-        k_init, vec_env, net, config.ppo, stack_variation_sets([all_ids], env)
-    )
-    chunk = make_chunk(vec_env, net, config.ppo, config.updates_per_chunk)
-    event(f"phase I: generalist on {env.num_variations} variations")
-    returns: list[float] = []
-    steps: list[int] = []
-    while True:
-        generalist, metrics = chunk(generalist)
-        summary = summarize_chunk(metrics)
-        account("generalist", summary, True, 1)
-        returns.append(summary["return_mean"])
-        steps.append(counters["generalist_steps"])
-        fired, reason = plateau_reached(returns, steps, config.plateau)
-        if fired:
-            event(
-                f"phase I ends at {counters['generalist_steps']:,} steps ({reason}); "
-                f"mean return {summary['return_mean']:.2f}"
-            )
-            break
+    def after_chunk() -> None:
+        prog.chunk += 1
+        if prog.chunk % checkpoint_every == 0:
+            checkpoint()
 
-    # Selection: the N_lenv worst variations, split N_s ways.
-    single = jax.tree.map(lambda x: x[0], generalist)
+    def enter(phase: str) -> None:
+        prog.phase, prog.chunk = phase, 0
+        checkpoint()
+
+    chunk = make_chunk(vec_env, net, config.ppo, config.updates_per_chunk)
+    with logger:
+        if prog.phase == "phase1":
+            if prog.chunk == 0:
+                event(f"phase I: generalist on {n_train} variations")
+            while True:
+                arrays["generalist"], metrics = chunk(arrays["generalist"])
+                account("generalist", metrics, True, 1)
+                prog.phase1_returns.append(prog.records[-1]["return_mean"])
+                prog.phase1_steps.append(prog.generalist_steps)
+                fired, reason = plateau_reached(
+                    prog.phase1_returns, prog.phase1_steps, config.plateau
+                )
+                if fired:
+                    event(
+                        f"phase I ends at {prog.generalist_steps:,} steps ({reason}); "
+                        f"mean return {prog.records[-1]['return_mean']:.2f}"
+                    )
+                    break
+                after_chunk()
+            _select(env, net, arrays, prog, config, all_ids, event)
+            if config.low_finetune_steps > 0:
+                source = _first(arrays["generalist"])
+                arrays["worker"] = workers_from(source, [np.asarray(prog.low)], k_low)
+                event(f"pi_g_low: fine-tune a copy on E_low for {config.low_finetune_steps:,}")
+                enter("finetune_low")
+            else:
+                sets = [np.asarray(s) for s in prog.subsets]
+                arrays["worker"] = workers_from(_first(arrays["generalist"]), sets, k_spec)
+                enter("specialists")
+
+        if prog.phase == "finetune_low":
+            for _ in range(prog.chunk, math.ceil(config.low_finetune_steps / steps_per_chunk)):
+                arrays["worker"], metrics = chunk(arrays["worker"])
+                account("finetune_low", metrics, False, 1)
+                after_chunk()
+            sets = [np.asarray(s) for s in prog.subsets]
+            arrays["worker"] = workers_from(_first(arrays["worker"]), sets, k_spec)
+            enter("specialists")
+
+        if prog.phase == "specialists":
+            num_chunks = math.ceil(config.specialist_steps / steps_per_chunk)
+            if prog.chunk == 0:
+                event(
+                    f"specialists: {config.num_specialists} x {num_chunks * steps_per_chunk:,} "
+                    "steps"
+                )
+            for _ in range(prog.chunk, num_chunks):
+                arrays["worker"], metrics = chunk(arrays["worker"])
+                account("specialists", metrics, False, config.num_specialists)
+                after_chunk()
+            demos = _demonstrations(vec_env, net, arrays, prog, config, all_ids, k_demo, event)
+            arrays = {"generalist": arrays["generalist"]}
+            if demos is not None:
+                arrays["demos"] = demos
+                prog.demo_capacity = demos.capacity
+                prog.demo_action_shape = list(demos.action.shape[1:])
+                prog.demo_action_dtype = str(demos.action.dtype)
+                if run_path is not None and not (run_path / "demos.npz").exists():
+                    demos.save(run_path / "demos.npz")
+            enter("phase2")
+
+        if prog.phase == "phase2":
+            demos = arrays.get("demos")
+            if demos is not None:
+                phase2 = make_chunk(
+                    vec_env, net, config.ppo, config.updates_per_chunk, dapg=config.dapg
+                )
+                run = lambda state: phase2(state, demos)  # noqa: E731
+                if prog.chunk == 0:
+                    event(f"phase II: PPO + DAPG on {int(demos.count)} demo transitions")
+            else:
+                run = chunk
+                if prog.chunk == 0:
+                    message = "no successful demonstrations were kept: phase II runs without DAPG"
+                    warnings.warn(message, stacklevel=2)
+                    event(f"phase II: {message}")
+            for _ in range(prog.chunk, math.ceil(config.phase2_steps / steps_per_chunk)):
+                arrays["generalist"], metrics = run(arrays["generalist"])
+                account("generalist+dapg" if demos is not None else "generalist", metrics, True, 1)
+                after_chunk()
+            event(f"done: {prog.generalist_steps:,} generalist / {prog.total_steps:,} total steps")
+            arrays = {"generalist": arrays["generalist"]}
+            enter("done")
+
+    result = GSLResult(
+        arrays["generalist"],
+        prog.records,
+        prog.events,
+        np.asarray(prog.low),
+        [np.asarray(s) for s in prog.subsets],
+        (prog.demos_kept[0], prog.demos_kept[1]),
+        net,
+        str(resume_from) if resume_from is not None else None,
+    )
+    if run_path is not None and not (run_path / "result.json").exists():
+        (run_path / "result.json").write_text(json.dumps(result_summary(result, env), indent=1))
+    return result
+
+
+def result_summary(result: GSLResult, env: Environment) -> dict[str, Any]:
+    """The JSON summary written to ``result.json``."""
+    last_phase2 = [r for r in result.records if r["phase"] != "specialists"]
+    return {
+        "env": env.name,
+        "generalist_steps": result.records[-1]["generalist_steps"] if result.records else 0,
+        "total_steps": result.records[-1]["total_steps"] if result.records else 0,
+        "final_return": last_phase2[-1]["return_mean"] if last_phase2 else math.nan,
+        "low_variations": result.low_variations.tolist(),
+        "subsets": [s.tolist() for s in result.subsets],
+        "demos_kept": list(result.demos_kept),
+        "events": result.events,
+    }
+
+
+def _select(env, net, arrays, prog: _Progress, config: GSLConfig, all_ids, event) -> None:
+    """Evaluate the generalist per variation and choose E_low and its split (into ``prog``)."""
     scores = evaluate_variations(
-        env, net, single.params, all_ids, episodes=config.eval_episodes, seed=config.seed
+        env,
+        net,
+        _first(arrays["generalist"]).params,
+        all_ids,
+        episodes=config.eval_episodes,
+        seed=config.seed,
     )
     metric = scores.mean_return() if config.select_metric == "return" else scores.success_rate()
     low = lowest_variations(all_ids, metric, config.num_low)
     subsets = split_variations(low, config.num_specialists, config.split, config.seed)
-    counters["total_steps"] += int(scores.lengths.sum())
-    event(f"selection: E_low = {low.tolist()} by {config.select_metric}")
-    for i, subset in enumerate(subsets):
-        event(f"  specialist {i}: variations {subset.tolist()}")
+    prog.total_steps += int(scores.lengths.sum())
+    prog.low = low.tolist()
+    prog.subsets = [s.tolist() for s in subsets]
+    event(f"selection: E_low = {prog.low} by {config.select_metric}")
+    for i, subset in enumerate(prog.subsets):
+        event(f"  specialist {i}: variations {subset}")
 
-    # Specialists: clones of the generalist, one vmapped program.
-    sets = stack_variation_sets(subsets, env, field="specialist variations")
-    specialists = clone_learner(
-        k_spec,
-        single,
-        vec_env,
-        sets,
-        copy_optimizer=not config.fresh_specialist_optimizer,
-        config=config.ppo,
-    )
-    num_chunks = math.ceil(config.specialist_steps / steps_per_chunk)
-    event(f"specialists: {config.num_specialists} x {num_chunks * steps_per_chunk:,} steps")
-    for _ in range(num_chunks):
-        specialists, metrics = chunk(specialists)
-        account("specialists", summarize_chunk(metrics), False, config.num_specialists)
 
-    # Demonstrations: specialists on their subsets, the generalist on E \ E_low.
+def _demonstrations(
+    vec_env, net, arrays, prog: _Progress, config: GSLConfig, all_ids, key, event
+) -> DemoBuffer | None:
+    """Collect successful episodes of the specialists (on their subsets) and of the generalist
+    (on E \\ E_low); ``None`` if none was kept."""
     per_specialist = -(-config.specialist_demo_episodes // config.num_specialists)
     obs_parts, act_parts = [], []
     kept_s = 0
-    demo_keys = jax.random.split(k_demo, config.num_specialists + 1)
-    for i, subset in enumerate(subsets):
-        params = jax.tree.map(lambda x, i=i: x[i], specialists.params)
+    keys = jax.random.split(key, config.num_specialists + 1)
+    for i, subset in enumerate(prog.subsets):
+        params = jax.tree.map(lambda x, i=i: x[i], arrays["worker"].params)
         obs, act, kept, used = _collect_demos(
-            vec_env, net, params, subset, per_specialist, config, demo_keys[i]
+            vec_env, net, params, np.asarray(subset), per_specialist, config, keys[i]
         )
-        counters["total_steps"] += used
+        prog.total_steps += used
         if kept:
             obs_parts.append(obs)
             act_parts.append(act)
         kept_s += kept
-    rest = np.setdiff1d(all_ids, low)
+    rest = np.setdiff1d(all_ids, prog.low)
+    generalist = _first(arrays["generalist"]).params
     obs, act, kept_g, used = _collect_demos(
-        vec_env, net, single.params, rest, config.generalist_demo_episodes, config, demo_keys[-1]
+        vec_env, net, generalist, rest, config.generalist_demo_episodes, config, keys[-1]
     )
-    counters["total_steps"] += used
+    prog.total_steps += used
     if kept_g:
         obs_parts.append(obs)
         act_parts.append(act)
+    prog.demos_kept = [kept_s, kept_g]
     event(f"demonstrations: kept {kept_s} specialist and {kept_g} generalist episodes")
-
-    # Phase II: the generalist with PPO + DAPG on the demos.
-    num_chunks = math.ceil(config.phase2_steps / steps_per_chunk)
-    if obs_parts:
-        demos = DemoBuffer.from_arrays(
-            np.concatenate(obs_parts), np.concatenate(act_parts), kept_s + kept_g
-        )
-        phase2 = make_chunk(vec_env, net, config.ppo, config.updates_per_chunk, dapg=config.dapg)
-        event(f"phase II: PPO + DAPG on {int(demos.count)} demo transitions")
-        run = lambda state: phase2(state, demos)  # noqa: E731
-    else:
-        message = "no successful demonstrations were kept: phase II runs without DAPG"
-        warnings.warn(message, stacklevel=2)
-        event(f"phase II: {message}")
-        run = chunk
-    for _ in range(num_chunks):
-        generalist, metrics = run(generalist)
-        account("generalist+dapg", summarize_chunk(metrics), True, 1)
-    event(f"done: {counters['generalist_steps']:,} generalist / {counters['total_steps']:,} total")
-    return GSLResult(generalist, records, events, low, subsets, (kept_s, kept_g), net)
+    if not obs_parts:
+        return None
+    return DemoBuffer.from_arrays(
+        np.concatenate(obs_parts), np.concatenate(act_parts), kept_s + kept_g
+    )

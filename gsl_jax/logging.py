@@ -50,6 +50,7 @@ class RunLogger:
         tensorboard: also write TensorBoard event files (tensorboardX) under ``run_dir``.
         progress: draw the progress bar.
         desc: progress bar label (e.g. the phase).
+        start_step: env-steps already done (a resumed run's bar starts there).
     """
 
     def __init__(
@@ -59,6 +60,7 @@ class RunLogger:
         tensorboard: bool = True,
         progress: bool = True,
         desc: str = "ppo",
+        start_step: int = 0,
     ):
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self._jsonl = None
@@ -74,9 +76,11 @@ class RunLogger:
         if progress:
             from tqdm.auto import tqdm
 
-            self._bar = tqdm(total=total_steps, desc=desc, unit="step", unit_scale=True)
+            self._bar = tqdm(
+                total=total_steps, initial=start_step, desc=desc, unit="step", unit_scale=True
+            )
         self._start = time.perf_counter()
-        self._last_steps = 0
+        self._last_steps = start_step
 
     def log(self, step: int, record: dict[str, Any]) -> None:
         """Log ``record`` at env-step ``step`` (the x axis: generalist or total env-steps)."""

@@ -1,8 +1,14 @@
 """The GSL driver end to end on a tiny budget: phases, selection, demos, honest accounting."""
 
+import dataclasses
+import json
+import shutil
+
+import jax
 import numpy as np
 import pytest
 
+from gsl_jax.checkpoint import list_checkpoints, read_meta
 from gsl_jax.envs.gymnax import GymnaxEnv
 from gsl_jax.gsl import GSLConfig, run_gsl
 from gsl_jax.plateau import PlateauConfig
@@ -58,5 +64,106 @@ def test_bad_gsl_configs(changes, field):
 
 
 def test_num_low_beyond_the_variations():
-    with pytest.raises(ValueError, match="gsl.num_low: N_lenv = 20 exceeds the 16 variations"):
+    with pytest.raises(
+        ValueError, match="gsl.num_low: N_lenv = 20 exceeds the 16 training variations"
+    ):
         run_gsl(GymnaxEnv("CartPole-v1"), GSLConfig(num_low=20))
+
+
+TINY = GSLConfig(
+    ppo=PPO,
+    plateau=PlateauConfig(window=2, max_steps=512),
+    num_specialists=2,
+    num_low=2,
+    low_finetune_steps=256,  # the optional pi_g_low phase runs too
+    specialist_steps=512,
+    phase2_steps=256,
+    updates_per_chunk=2,
+    demo_steps=32,
+    specialist_demo_episodes=2,
+    generalist_demo_episodes=2,
+    demo_return_threshold=5.0,
+    eval_episodes=1,
+)
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("gsl") / "run"
+    result = run_gsl(GymnaxEnv("CartPole-v1"), TINY, run_dir=run_dir, log=lambda _: None)
+    return run_dir, result
+
+
+def test_run_dir_holds_config_checkpoints_and_results(finished_run):
+    run_dir, result = finished_run
+    phases = [r["phase"] for r in result.records]
+    assert phases == ["generalist"] * 2 + ["finetune_low"] + ["specialists"] * 2 + [
+        "generalist+dapg"
+    ]
+    for name in ("config.json", "result.json", "metrics.jsonl", "events.log", "demos.npz"):
+        assert (run_dir / name).exists(), name
+    saved = json.loads((run_dir / "result.json").read_text())
+    assert saved["total_steps"] == result.records[-1]["total_steps"]
+    assert len((run_dir / "metrics.jsonl").read_text().splitlines()) == len(result.records)
+    # Checkpoints at every phase boundary: finetune_low, specialists, phase2 and done.
+    metas = [read_meta(p)["progress"]["phase"] for p in list_checkpoints(run_dir / "checkpoints")]
+    assert metas == ["finetune_low", "specialists", "phase2", "done"]
+
+
+def test_resuming_a_finished_run_returns_its_result(finished_run):
+    run_dir, result = finished_run
+    again = run_gsl(
+        GymnaxEnv("CartPole-v1"), TINY, run_dir=run_dir, resume=True, log=lambda _: None
+    )
+    assert again.records == result.records
+    for a, b in zip(
+        jax.tree.leaves(again.generalist.params),
+        jax.tree.leaves(result.generalist.params),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_fresh_run_refuses_a_taken_run_dir(finished_run):
+    run_dir, _ = finished_run
+    before = (run_dir / "config.json").read_bytes()
+    with pytest.raises(FileExistsError, match="run_dir: .* already holds a run"):
+        run_gsl(GymnaxEnv("CartPole-v1"), TINY, run_dir=run_dir)
+    assert (run_dir / "config.json").read_bytes() == before
+
+
+def test_resume_with_a_conflicting_config_is_refused(finished_run):
+    run_dir, _ = finished_run
+    before = (run_dir / "config.json").read_bytes()
+    other = dataclasses.replace(TINY, ppo=PPO.replace(learning_rate=1e-3), num_low=3)
+    with pytest.raises(ValueError, match=r"conflicts .*num_low: saved 2, given 3.*learning_rate"):
+        run_gsl(GymnaxEnv("CartPole-v1"), other, run_dir=run_dir, resume=True)
+    with pytest.raises(ValueError, match="was run on env 'CartPole-v1'"):
+        run_gsl(GymnaxEnv("Acrobot-v1"), TINY, run_dir=run_dir, resume=True)
+    assert (run_dir / "config.json").read_bytes() == before
+
+
+def test_resume_from_a_corrupt_checkpoint_names_it(finished_run, tmp_path):
+    run_dir, _ = finished_run
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    last = list_checkpoints(copy / "checkpoints")[-1]
+    (last / "meta.json").write_text("{ truncated")
+    with pytest.raises(ValueError, match=f"checkpoint {last}.*unreadable metadata"):
+        run_gsl(GymnaxEnv("CartPole-v1"), TINY, run_dir=copy, resume=True, log=lambda _: None)
+    # Deleting it falls back to the one before, whose arrays we truncate: refused by name.
+    shutil.rmtree(last)
+    previous = list_checkpoints(copy / "checkpoints")[-1]
+    for f in (previous / "state").rglob("*"):
+        if f.is_file() and f.stat().st_size > 0:
+            f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
+    with pytest.raises(ValueError, match=f"checkpoint {previous}"):
+        run_gsl(GymnaxEnv("CartPole-v1"), TINY, run_dir=copy, resume=True, log=lambda _: None)
+
+
+def test_procgen_sized_envs_need_a_training_set_size():
+    from gsl_jax.envs.procgen import Maze
+
+    with pytest.raises(ValueError, match="gsl.num_train_variations"):
+        GSLConfig(num_low=8).validate_for(Maze())
+    GSLConfig(num_low=8, num_train_variations=200).validate_for(Maze())

@@ -1,0 +1,88 @@
+"""Kill a GSL run (SIGKILL, in phase I and again during specialist training), resume it, and get
+exactly the parameters of an uninterrupted run with the same seed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gsl_jax.checkpoint import latest_checkpoint, list_checkpoints
+
+SCRIPT = Path(__file__).parent / "scripts" / "gsl_run.py"
+pytestmark = pytest.mark.slow
+
+
+def start(run_dir: Path, resume: bool = False) -> subprocess.Popen:
+    args = [sys.executable, str(SCRIPT), str(run_dir)] + (["--resume"] if resume else [])
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def phase_of(checkpoint: Path) -> tuple[str, int]:
+    progress = json.loads((checkpoint / "meta.json").read_text())["progress"]
+    return progress["phase"], progress["chunk"]
+
+
+def kill_when(proc: subprocess.Popen, run_dir: Path, phase: str, min_chunk: int) -> None:
+    """SIGKILL ``proc`` as soon as a checkpoint of ``phase`` with ``chunk >= min_chunk`` exists."""
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"run ended before it could be killed:\n{proc.stdout.read()}"
+        found = latest_checkpoint(run_dir / "checkpoints")
+        if found is not None:
+            got_phase, got_chunk = phase_of(found)
+            if got_phase == phase and got_chunk >= min_chunk:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait()
+                return
+        time.sleep(0.02)  # polling a subprocess's progress, not waiting for a fixed time
+    raise AssertionError(f"no {phase} checkpoint within the deadline")
+
+
+def finish(proc: subprocess.Popen) -> str:
+    out, _ = proc.communicate(timeout=600)
+    assert proc.returncode == 0, out
+    return out
+
+
+def params(run_dir: Path) -> list[np.ndarray]:
+    with np.load(run_dir / "final_params.npz") as data:
+        return [data[k] for k in sorted(data.files, key=lambda k: int(k.split("_")[1]))]
+
+
+def test_killed_and_resumed_run_ends_with_the_uninterrupted_parameters(tmp_path):
+    whole, broken = tmp_path / "whole", tmp_path / "broken"
+    reference = start(whole)
+
+    run = start(broken)
+    kill_when(run, broken, "phase1", 2)
+    assert phase_of(latest_checkpoint(broken / "checkpoints"))[0] == "phase1"
+
+    run = start(broken, resume=True)
+    kill_when(run, broken, "specialists", 3)
+    resumed_at = latest_checkpoint(broken / "checkpoints")
+    assert phase_of(resumed_at)[0] == "specialists"  # killed during specialist training
+
+    out = finish(start(broken, resume=True))
+    assert f"resumed from {resumed_at}" in out
+    finish(reference)
+
+    a, b = params(whole), params(broken)
+    assert len(a) == len(b) > 0
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_array_equal(x, y)
+    # The same records, so the same curve; checkpoints only ever complete ones.
+    whole_result = json.loads((whole / "result.json").read_text())
+    broken_result = json.loads((broken / "result.json").read_text())
+    for key in ("generalist_steps", "total_steps", "final_return", "low_variations", "subsets"):
+        assert whole_result[key] == broken_result[key], key
+    metrics = [json.loads(line) for line in (broken / "metrics.jsonl").read_text().splitlines()]
+    assert [m["total_steps"] for m in metrics] == sorted({m["total_steps"] for m in metrics})
+    assert all((p / "meta.json").exists() for p in list_checkpoints(broken / "checkpoints"))
