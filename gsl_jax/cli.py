@@ -1,6 +1,9 @@
 """The ``gsl-jax`` command line.
 
-    gsl-jax ppo [--env CartPole-v1] [--total-steps 200000] [--preset classic_control] [...]
+    gsl-jax ppo   [--env CartPole-v1] [--total-steps 200000] [--preset classic_control] [...]
+    gsl-jax train [--env forkmaze] [--run-dir runs/gsl] [--gsl.num-specialists 4] [...]
+    gsl-jax train --resume RUN_DIR
+    gsl-jax eval  RUN_DIR [--episodes 8] [--heldout 0]
 
 Every option is generated from the config dataclasses, with its default in ``--help``.
 """
@@ -16,8 +19,9 @@ from typing import Literal
 import tyro
 
 from gsl_jax.envs.gymnax import SPECS
+from gsl_jax.gsl import GSLConfig
 from gsl_jax.networks import NetworkConfig
-from gsl_jax.presets import PRESETS
+from gsl_jax.presets import FORKMAZE_GSL, PRESETS
 
 GymnaxName = Literal[tuple(SPECS)]  # type: ignore[valid-type]
 
@@ -106,12 +110,143 @@ def run_ppo(cmd: PPOCommand) -> float:
     return final
 
 
+@dataclass(frozen=True)
+class TrainCommand:
+    """Train a generalist with generalist-specialist learning (GSL) into a resumable run_dir."""
+
+    env: str = "forkmaze"
+    """Environment: forkmaze, a gymnax id (e.g. CartPole-v1) or a Procgen game (maze, heist,
+    bigfish, coinrun)."""
+    distribution_mode: str | None = None
+    """Procgen only: easy or hard (default easy)."""
+    obs_mode: str | None = None
+    """Procgen only: pixels or symbolic (default pixels)."""
+    gsl: GSLConfig = FORKMAZE_GSL
+    """GSL settings; the defaults suit forkmaze on a CPU."""
+    run_dir: Path = Path("runs/gsl")
+    """Output folder: config, checkpoints, metrics.jsonl, TensorBoard, demos.npz, result.json."""
+    resume: Path | None = None
+    """Resume the run in this folder from its last complete checkpoint (uses its saved config)."""
+    checkpoint_every: int = 10
+    """Chunks between checkpoints inside a phase."""
+    progress: bool = True
+    """Draw a progress bar."""
+
+
+@dataclass(frozen=True)
+class EvalCommand:
+    """Evaluate a GSL run's generalist per variation and write eval.json."""
+
+    run_dir: tyro.conf.Positional[Path]
+    """The run folder written by gsl-jax train."""
+    episodes: int = 8
+    """Episodes per variation."""
+    heldout: int = 0
+    """Also evaluate this many held-out variations (the ids right after the training ones)."""
+    greedy: bool = False
+    """Act with the most likely action instead of sampling."""
+    out: Path | None = None
+    """Where to write the results (default RUN_DIR/eval.json; never overwritten)."""
+
+
+def _env_options(cmd: TrainCommand) -> dict:
+    options = {}
+    for name in ("distribution_mode", "obs_mode"):
+        value = getattr(cmd, name)
+        if value is not None:
+            options[name] = value
+    return options
+
+
+def run_train(cmd: TrainCommand) -> dict:
+    """Run the ``train`` subcommand; returns the result summary."""
+    from gsl_jax.envs.registry import env_spec, make_env
+    from gsl_jax.gsl import load_run_config, result_summary, run_gsl
+
+    if cmd.checkpoint_every <= 0:
+        raise ValueError(f"checkpoint_every: must be positive, got {cmd.checkpoint_every}")
+    run_dir, config, name, options = cmd.run_dir, cmd.gsl, cmd.env, _env_options(cmd)
+    if cmd.resume is not None:
+        run_dir = cmd.resume
+        _, spec, saved = load_run_config(run_dir)
+        untouched = cmd.gsl == TrainCommand.gsl and cmd.env == TrainCommand.env and not options
+        if untouched:  # no options given: continue with the saved ones
+            config, name, options = saved, spec["name"], spec.get("options", {})
+    env = make_env(name, **options)
+    print(f"gsl-jax train: {env.name}, run_dir {run_dir}" + (" (resume)" if cmd.resume else ""))
+    result = run_gsl(
+        env,
+        config,
+        run_dir=run_dir,
+        resume=cmd.resume is not None,
+        checkpoint_every=cmd.checkpoint_every,
+        progress=cmd.progress,
+        env_spec=env_spec(name, **options),
+    )
+    summary = result_summary(result, env)
+    print(
+        f"final mean episode return: {summary['final_return']:.3f} after "
+        f"{summary['generalist_steps']:,} generalist / {summary['total_steps']:,} total env-steps"
+    )
+    return summary
+
+
+def run_eval(cmd: EvalCommand) -> dict:
+    """Run the ``eval`` subcommand; returns what it writes to ``eval.json``."""
+    import numpy as np
+
+    from gsl_jax.evaluation import evaluate_variations
+    from gsl_jax.gsl import load_generalist
+
+    out = cmd.out or cmd.run_dir / "eval.json"
+    if out.exists():
+        raise FileExistsError(f"out: {out} exists already; not overwriting it")
+    if cmd.episodes <= 0:
+        raise ValueError(f"episodes: must be positive, got {cmd.episodes}")
+    if cmd.heldout < 0:
+        raise ValueError(f"heldout: must be >= 0, got {cmd.heldout}")
+    env, config, params, network, phase = load_generalist(cmd.run_dir)
+    n_train = config.train_variations(env)
+    if n_train + cmd.heldout > env.num_variations:
+        raise ValueError(
+            f"heldout: {cmd.heldout} held-out variations after {n_train} training ones exceed "
+            f"the {env.num_variations} variations of {env.name}"
+        )
+    report: dict = {"env": env.name, "phase": phase, "episodes": cmd.episodes}
+    splits = {"train": np.arange(n_train)}
+    if cmd.heldout:
+        splits["heldout"] = np.arange(n_train, n_train + cmd.heldout)
+    for split, ids in splits.items():
+        scores = evaluate_variations(
+            env, network, params, ids, episodes=cmd.episodes, seed=config.seed, greedy=cmd.greedy
+        )
+        returns, success = scores.mean_return(), scores.success_rate()
+        report[split] = {
+            "mean_return": float(returns.mean()),
+            "success_rate": float(success.mean()),
+            "per_variation": {
+                int(v): {"return": float(r), "success": float(s)}
+                for v, r, s in zip(ids, returns, success, strict=True)
+            },
+        }
+        print(
+            f"{split}: {ids.size} variations, mean return {returns.mean():.3f}, "
+            f"success {success.mean():.3f}"
+        )
+    out.write_text(json.dumps(report, indent=1))
+    return report
+
+
+COMMANDS = {"ppo": PPOCommand, "train": TrainCommand, "eval": EvalCommand}
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``gsl-jax`` command."""
-    cmd = tyro.extras.subcommand_cli_from_dict({"ppo": PPOCommand}, args=argv, description=__doc__)
+    cmd = tyro.extras.subcommand_cli_from_dict(COMMANDS, args=argv, description=__doc__)
+    runners = {PPOCommand: run_ppo, TrainCommand: run_train, EvalCommand: run_eval}
     try:
-        run_ppo(cmd)
-    except (ValueError, FileExistsError) as err:
+        runners[type(cmd)](cmd)
+    except (ValueError, FileExistsError, FileNotFoundError) as err:
         raise SystemExit(f"gsl-jax: error: {err}") from None
 
 

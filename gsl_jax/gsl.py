@@ -191,6 +191,8 @@ class GSLConfig:
                 bad = sorted(set(sub) - sub_known)
                 if bad:
                     raise ValueError(f"gsl config: unknown field {name}.{bad[0]!r}")
+                # JSON has no tuples: give tuple-valued fields (e.g. network.hidden) theirs back
+                sub = {k: tuple(v) if isinstance(v, list) else v for k, v in sub.items()}
                 kwargs[name] = klass(**sub)
         return cls(**kwargs)
 
@@ -307,7 +309,7 @@ def _prepare_run_dir(
         raise ValueError(
             f"resume: {run_dir} was run on env {saved.get('env')!r}, this run is on {env.name!r}"
         )
-    diffs = config_differences(saved.get("config", {}), config.to_dict())
+    diffs = config_differences(saved.get("config", {}), config.to_dict(), "gsl.")
     if diffs:
         listed = "; ".join(f"{k}: saved {a!r}, given {b!r}" for k, a, b in diffs[:5])
         raise ValueError(
@@ -328,6 +330,81 @@ def load_run_config(run_dir: str | Path) -> tuple[str, dict[str, Any], GSLConfig
     except (OSError, json.JSONDecodeError, KeyError, TypeError) as err:
         raise ValueError(f"{path}: not a gsl_jax run config ({err})") from None
     return saved["env"], saved.get("env_spec", {}), config
+
+
+class _Builder:
+    """The network, vectorised env, keys and learner constructors of one run's config."""
+
+    def __init__(self, env: Environment, config: GSLConfig):
+        self.env, self.config = env, config
+        self.net = make_network(config.network, env.action_space, env.observation_space.shape)
+        self.vec_env = VecEnv(env, config.ppo.num_envs)
+        keys = jax.random.split(jax.random.key(config.seed), 4)
+        self.k_init, self.k_spec, self.k_demo, self.k_low = keys
+        ids = np.arange(config.train_variations(env))
+        self.train_set = stack_variation_sets([ids], env, field="training variations")
+
+    def fresh_generalist(self) -> LearnerState:
+        return init_population(self.k_init, self.vec_env, self.net, self.config.ppo, self.train_set)
+
+    def workers_from(self, source: LearnerState, sets: list, key: jax.Array) -> LearnerState:
+        stacked = stack_variation_sets(sets, self.env, field="specialist variations")
+        return clone_learner(
+            key,
+            source,
+            self.vec_env,
+            stacked,
+            copy_optimizer=not self.config.fresh_specialist_optimizer,
+            config=self.config.ppo,
+        )
+
+    def restore(self, path: Path, generalist_like: LearnerState) -> tuple[_Progress, dict]:
+        """``(progress, arrays)`` of checkpoint ``path``; ``ValueError`` naming it if foreign."""
+        try:
+            prog = _Progress(**read_meta(path)["progress"])
+        except (KeyError, TypeError) as err:
+            raise ValueError(
+                f"checkpoint {path}: not a GSL checkpoint ({err}); delete it to resume "
+                "from the one before"
+            ) from None
+        like: dict[str, Any] = {"generalist": generalist_like}
+        if prog.phase == "finetune_low":
+            like["worker"] = self.workers_from(
+                _first(generalist_like), [np.asarray(prog.low)], self.k_low
+            )
+        elif prog.phase == "specialists":
+            sets = [np.asarray(s) for s in prog.subsets]
+            like["worker"] = self.workers_from(_first(generalist_like), sets, self.k_spec)
+        elif prog.phase == "phase2" and prog.demo_capacity:
+            n = prog.demo_capacity
+            space = self.env.observation_space
+            obs_like = np.zeros((n, *space.shape), np.dtype(space.dtype))
+            act_like = np.zeros((n, *prog.demo_action_shape), np.dtype(prog.demo_action_dtype))
+            like["demos"] = DemoBuffer.from_arrays(obs_like, act_like, 0)
+        arrays, _ = restore_checkpoint(path, like)
+        return prog, arrays
+
+
+def load_generalist(run_dir: str | Path, env: Environment | None = None):
+    """The generalist of the newest complete checkpoint in ``run_dir``.
+
+    Returns ``(env, config, params, network, phase)``: ``params`` without a population axis,
+    ``phase`` the checkpoint's phase (``"done"`` for a finished run). ``env`` defaults to the one
+    rebuilt from the saved env spec.
+    """
+    from gsl_jax.envs.registry import make_env
+
+    name, spec, config = load_run_config(run_dir)
+    if env is None:
+        if not spec:
+            raise ValueError(f"run_dir: {run_dir} saved no env spec; pass the env")
+        env = make_env(spec["name"], **spec.get("options", {}))
+    path = latest_checkpoint(Path(run_dir) / "checkpoints")
+    if path is None:
+        raise FileNotFoundError(f"run_dir: {run_dir} holds no complete checkpoint yet")
+    build = _Builder(env, config)
+    prog, arrays = build.restore(path, build.fresh_generalist())
+    return env, config, _first(arrays["generalist"]).params, build.net, prog.phase
 
 
 def run_gsl(
@@ -370,53 +447,17 @@ def run_gsl(
 
     n_train = config.train_variations(env)
     all_ids = np.arange(n_train)
-    net = make_network(config.network, env.action_space, env.observation_space.shape)
-    vec_env = VecEnv(env, config.ppo.num_envs)
+    build = _Builder(env, config)
+    net, vec_env = build.net, build.vec_env
     steps_per_chunk = config.updates_per_chunk * config.ppo.batch_size
-    k_init, k_spec, k_demo, k_low = jax.random.split(jax.random.key(config.seed), 4)
-    train_set = stack_variation_sets([all_ids], env, field="training variations")
-
-    def fresh_generalist() -> LearnerState:
-        return init_population(k_init, vec_env, net, config.ppo, train_set)
-
-    def workers_from(source: LearnerState, sets: list[np.ndarray], key) -> LearnerState:
-        stacked = stack_variation_sets(sets, env, field="specialist variations")
-        return clone_learner(
-            key,
-            source,
-            vec_env,
-            stacked,
-            copy_optimizer=not config.fresh_specialist_optimizer,
-            config=config.ppo,
-        )
+    k_spec, k_demo, k_low = build.k_spec, build.k_demo, build.k_low
+    workers_from = build.workers_from
 
     # ---------------------------------------------------------------- start or restore
     prog = _Progress()
-    arrays: dict[str, Any] = {"generalist": fresh_generalist()}
+    arrays: dict[str, Any] = {"generalist": build.fresh_generalist()}
     if resume_from is not None:
-        try:
-            meta_prog = _Progress(**read_meta(resume_from)["progress"])
-        except (KeyError, TypeError) as err:
-            raise ValueError(
-                f"checkpoint {resume_from}: not a GSL checkpoint ({err}); delete it to resume "
-                "from the one before"
-            ) from None
-        like: dict[str, Any] = {"generalist": arrays["generalist"]}
-        if meta_prog.phase == "finetune_low":
-            like["worker"] = workers_from(_first(like["generalist"]), [meta_prog.low], k_low)
-        elif meta_prog.phase == "specialists":
-            sets = [np.asarray(s) for s in meta_prog.subsets]
-            like["worker"] = workers_from(_first(like["generalist"]), sets, k_spec)
-        elif meta_prog.phase == "phase2" and meta_prog.demo_capacity:
-            n = meta_prog.demo_capacity
-            space = env.observation_space
-            obs_like = np.zeros((n, *space.shape), np.dtype(space.dtype))
-            act_like = np.zeros(
-                (n, *meta_prog.demo_action_shape), np.dtype(meta_prog.demo_action_dtype)
-            )
-            like["demos"] = DemoBuffer.from_arrays(obs_like, act_like, 0)
-        arrays, _ = restore_checkpoint(resume_from, like)
-        prog = meta_prog
+        prog, arrays = build.restore(resume_from, arrays["generalist"])
         log(f"resumed from {resume_from} (phase {prog.phase}, {prog.generalist_steps:,} steps)")
 
     logger = None

@@ -2,7 +2,10 @@
 
 Read :func:`make_update` top to bottom: it builds ``update(state) -> (state, metrics)`` for ONE
 learner. :mod:`gsl_jax.population` vmaps it over a leading population axis ``P`` and scans it over
-chunks of updates.
+chunks of updates. An update is a rollout followed by :func:`make_learn`'s learning step (GAE,
+epochs of minibatch SGD, optional DAPG) on the collected :class:`Transition` batch; the learning
+step is public so that rollouts collected elsewhere -- environments stepped on the host, see
+:mod:`gsl_jax.host_rollout` -- train through the same code.
 
 Minibatch loop and the XLA:CPU trap: the gradient of a convolution inside a ``lax.scan`` /
 ``while`` loop runs an order of magnitude slower on XLA:CPU than the same work unrolled (jax issue
@@ -267,76 +270,34 @@ def _resets_are_small(vec_env: VecEnv, num_steps: int) -> bool:
     return num_steps * vec_env.num_envs * per_env <= _PREDRAW_RESET_BYTES
 
 
-def make_update(
-    vec_env: VecEnv, network: ActorCritic, config: PPOConfig, dapg: DAPGConfig | None = None
-):
-    """Build ``update(state: LearnerState, demos=None) -> (state, metrics)`` for one learner.
+def make_learn(network: ActorCritic, config: PPOConfig, dapg: DAPGConfig | None = None):
+    """Build ``learn(state, traj, last_value, key, demos=None) -> (state, metrics)``: the learning
+    half of a PPO update, for ONE learner, on a trajectory collected by any means.
 
-    With ``dapg`` the update adds the DAPG demonstration loss (:func:`gsl_jax.losses.dapg_loss`)
-    on every ``dapg.demo_freq``-th minibatch (counted across epochs from 0), on a minibatch of
-    ``dapg.demo_batch_size`` rows drawn from ``demos`` (a :class:`~gsl_jax.demos.DemoBuffer`);
-    an empty buffer contributes nothing.
+    ``learn`` is pure and jittable (wrap it in ``jax.jit``, or ``jax.vmap`` it over a population
+    axis first). It runs GAE on ``traj.reward`` (already normalised if the config normalises
+    rewards: normalisation belongs to the rollout), then ``config.update_epochs`` epochs of
+    shuffled minibatch SGD over the flattened ``[T * B]`` batch, with the DAPG term when ``dapg``
+    is set (see :func:`make_update`).
 
-    ``metrics`` is a dict of scalars: the losses averaged over all minibatches, and episode sums
-    over the rollout (``episodes``, ``return_sum``, ``length_sum``, ``success_sum``) so that means
-    can be taken over any number of updates without bias.
+    Args of ``learn``:
+        state: the learner; only ``params``, ``opt_state`` and ``updates`` are read.
+        traj: a :class:`Transition` with leaves ``[T, B, ...]``, ``T = config.num_steps`` and
+            ``B = config.num_envs``; ``done`` ends an episode (terminal or truncated).
+        last_value: float32 ``[B]``, the value of the observation after the last step.
+        key: PRNG key of the minibatch shuffles (:func:`make_update` passes the third key of
+            ``jax.random.split(state.rng, 3)``).
+        demos: a :class:`~gsl_jax.demos.DemoBuffer`, exactly when ``dapg`` is set.
+
+    Returns ``(state, metrics)``: ``state`` with new ``params`` and ``opt_state`` and ``updates``
+    incremented, everything else untouched; ``metrics`` as documented in :func:`make_update`.
     """
-    if vec_env.num_envs != config.num_envs:
-        raise ValueError(
-            f"ppo.num_envs: config says {config.num_envs} but the VecEnv has {vec_env.num_envs}"
-        )
     optimizer = make_optimizer(config)
     loop = config.resolved_loop(network.config.kind)
-    predraw_resets = _resets_are_small(vec_env, config.num_steps)
 
     def policy(params, obs):
         dist, value = network.apply(params, obs)
         return dist, value
-
-    def rollout(state: LearnerState, key: jax.Array):
-        # All randomness of the rollout (action noise, env keys, next variations and, when
-        # small, the resets themselves) is drawn before the loop in a few batched calls: on CPU
-        # each PRNG call is a small while loop of its own, and these dominated the loop body.
-        k_act, k_env = jax.random.split(key)
-        noise = _action_noise(k_act, network.action_space, (config.num_steps, config.num_envs))
-        env_keys = jax.random.split(k_env, config.num_steps)
-        # Games whose levels depend on the seed alone build each level of the set once here.
-        bank = vec_env.level_bank(state.variations)
-        draws = jax.vmap(lambda k: vec_env.draw(k, state.variations, predraw_resets, bank))(
-            env_keys
-        )
-
-        def env_step(carry, xs):
-            env_state, norm_state = carry
-            step_noise, step_draws = xs
-            dist, value = policy(state.params, env_state.obs)
-            action = _sample_with_noise(dist, step_noise)
-            log_prob = distribution_for(dist).log_prob(dist, action)
-            next_env, reward, done, info = vec_env.step_with_draws(step_draws, env_state, action)
-            if config.normalize_rewards:
-                learn_reward, norm_state = normalize_reward(
-                    norm_state, reward, done, config.gamma, config.reward_clip
-                )
-            else:
-                learn_reward = reward
-            stats = next_env.stats
-            transition = Transition(
-                obs=env_state.obs,
-                action=action,
-                log_prob=log_prob,
-                value=value,
-                reward=learn_reward,
-                done=done,
-                episode_return=stats.last_return,
-                episode_length=stats.last_length,
-                success=info["success"],
-            )
-            return (next_env, norm_state), transition
-
-        (env_state, norm_state), traj = jax.lax.scan(
-            env_step, (state.env, state.reward_norm), (noise, draws)
-        )
-        return env_state, norm_state, traj
 
     def minibatch_loss(params, mb: dict[str, jax.Array], demo: dict[str, jax.Array] | None):
         dist, value = policy(params, mb["obs"])
@@ -414,21 +375,28 @@ def make_update(
             metrics = jax.tree.map(lambda *xs: jnp.stack(xs), *collected)
         return (params, opt_state, batch), metrics
 
-    def update(state: LearnerState, demos: DemoBuffer | None = None):
+    def learn(
+        state: LearnerState,
+        traj: Transition,
+        last_value: jax.Array,
+        key: jax.Array,
+        demos: DemoBuffer | None = None,
+    ):
         if (demos is None) != (dapg is None):
             raise ValueError("demos: pass a DemoBuffer exactly when the update has a DAPGConfig")
-        rng, k_roll, k_perm = jax.random.split(state.rng, 3)
+        expected = (config.num_steps, config.num_envs)
+        if traj.reward.shape != expected or last_value.shape != expected[1:]:
+            raise ValueError(
+                f"traj: expected rewards [num_steps, num_envs] = {list(expected)} and last_value "
+                f"[{config.num_envs}], got {list(traj.reward.shape)} and {list(last_value.shape)}"
+            )
 
-        # 1. Rollout: T steps of B envs under the current policy.
-        env_state, norm_state, traj = rollout(state, k_roll)
-
-        # 2. GAE on the (possibly normalised) rewards.
-        _, last_value = policy(state.params, env_state.obs)
+        # 1. GAE on the (possibly normalised) rewards.
         advantages, returns = gae(
             traj.reward, traj.value, traj.done, last_value, config.gamma, config.gae_lambda
         )
 
-        # 3. Epochs of shuffled minibatches over the flattened [T * B] batch.
+        # 2. Epochs of shuffled minibatches over the flattened [T * B] batch.
         flat = lambda x: x.reshape((config.batch_size,) + x.shape[2:])
         batch = {
             "obs": flat(traj.obs),
@@ -447,7 +415,7 @@ def make_update(
             decay = dapg.decay ** state.updates.astype(jnp.float32)
             demo_args = (demos, jax.lax.stop_gradient(max_adv), decay)
         carry = (state.params, state.opt_state, batch)
-        epoch_keys = jax.random.split(k_perm, config.update_epochs)
+        epoch_keys = jax.random.split(key, config.update_epochs)
         epoch_ids = jnp.arange(config.update_epochs)
         if loop == "scan":
             carry, mb_metrics = jax.lax.scan(
@@ -471,14 +439,93 @@ def make_update(
             advantage_max=advantages.max(),
             value_mean=traj.value.mean(),
         )
-        new_state = state.replace(
-            params=params,
-            opt_state=opt_state,
-            env=env_state,
-            reward_norm=norm_state,
-            rng=rng,
-            updates=state.updates + 1,
-        )
+        new_state = state.replace(params=params, opt_state=opt_state, updates=state.updates + 1)
         return new_state, metrics
+
+    return learn
+
+
+def make_update(
+    vec_env: VecEnv, network: ActorCritic, config: PPOConfig, dapg: DAPGConfig | None = None
+):
+    """Build ``update(state: LearnerState, demos=None) -> (state, metrics)`` for one learner.
+
+    With ``dapg`` the update adds the DAPG demonstration loss (:func:`gsl_jax.losses.dapg_loss`)
+    on every ``dapg.demo_freq``-th minibatch (counted across epochs from 0), on a minibatch of
+    ``dapg.demo_batch_size`` rows drawn from ``demos`` (a :class:`~gsl_jax.demos.DemoBuffer`);
+    an empty buffer contributes nothing.
+
+    ``metrics`` is a dict of scalars: the losses averaged over all minibatches, and episode sums
+    over the rollout (``episodes``, ``return_sum``, ``length_sum``, ``success_sum``) so that means
+    can be taken over any number of updates without bias.
+    """
+    if vec_env.num_envs != config.num_envs:
+        raise ValueError(
+            f"ppo.num_envs: config says {config.num_envs} but the VecEnv has {vec_env.num_envs}"
+        )
+    learn = make_learn(network, config, dapg)
+    predraw_resets = _resets_are_small(vec_env, config.num_steps)
+
+    def policy(params, obs):
+        dist, value = network.apply(params, obs)
+        return dist, value
+
+    def rollout(state: LearnerState, key: jax.Array):
+        # All randomness of the rollout (action noise, env keys, next variations and, when
+        # small, the resets themselves) is drawn before the loop in a few batched calls: on CPU
+        # each PRNG call is a small while loop of its own, and these dominated the loop body.
+        k_act, k_env = jax.random.split(key)
+        noise = _action_noise(k_act, network.action_space, (config.num_steps, config.num_envs))
+        env_keys = jax.random.split(k_env, config.num_steps)
+        # Games whose levels depend on the seed alone build each level of the set once here.
+        bank = vec_env.level_bank(state.variations)
+        draws = jax.vmap(lambda k: vec_env.draw(k, state.variations, predraw_resets, bank))(
+            env_keys
+        )
+
+        def env_step(carry, xs):
+            env_state, norm_state = carry
+            step_noise, step_draws = xs
+            dist, value = policy(state.params, env_state.obs)
+            action = _sample_with_noise(dist, step_noise)
+            log_prob = distribution_for(dist).log_prob(dist, action)
+            next_env, reward, done, info = vec_env.step_with_draws(step_draws, env_state, action)
+            if config.normalize_rewards:
+                learn_reward, norm_state = normalize_reward(
+                    norm_state, reward, done, config.gamma, config.reward_clip
+                )
+            else:
+                learn_reward = reward
+            stats = next_env.stats
+            transition = Transition(
+                obs=env_state.obs,
+                action=action,
+                log_prob=log_prob,
+                value=value,
+                reward=learn_reward,
+                done=done,
+                episode_return=stats.last_return,
+                episode_length=stats.last_length,
+                success=info["success"],
+            )
+            return (next_env, norm_state), transition
+
+        (env_state, norm_state), traj = jax.lax.scan(
+            env_step, (state.env, state.reward_norm), (noise, draws)
+        )
+        return env_state, norm_state, traj
+
+    def update(state: LearnerState, demos: DemoBuffer | None = None):
+        if (demos is None) != (dapg is None):
+            raise ValueError("demos: pass a DemoBuffer exactly when the update has a DAPGConfig")
+        rng, k_roll, k_perm = jax.random.split(state.rng, 3)
+
+        # 1. Rollout: T steps of B envs under the current policy.
+        env_state, norm_state, traj = rollout(state, k_roll)
+
+        # 2. Learning: GAE, then epochs of minibatch SGD (+ DAPG) on the collected batch.
+        _, last_value = policy(state.params, env_state.obs)
+        state, metrics = learn(state, traj, last_value, k_perm, demos)
+        return state.replace(env=env_state, reward_norm=norm_state, rng=rng), metrics
 
     return update

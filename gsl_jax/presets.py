@@ -58,3 +58,46 @@ PRESETS: dict[str, PPOConfig] = {
     "continuous_control": CONTINUOUS_CONTROL,
     "procgen_compact": PROCGEN_COMPACT,
 }
+
+
+def _forkmaze_gsl():
+    # Imported here: gsl_jax.gsl imports the learner, which imports this module's users.
+    from gsl_jax.gsl import GSLConfig
+    from gsl_jax.networks import NetworkConfig
+    from gsl_jax.plateau import PlateauConfig
+    from gsl_jax.ppo import DAPGConfig
+
+    return GSLConfig(
+        ppo=FORKMAZE_PPO,
+        network=NetworkConfig(kind="mlp", hidden=(64, 64)),
+        # log pi and the normalised max advantage: with pi(a|s) itself the demo gradient
+        # vanishes on the actions the generalist has all but ruled out, which are exactly the
+        # ones the specialists' demonstrations teach (measured in docs/gsl_forkmaze.md).
+        dapg=DAPGConfig(use_log_prob=True, normalized_max_advantage=True),
+        plateau=PlateauConfig(window=5, min_steps=200_000, max_steps=600_000),
+        num_specialists=4,
+        num_low=4,
+        specialist_steps=400_000,
+        fresh_specialist_optimizer=True,
+        specialist_demo_episodes=256,
+        generalist_demo_episodes=256,
+        demo_steps=64,
+        eval_episodes=8,
+        phase2_steps=300_000,
+        updates_per_chunk=20,
+    )
+
+
+#: PPO for :class:`~gsl_jax.envs.forkmaze.ForkMaze` (episodes of at most ``depth`` steps).
+FORKMAZE_PPO = PPOConfig(
+    num_envs=64,
+    num_steps=32,
+    num_minibatches=4,
+    update_epochs=4,
+    learning_rate=5e-4,
+    gamma=0.99,
+    gae_lambda=0.95,
+    ent_coef=0.01,
+    normalize_rewards=False,
+)
+FORKMAZE_GSL = _forkmaze_gsl()

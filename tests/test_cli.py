@@ -39,3 +39,67 @@ def test_help_lists_options_with_defaults():
     assert proc.returncode == 0
     assert "--total-steps" in proc.stdout and "default: 200000" in proc.stdout
     assert "--ppo.num-envs" in proc.stdout
+
+
+TINY_TRAIN = [
+    "--gsl.ppo.num-envs", "8",
+    "--gsl.ppo.num-steps", "16",
+    "--gsl.ppo.num-minibatches", "2",
+    "--gsl.ppo.update-epochs", "1",
+    "--gsl.plateau.min-steps", "0",
+    "--gsl.plateau.max-steps", "256",
+    "--gsl.specialist-steps", "256",
+    "--gsl.phase2-steps", "256",
+    "--gsl.updates-per-chunk", "2",
+    "--gsl.eval-episodes", "1",
+    "--no-progress",
+]  # fmt: skip
+
+
+def test_train_eval_and_resume_commands(tmp_path, capsys):
+    run_dir = tmp_path / "gsl"
+    main(["train", "--run-dir", str(run_dir), *TINY_TRAIN])
+    out = capsys.readouterr().out
+    assert "gsl-jax train: forkmaze-32x8" in out and "final mean episode return" in out
+    result = json.loads((run_dir / "result.json").read_text())
+    assert result["total_steps"] > result["generalist_steps"] == 2 * 256  # phase I + II
+    assert len(result["subsets"]) == 4
+
+    # Resuming a finished run with no options uses the saved config and changes nothing.
+    main(["train", "--resume", str(run_dir)])
+    assert "(resume)" in capsys.readouterr().out
+    assert json.loads((run_dir / "result.json").read_text()) == result
+    # Resuming with an option that conflicts with the saved config is refused by name.
+    with pytest.raises(SystemExit, match="gsl.num_low: saved 4, given 5"):
+        main(["train", "--resume", str(run_dir), *TINY_TRAIN, "--gsl.num-low", "5"])
+    # A fresh run into a taken folder is refused.
+    with pytest.raises(SystemExit, match="already holds a run"):
+        main(["train", "--run-dir", str(run_dir), *TINY_TRAIN])
+
+    main(["eval", str(run_dir), "--episodes", "2", "--heldout", "0"])
+    report = json.loads((run_dir / "eval.json").read_text())
+    assert report["phase"] == "done" and len(report["train"]["per_variation"]) == 32
+    rates = [v["success"] for v in report["train"]["per_variation"].values()]
+    assert report["train"]["success_rate"] == pytest.approx(sum(rates) / 32)
+    with pytest.raises(SystemExit, match="eval.json exists already"):
+        main(["eval", str(run_dir)])
+    with pytest.raises(SystemExit, match="heldout: 10 held-out variations"):
+        main(["eval", str(run_dir), "--heldout", "10", "--out", str(tmp_path / "e.json")])
+
+
+def test_unknown_env_is_named():
+    with pytest.raises(SystemExit, match="env: unknown environment 'pong'"):
+        main(["train", "--env", "pong", "--no-progress"])
+
+
+def test_train_help_lists_gsl_options_with_defaults():
+    proc = subprocess.run(
+        [sys.executable, "-m", "gsl_jax.cli", "train", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    for option in ("--gsl.num-specialists", "--gsl.dapg.demo-coeff", "--resume", "--run-dir"):
+        assert option in proc.stdout, option
+    assert "default: 4" in proc.stdout
