@@ -74,16 +74,16 @@ def _forkmaze_gsl():
         # vanishes on the actions the generalist has all but ruled out, which are exactly the
         # ones the specialists' demonstrations teach (measured in docs/gsl_forkmaze.md).
         dapg=DAPGConfig(use_log_prob=True, normalized_max_advantage=True),
-        plateau=PlateauConfig(window=5, min_steps=200_000, max_steps=600_000),
+        plateau=PlateauConfig(window=5, min_steps=150_000, max_steps=400_000),
         num_specialists=4,
         num_low=4,
-        specialist_steps=400_000,
+        specialist_steps=200_000,
         fresh_specialist_optimizer=True,
         specialist_demo_episodes=256,
         generalist_demo_episodes=256,
         demo_steps=64,
         eval_episodes=8,
-        phase2_steps=300_000,
+        phase2_steps=250_000,
         updates_per_chunk=20,
     )
 
