@@ -106,15 +106,20 @@ def plot_comparison(result: Comparison, path: str | Path, title: str = "") -> Pa
     ppo_steps = [h["step"] for h in result.ppo.history]
     ax.plot(ppo_steps, [h["return_mean"] for h in result.ppo.history], label="PPO", color="C0")
     records = result.gsl.records
-    gen = [r for r in records if r["phase"] in ("generalist", "generalist+dapg")]
-    ax.plot(
-        [r["total_steps"] for r in gen],
-        [r["return_mean"] for r in gen],
-        ".-",
-        label="GSL generalist",
-        color="C3",
-        markersize=3,
+    # The generalist's curve in two pieces, phase I and phase II, with the specialists between.
+    boundary = next(
+        (i for i, r in enumerate(records) if r["phase"] not in ("generalist",)), len(records)
     )
+    for piece, label in ((records[:boundary], "GSL generalist"), (records[boundary:], None)):
+        gen = [r for r in piece if r["phase"] in ("generalist", "generalist+dapg")]
+        ax.plot(
+            [r["total_steps"] for r in gen],
+            [r["return_mean"] for r in gen],
+            ".-",
+            label=label,
+            color="C3",
+            markersize=3,
+        )
     spec = [r["total_steps"] for r in records if r["phase"] in ("specialists", "finetune_low")]
     if spec:
         ax.axvspan(min(spec), max(spec), color="C2", alpha=0.15, label="specialists training")
