@@ -1,6 +1,6 @@
 """Throughput benchmarks of gsl_jax's PPO on CPU.
 
-Three sections, each printed as a table and written to ``--out`` as JSON:
+Four sections, each printed as a table and written to ``--out`` as JSON:
 
 1. ``single``: our PPO against rejax's PPO (https://github.com/keraJLi/rejax) on gymnax
    CartPole-v1 with the same hyperparameters (:data:`gsl_jax.presets.CLASSIC_CONTROL`): the
@@ -11,6 +11,12 @@ Three sections, each printed as a table and written to ``--out`` as JSON:
 3. ``loop``: one PPO update of a CNN on a tiny pixel environment with ``PPOConfig(loop="scan")``
    against ``loop="unroll"`` -- the XLA:CPU while-loop trap (jax issue #12868) that
    :attr:`gsl_jax.ppo.PPOConfig.loop` exists for.
+4. ``procgen``: each JAX Procgen port that imports (:func:`gsl_jax.envs.procgen.available_games`)
+   against the real C++ game in EnvPool, pixels, uniform random actions, at batch 256 and 1024:
+   our ``VecEnv`` with its level bank in a jitted ``lax.scan`` of ``--procgen-steps`` steps vs
+   EnvPool's synchronous ``step`` with ``num_threads=2``, both on the 200 training levels
+   (easy). Runs only when named in ``--sections``; skipped with a note when envpool (or the Qt5
+   runtime it needs) is missing.
 
 rejax 0.1.3 needs gymnax 0.0.9 (its ``step`` breaks on gymnax 1.0's six return values), so it
 runs in its own virtual environment (``benchmarks/.rejax-venv``, created on first use with the
@@ -20,9 +26,10 @@ best of ``--reps`` repetitions.
 
 Usage::
 
-    python benchmarks/throughput.py                     # everything, about 5 minutes on 2 cores
+    python benchmarks/throughput.py                     # sections 1-3, about 5 minutes on 2 cores
     python benchmarks/throughput.py --quick             # a smoke run of about a minute
     python benchmarks/throughput.py --cpus 1 --out results.json
+    python benchmarks/throughput.py --sections procgen --no-rejax   # ports vs EnvPool only
 """
 
 from __future__ import annotations
@@ -494,6 +501,127 @@ def bench_loop(args: argparse.Namespace) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------
+# Section 4: JAX Procgen ports vs the C++ games (EnvPool)
+# ------------------------------------------------------------------------------------------
+PROCGEN_LEVELS = 200  # the generalisation protocol's training levels, seeds 0..199
+
+
+def procgen_port_timer(game: str, batch: int, steps: int) -> tuple[Callable[[int], float], float]:
+    """Our port of ``game`` (easy, pixels): ``VecEnv(env, batch)`` stepped with uniform random
+    actions in a jitted ``lax.scan`` of ``steps`` steps, resets gathered from
+    :meth:`VecEnv.level_bank` (built once per call, as a rollout does).
+
+    Returns ``(timer, compile_and_first_s)``; ``timer(seed)`` runs one call and returns its
+    wall seconds.
+    """
+    import jax
+
+    from gsl_jax.envs.core import VariationSet, VecEnv
+    from gsl_jax.envs.procgen import make
+
+    vec = VecEnv(make(game, distribution_mode="easy", obs_mode="pixels"), batch)
+    levels = VariationSet.range(PROCGEN_LEVELS)
+
+    @jax.jit
+    def rollout(key: jax.Array) -> jax.Array:
+        k_reset, k_steps = jax.random.split(key)
+        state = vec.reset(k_reset, levels)
+        bank = vec.level_bank(levels)
+
+        def body(state, key):
+            k_action, k_draw = jax.random.split(key)
+            action = jax.random.randint(k_action, (batch,), 0, 15)
+            draws = vec.draw(k_draw, levels, bank=bank)
+            state, reward, _, _ = vec.step_with_draws(draws, state, action)
+            return state, reward.sum()
+
+        state, rewards = jax.lax.scan(body, state, jax.random.split(k_steps, steps))
+        # The frames are the carry, so every step renders; summing the last keeps them live.
+        return rewards.sum() + state.obs.sum()
+
+    def timer(seed: int) -> float:
+        start = time.perf_counter()
+        jax.block_until_ready(rollout(jax.random.key(seed)))
+        return time.perf_counter() - start
+
+    return timer, timer(0)
+
+
+def procgen_envpool_timer(game: str, batch: int, steps: int) -> tuple[Callable[[int], float], Any]:
+    """The C++ ``game`` in EnvPool (easy, 200 levels, ``num_threads=2``, channel-last frames
+    like ours): ``timer(seed)`` times ``steps`` synchronous ``step`` calls of ``batch`` uniform
+    random actions (drawn before the clock starts). Returns ``(timer, env)``; close the env."""
+    import envpool
+    import numpy as np
+
+    stems = {"maze": "Maze", "heist": "Heist", "bigfish": "Bigfish", "coinrun": "Coinrun"}
+    env = envpool.make(
+        f"{stems[game]}Easy-v0",
+        env_type="gymnasium",
+        num_envs=batch,
+        num_threads=2,
+        num_levels=PROCGEN_LEVELS,
+        start_level=0,
+        channel_first=False,
+        seed=0,
+    )
+    env.reset()
+
+    def timer(seed: int) -> float:
+        actions = np.random.default_rng(seed).integers(0, 15, (steps, batch), dtype=np.int32)
+        start = time.perf_counter()
+        for action in actions:
+            env.step(action)
+        return time.perf_counter() - start
+
+    timer(0)  # warm the threads and buffers
+    return timer, env
+
+
+def bench_procgen(args: argparse.Namespace) -> dict[str, Any]:
+    """Every available port (or ``--procgen-games``) at every ``--procgen-batches`` size, ours
+    then EnvPool's, with the ratio ours / C++."""
+    from gsl_jax.envs.procgen import available_games
+
+    result: dict[str, Any] = {"steps_per_call": args.procgen_steps, "rows": [], "skipped": None}
+    try:
+        import envpool
+
+        result["envpool"] = envpool.__version__
+    except Exception as error:  # ImportError, or the Qt5 runtime missing at load time
+        result["skipped"] = f"envpool unavailable: {type(error).__name__}: {error}"
+        log(result["skipped"])
+        return result
+    available = available_games()
+    games = args.procgen_games or available
+    for game in games:
+        if game not in available:
+            log(f"procgen/{game}: no port that imports, skipped")
+            continue
+        for batch in args.procgen_batches:
+            steps = batch * args.procgen_steps
+            time_ours, first = procgen_port_timer(game, batch, args.procgen_steps)
+            time_real, env = procgen_envpool_timer(game, batch, args.procgen_steps)
+            ours_s, real_s = [], []
+            for rep in range(args.reps):  # alternate, so that load changes hit both sides
+                ours_s.append(time_ours(rep + 1))
+                real_s.append(time_real(rep + 1))
+            env.close()
+            ours = {"compile_and_first_s": first, "steps_per_s": steps / best(ours_s)}
+            real = {"steps_per_s": steps / best(real_s)}
+            ratio = ours["steps_per_s"] / real["steps_per_s"]
+            log(
+                f"procgen/{game} B={batch}: ours {ours['steps_per_s']:,.0f} steps/s "
+                f"(compile + first {ours['compile_and_first_s']:.1f} s), "
+                f"EnvPool {real['steps_per_s']:,.0f} steps/s, ratio {ratio:.2f}x"
+            )
+            result["rows"].append(
+                {"game": game, "batch": batch, "ours": ours, "envpool": real, "ratio": ratio}
+            )
+    return result
+
+
+# ------------------------------------------------------------------------------------------
 # Report
 # ------------------------------------------------------------------------------------------
 def machine_info() -> dict[str, Any]:
@@ -603,6 +731,27 @@ def report(results: dict[str, Any]) -> str:
             )
         out.append(f"\n3. CPU loop mode, one PPO update on {lp['env']}\n")
         out.append(table(rows))
+    if "procgen" in results:
+        pg = results["procgen"]
+        out.append(
+            f"\n4. Procgen ports vs EnvPool C++ (easy, 200 levels, pixels, random actions, "
+            f"{pg['steps_per_call']} steps per timing)\n"
+        )
+        if pg["skipped"]:
+            out.append(pg["skipped"])
+        else:
+            rows = [["game", "batch", "ours steps/s", "EnvPool steps/s", "ours / C++"]]
+            for row in pg["rows"]:
+                rows.append(
+                    [
+                        row["game"],
+                        str(row["batch"]),
+                        f"{row['ours']['steps_per_s']:,.0f}",
+                        f"{row['envpool']['steps_per_s']:,.0f}",
+                        f"{row['ratio']:.2f}x",
+                    ]
+                )
+            out.append(table(rows))
     return "\n".join(out)
 
 
@@ -625,8 +774,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--sections",
         nargs="+",
         default=["single", "population", "loop"],
-        choices=["single", "population", "loop"],
+        choices=["single", "population", "loop", "procgen"],
+        help="sections to run; procgen (about 10 minutes on 2 shared cores) only when named",
     )
+    parser.add_argument(
+        "--procgen-games", nargs="+", default=None, help="ports to time (default: all that import)"
+    )
+    parser.add_argument("--procgen-batches", type=int, nargs="+", default=[256, 1024])
+    parser.add_argument("--procgen-steps", type=int, default=100, help="steps per timing")
     parser.add_argument("--no-impala", action="store_true", help="skip the IMPALA CNN timing")
     parser.add_argument("--no-rejax", action="store_true", help="skip the rejax comparisons")
     parser.add_argument("--rejax-venv", type=Path, default=DEFAULT_REJAX_VENV)
@@ -642,6 +797,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if args.quick:
         args.steps, args.pop_steps, args.reps, args.loop_reps = 51_200, 10_240, 2, 2
         args.populations, args.rejax_population, args.no_impala = [1, 4], 4, True
+        args.procgen_batches, args.procgen_steps = [256], 50
     args.loop_networks = [("small_cnn", SMALL_CNN)] + (
         [] if args.no_impala else [("impala", IMPALA)]
     )
@@ -671,6 +827,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             rejax.close()
     if "loop" in args.sections:
         results["loop"] = bench_loop(args)
+    if "procgen" in args.sections:
+        results["procgen"] = bench_procgen(args)
     print(report(results))
     if args.out is not None:
         args.out.write_text(json.dumps(results, indent=2))
