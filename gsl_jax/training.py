@@ -27,6 +27,9 @@ from gsl_jax.population import (
 )
 from gsl_jax.ppo import LearnerState, PPOConfig
 
+#: Environments with more variations than this need explicit ``variation_sets``.
+_MAX_IMPLICIT_VARIATIONS = 100_000
+
 
 @dataclass
 class TrainResult:
@@ -112,7 +115,8 @@ def train_ppo(
         network: which actor-critic to build.
         total_steps: env-steps per member; rounded up to whole chunks.
         variation_sets: one list of variation ids per population member; default a single
-            generalist on all ``env.num_variations`` variations.
+            generalist on all ``env.num_variations`` variations (required for environments
+            with more than 100,000 variations, such as the Procgen ports).
         seed: PRNG seed.
         updates_per_chunk: PPO updates per compiled chunk (logging granularity).
         run_dir: where to write ``metrics.jsonl`` and TensorBoard events (``None``: nowhere).
@@ -127,6 +131,11 @@ def train_ppo(
     if updates_per_chunk <= 0:
         raise ValueError(f"updates_per_chunk: must be positive, got {updates_per_chunk}")
     if variation_sets is None:
+        if env.num_variations > _MAX_IMPLICIT_VARIATIONS:
+            raise ValueError(
+                f"variation_sets: {env.name} has {env.num_variations:,} variations; pass the "
+                "training set explicitly, e.g. [range(200)] for 200 Procgen levels"
+            )
         variation_sets = [np.arange(env.num_variations)]
     sets: VariationSet = stack_variation_sets(variation_sets, env, field="variation_sets")
     net = make_network(network, env.action_space, env.observation_space.shape)

@@ -116,3 +116,11 @@ def test_clone_learner_copies_params_and_sets_variations(setup):
     assert jax.tree.leaves(clones.opt_state)[0].tolist() == [adam_steps, adam_steps]
     fresh = clone_learner(jax.random.key(1), source, vec, sets, copy_optimizer=False, config=SMALL)
     assert jax.tree.leaves(fresh.opt_state)[0].tolist() == [0, 0]
+
+
+def test_train_ppo_needs_a_training_set_on_procgen_sized_envs():
+    from gsl_jax.envs.procgen import Maze
+    from gsl_jax.training import train_ppo
+
+    with pytest.raises(ValueError, match="variation_sets: maze-easy has 2,147,483,647"):
+        train_ppo(Maze(), total_steps=10)
