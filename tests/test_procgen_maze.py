@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from procgen_checks import assert_level_bank_matches_plain
 
 from gsl_jax.envs.core import VariationSet, VecEnv, stack_variation_sets
 from gsl_jax.envs.procgen import Maze
@@ -302,31 +303,5 @@ def test_spaces_and_variation_range(env):
 
 def test_level_bank_and_render_once_give_the_same_steps_as_plain_resets():
     """Resets gathered from a level bank, and observing once after the auto-reset, change
-    nothing: 60 random steps (several episodes end) match the plain reset path exactly."""
-    vec = VecEnv(Maze(timeout=7), 8)
-    sets = VariationSet.from_ids([3, 11, 42], capacity=5)
-    bank = vec.level_bank(sets)
-    assert jax.tree.leaves(bank)[0].shape[0] == 5
-
-    def run(use_bank):
-        state = vec.reset(jax.random.key(0), sets)
-
-        def body(state, key):
-            k_act, k_draw = jax.random.split(key)
-            action = jax.random.randint(k_act, (8,), 0, 15)
-            draws = vec.draw(k_draw, sets, bank=bank if use_bank else None)
-            state, reward, done, info = vec.step_with_draws(draws, state, action)
-            return state, (state.obs, reward, done, info["variation"])
-
-        return jax.lax.scan(body, state, jax.random.split(jax.random.key(1), 60))[1]
-
-    plain, banked = jax.jit(lambda: run(False))(), jax.jit(lambda: run(True))()
-    assert int(plain[2].sum()) >= 8  # episodes did end and reset
-    for a, b in zip(plain, banked, strict=True):
-        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-    # after ``done`` the observation is the first frame of one of the set's levels
-    env = Maze(timeout=7)
-    starts = [np.asarray(env.reset(jax.random.key(0), jnp.int32(v))[0]) for v in (3, 11, 42)]
-    obs, _, done, _ = plain
-    for t, e in np.argwhere(np.asarray(done))[:5]:
-        assert any(np.array_equal(np.asarray(obs[t, e]), s) for s in starts)
+    nothing, frames included."""
+    assert_level_bank_matches_plain(Maze(timeout=7), 8)
