@@ -167,3 +167,15 @@ def test_procgen_sized_envs_need_a_training_set_size():
     with pytest.raises(ValueError, match="gsl.num_train_variations"):
         GSLConfig(num_low=8).validate_for(Maze())
     GSLConfig(num_low=8, num_train_variations=200).validate_for(Maze())
+
+
+def test_no_demonstrations_kept_warns_and_runs_phase_two_without_dapg():
+    config = dataclasses.replace(
+        TINY, low_finetune_steps=0, demo_return_threshold=1e9
+    )  # no episode returns 1e9: zero demos
+    lines = []
+    with pytest.warns(UserWarning, match="no successful demonstrations"):
+        result = run_gsl(GymnaxEnv("CartPole-v1"), config, log=lines.append)
+    assert result.demos_kept == (0, 0)
+    assert any("phase II runs without DAPG" in line for line in lines)
+    assert result.records[-1]["phase"] == "generalist"  # plain PPO, no DAPG term
