@@ -4,6 +4,7 @@
     gsl-jax train [--env forkmaze] [--run-dir runs/gsl] [--gsl.num-specialists 4] [...]
     gsl-jax train --resume RUN_DIR
     gsl-jax eval  RUN_DIR [--episodes 8] [--heldout 0]
+    gsl-jax report RUN_DIR [--no-gif]     (a benchmarks/procgen_gsl.py run directory)
 
 Every option is generated from the config dataclasses, with its default in ``--help``.
 """
@@ -149,6 +150,16 @@ class EvalCommand:
     """Where to write the results (default RUN_DIR/eval.json; never overwritten)."""
 
 
+@dataclass(frozen=True)
+class ReportCommand:
+    """Redraw the plots (and the GIF) of a benchmarks/procgen_gsl.py run directory."""
+
+    run_dir: tyro.conf.Positional[Path]
+    """The run folder written by benchmarks/procgen_gsl.py (it holds results.json)."""
+    gif: bool = True
+    """Also redraw generalist.gif (rolls the final generalist out on held-out levels)."""
+
+
 def _env_options(cmd: TrainCommand) -> dict:
     options = {}
     for name in ("distribution_mode", "obs_mode"):
@@ -237,13 +248,33 @@ def run_eval(cmd: EvalCommand) -> dict:
     return report
 
 
-COMMANDS = {"ppo": PPOCommand, "train": TrainCommand, "eval": EvalCommand}
+def run_report(cmd: ReportCommand) -> list[Path]:
+    """Run the ``report`` subcommand; returns the files written."""
+    from gsl_jax.report import write_report
+
+    paths = write_report(cmd.run_dir, gif=cmd.gif)
+    for path in paths:
+        print(f"wrote {path}")
+    return paths
+
+
+COMMANDS = {
+    "ppo": PPOCommand,
+    "train": TrainCommand,
+    "eval": EvalCommand,
+    "report": ReportCommand,
+}
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``gsl-jax`` command."""
     cmd = tyro.extras.subcommand_cli_from_dict(COMMANDS, args=argv, description=__doc__)
-    runners = {PPOCommand: run_ppo, TrainCommand: run_train, EvalCommand: run_eval}
+    runners = {
+        PPOCommand: run_ppo,
+        TrainCommand: run_train,
+        EvalCommand: run_eval,
+        ReportCommand: run_report,
+    }
     try:
         runners[type(cmd)](cmd)
     except (ValueError, FileExistsError, FileNotFoundError) as err:
