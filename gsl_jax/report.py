@@ -1,0 +1,500 @@
+"""Plots and a GIF of a Procgen GSL benchmark run (``benchmarks/procgen_gsl.py``).
+
+:func:`write_report` reads a run directory and (re)draws
+
+* ``learning_curves.png``: mean training return against **total** env-steps (specialists,
+  selection evaluation and demo rollouts included) of PPO and of GSL's generalist, one panel per
+  game, one line per seed; GSL's phase boundaries are dashed vertical lines and its specialist
+  phase is shaded;
+* ``level_heatmap.png``: per-level mean return on the levels GSL handed to its specialists, for
+  the generalist at the end of phase I, the specialist of each level, GSL's final generalist and
+  the PPO baseline (one panel per game and seed, at most six);
+* ``scores.png``: Procgen-normalised train and held-out scores per game (mean over seeds, each
+  seed a dot) and the aggregates over games and seeds (IQM, mean, optimality gap) with their 95%
+  stratified bootstrap confidence intervals;
+* ``generalist.gif``: the final generalist (GSL's, else PPO's) of the first game and seed playing
+  a few held-out levels side by side, drawn from the port's pixel renderer (or the real game's
+  frames for EnvPool runs).
+
+The run directory layout it reads: ``results.json`` (settings, runs, aggregates),
+``GAME/seedS/eval.json`` (per-level evaluation), ``GAME/seedS/{gsl,ppo}/metrics.jsonl`` (one
+record per chunk with ``phase``, ``total_steps``, ``return_mean``) and, for the GIF, the runs'
+``config.json`` and checkpoints. The plotting functions also work on plain data, for notebooks:
+:func:`plot_curves`, :func:`policy_frames`, :func:`save_gif`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+CURVES_PNG = "learning_curves.png"
+HEATMAP_PNG = "level_heatmap.png"
+SCORES_PNG = "scores.png"
+GIF = "generalist.gif"
+#: Colours per method, fixed so that every plot agrees.
+COLORS = {"ppo": "C0", "gsl": "C3", "phase1": "C7", "specialist": "C2"}
+GENERALIST_PHASES = ("generalist", "generalist+dapg")
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def load_results(run_dir: str | Path) -> dict[str, Any]:
+    """``results.json`` of ``run_dir``; ``FileNotFoundError`` naming it if the run has none."""
+    path = Path(run_dir) / "results.json"
+    if not path.exists():
+        raise FileNotFoundError(
+            f"run_dir: {run_dir} has no results.json (not a finished procgen_gsl run)"
+        )
+    return json.loads(path.read_text())
+
+
+def smooth(values: Sequence[float], window: int = 3) -> np.ndarray:
+    """Trailing moving average over the finite values (NaN points stay NaN)."""
+    x = np.asarray(values, np.float64)
+    out = np.full_like(x, np.nan)
+    finite = np.isfinite(x)
+    for i in range(x.size):
+        lo = max(0, i - window + 1)
+        seg = x[lo : i + 1][finite[lo : i + 1]]
+        if finite[i] and seg.size:
+            out[i] = seg.mean()
+    return out
+
+
+def phase_boundaries(records: Sequence[dict[str, Any]]) -> list[tuple[float, str]]:
+    """``[(total_steps, new_phase)]`` where the phase changes between consecutive records; the
+    boundary sits at the previous record's ``total_steps`` (the end of the old phase)."""
+    out = []
+    for prev, cur in zip(records, records[1:], strict=False):
+        if cur["phase"] != prev["phase"]:
+            out.append((float(prev["total_steps"]), cur["phase"]))
+    return out
+
+
+def plot_curves(ax, curves: dict[str, list[list[dict[str, Any]]]], title: str = "") -> None:
+    """Draw learning curves on ``ax``: ``curves[method]`` is one record list per seed
+    (``total_steps``, ``return_mean``, ``phase``). GSL's specialist phase is shaded and its phase
+    boundaries are dashed lines."""
+    labelled = set()
+    for method, runs in curves.items():
+        for records in runs:
+            if not records:
+                continue
+            # one segment per run of generalist records, smoothed on its own; NaN gaps where
+            # GSL's generalist did not train
+            segments: list[list[dict[str, Any]]] = []
+            for prev, r in zip([None, *records], records, strict=False):
+                if r.get("phase", "generalist") not in GENERALIST_PHASES:
+                    continue
+                if prev is None or prev.get("phase") != r.get("phase"):
+                    segments.append([])
+                segments[-1].append(r)
+            x, y = [], []
+            for seg in segments:
+                # EnvPool (train_ppo_host) records carry only "step", its total env-steps
+                x += [r.get("total_steps", r.get("step")) for r in seg] + [np.nan]
+                y += list(smooth([r.get("return_mean", math.nan) for r in seg])) + [np.nan]
+            label = {"ppo": "PPO", "gsl": "GSL generalist"}.get(method, method)
+            ax.plot(
+                x,
+                y,
+                color=COLORS.get(method, None),
+                lw=1.3,
+                alpha=0.85,
+                label=None if method in labelled else label,
+            )
+            labelled.add(method)
+            if method != "gsl":
+                continue
+            spec = [
+                r["total_steps"] for r in records if r["phase"] in ("specialists", "finetune_low")
+            ]
+            if spec:
+                start = min(r["total_steps"] for r in records if r["phase"] in GENERALIST_PHASES)
+                bounds = phase_boundaries(records)
+                left = next((b for b, p in bounds if p in ("specialists", "finetune_low")), start)
+                ax.axvspan(
+                    left,
+                    max(spec),
+                    color=COLORS["specialist"],
+                    alpha=0.12,
+                    label=None if "span" in labelled else "GSL specialists",
+                )
+                labelled.add("span")
+            for x_b, phase in phase_boundaries(records):
+                ax.axvline(
+                    x_b,
+                    color=COLORS["gsl"],
+                    ls="--",
+                    lw=0.8,
+                    alpha=0.6,
+                    label=None if "bound" in labelled else "GSL phase boundary",
+                )
+                labelled.add("bound")
+                ax.annotate(
+                    phase,
+                    (x_b, 1.0),
+                    xycoords=("data", "axes fraction"),
+                    rotation=90,
+                    va="top",
+                    ha="right",
+                    fontsize=6,
+                    color="0.3",
+                )
+    ax.set_xlabel("total env-steps (specialists, evaluation, demos included)")
+    ax.set_ylabel("mean training episode return")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+
+
+def _subdirs(results: dict[str, Any]) -> list[tuple[str, int]]:
+    s = results["settings"]
+    return [(g, int(seed)) for g in s["games"] for seed in s["seeds"]]
+
+
+def plot_learning_curves(run_dir: str | Path, results: dict[str, Any], path: Path) -> Path:
+    """``learning_curves.png`` (see the module docstring)."""
+    plt = _plt()
+    run_dir = Path(run_dir)
+    games = results["settings"]["games"]
+    fig, axes = plt.subplots(1, len(games), figsize=(6.5 * len(games), 4), squeeze=False)
+    for ax, game in zip(axes[0], games, strict=True):
+        curves: dict[str, list] = {}
+        for method in results["settings"]["methods"]:
+            curves[method] = [
+                _read_jsonl(run_dir / game / f"seed{seed}" / method / "metrics.jsonl")
+                for seed in results["settings"]["seeds"]
+            ]
+        mode = results["settings"]["distribution_mode"]
+        plot_curves(ax, curves, f"{game} ({mode}, {results['settings']['num_levels']} levels)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def per_level(entry: dict[str, Any], first_level: int) -> dict[int, float]:
+    """``{level: mean return}`` from an eval entry (lists indexed from ``first_level``, or with
+    an explicit ``levels`` list as EnvPool evaluations write)."""
+    levels = entry.get("levels", range(first_level, first_level + len(entry["return"])))
+    return {int(v): float(r) for v, r in zip(levels, entry["return"], strict=True)}
+
+
+def heatmap_table(
+    ev: dict[str, Any], max_rows: int = 16
+) -> tuple[list[int], list[str], np.ndarray]:
+    """``(levels, columns, values [levels, columns])`` for one (game, seed) eval record.
+
+    Rows: the specialists' levels (E_low), or, without specialists, the ``max_rows`` training
+    levels on which the first policy did worst. Columns: ``phase I``, ``specialist``, ``GSL``,
+    ``PPO`` as available. Missing cells are NaN.
+    """
+    first = ev["train_levels"][0]
+    pol = {name: per_level(p["train"], first) for name, p in ev["policies"].items()}
+    spec = ev.get("specialists")
+    if spec:
+        levels = [int(v) for v in spec["levels"]][:max_rows]
+    else:
+        name = next(iter(pol))
+        levels = sorted(pol[name], key=lambda v: pol[name][v])[:max_rows]
+    columns, cols = [], []
+    names = {"phase1": "phase-I generalist", "gsl": "GSL final", "ppo": "PPO final"}
+    for key in ("phase1", "specialist", "gsl", "ppo"):
+        if key == "specialist":
+            if spec:
+                table = dict(zip(spec["levels"], spec["return"], strict=True))
+                columns.append("specialist")
+                cols.append([table.get(v, math.nan) for v in levels])
+        elif key in pol:
+            columns.append(names[key])
+            cols.append([pol[key].get(v, math.nan) for v in levels])
+    return levels, columns, np.asarray(cols, np.float64).T
+
+
+def plot_level_heatmap(run_dir: str | Path, results: dict[str, Any], path: Path) -> Path:
+    """``level_heatmap.png`` (see the module docstring)."""
+    plt = _plt()
+    run_dir = Path(run_dir)
+    pairs = [
+        (g, s) for g, s in _subdirs(results) if (run_dir / g / f"seed{s}" / "eval.json").exists()
+    ][:6]
+    if not pairs:
+        raise FileNotFoundError(f"run_dir: {run_dir} has no eval.json")
+    fig, axes = plt.subplots(1, len(pairs), figsize=(3.6 * len(pairs), 5.2), squeeze=False)
+    for ax, (game, seed) in zip(axes[0], pairs, strict=True):
+        ev = json.loads((run_dir / game / f"seed{seed}" / "eval.json").read_text())
+        levels, columns, values = heatmap_table(ev)
+        im = ax.imshow(values, aspect="auto", cmap="viridis", vmin=np.nanmin([0, *values.flat]))
+        for (i, j), v in np.ndenumerate(values):
+            if np.isfinite(v):
+                ax.text(
+                    j,
+                    i,
+                    f"{v:.1f}",
+                    ha="center",
+                    va="center",
+                    fontsize=6,
+                    color="w" if v < np.nanmean(values) else "k",
+                )
+        ax.set_xticks(range(len(columns)), columns, rotation=35, ha="right", fontsize=7)
+        ax.set_yticks(range(len(levels)), [str(v) for v in levels], fontsize=7)
+        ax.set_ylabel("training level")
+        ax.set_title(f"{game} seed {seed}: return per level", fontsize=9)
+        fig.colorbar(im, ax=ax, fraction=0.05)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_scores(results: dict[str, Any], path: Path) -> Path:
+    """``scores.png`` (see the module docstring)."""
+    plt = _plt()
+    s = results["settings"]
+    methods, games = s["methods"], s["games"]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [3, 2]})
+    width = 0.8 / (2 * len(methods))
+    for gi, game in enumerate(games):
+        for mi, method in enumerate(methods):
+            for si, split in enumerate(("train", "heldout")):
+                vals = [
+                    r[split]["normalized"]
+                    for r in results["runs"]
+                    if r["game"] == game and r["method"] == method
+                ]
+                x = gi + (2 * mi + si - len(methods) + 0.5) * width
+                ax1.bar(
+                    x,
+                    np.mean(vals),
+                    width * 0.9,
+                    color=COLORS.get(method),
+                    alpha=0.45 if split == "train" else 0.9,
+                    label=f"{method.upper()} {split}" if gi == 0 else None,
+                )
+                ax1.plot([x] * len(vals), vals, "k.", ms=3)
+    ax1.set_xticks(range(len(games)), games)
+    ax1.axhline(0, color="0.5", lw=0.6)
+    ax1.set_ylabel("Procgen-normalised score")
+    ax1.set_title("per game (bars: mean over seeds, dots: seeds)")
+    ax1.legend(fontsize=7)
+    names = ("iqm", "mean", "optimality_gap")
+    for mi, method in enumerate(methods):
+        agg = results["aggregates"][method]["heldout"]
+        for ni, name in enumerate(names):
+            y = ni + (mi - (len(methods) - 1) / 2) * 0.25
+            point, (low, high) = agg[name]["point"], agg[name]["ci"]
+            ax2.errorbar(
+                point,
+                y,
+                xerr=[[point - low], [high - point]],
+                fmt="o",
+                color=COLORS.get(method),
+                capsize=3,
+                label=method.upper() if ni == 0 else None,
+            )
+    ax2.set_yticks(range(len(names)), ["IQM", "mean", "optimality gap"])
+    ax2.set_xlabel("held-out normalised score (95% stratified bootstrap CI)")
+    n_runs = len(s["seeds"]) * len(games)
+    ax2.set_title(f"aggregates over {len(games)} game(s) x {len(s['seeds'])} seed(s) = {n_runs}")
+    ax2.grid(alpha=0.3)
+    ax2.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+# ------------------------------------------------------------------------------------------------
+# GIF
+# ------------------------------------------------------------------------------------------------
+def policy_frames(
+    env, frame_env, network, params, levels: Sequence[int], steps: int, seed: int = 0
+) -> np.ndarray:
+    """uint8 ``[steps, L, 64, 64, 3]``: the stochastic policy playing each of ``levels`` once.
+
+    ``env`` is the environment the policy observes; ``frame_env`` the same game in pixel mode,
+    whose ``render(state)`` draws the frames (the state does not depend on the observation
+    mode). A level's frame freezes once its episode has ended.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    from gsl_jax.distributions import distribution_for
+
+    ids = jnp.asarray(np.asarray(levels, np.int32))
+    n = ids.shape[0]
+
+    @jax.jit
+    def run(params, key):
+        k_reset, k_run = jax.random.split(key)
+        obs, state = jax.vmap(env.reset)(jax.random.split(k_reset, n), ids)
+
+        def body(carry, k):
+            obs, state, active = carry
+            frame = jax.vmap(frame_env.render)(state)
+            k_act, k_env = jax.random.split(k)
+            dist, _ = network.apply(params, obs)
+            action = distribution_for(dist).sample(k_act, dist)
+            nobs, nstate, _, done, _ = jax.vmap(env.step)(jax.random.split(k_env, n), state, action)
+            keep = lambda new, old: jnp.where(  # noqa: E731
+                active.reshape((-1,) + (1,) * (new.ndim - 1)), new, old
+            )
+            nstate = jax.tree.map(keep, nstate, state)
+            nobs = keep(nobs, obs)
+            return (nobs, nstate, active & ~done), frame
+
+        _, frames = jax.lax.scan(
+            body, (obs, state, jnp.ones(n, bool)), jax.random.split(k_run, steps)
+        )
+        return frames
+
+    return np.asarray(run(params, jax.random.key(seed)), np.uint8)
+
+
+def save_gif(frames: np.ndarray, path: str | Path, scale: int = 2, fps: int = 12) -> Path:
+    """Write ``frames`` (uint8 ``[T, H, W, 3]``, or ``[T, L, H, W, 3]`` tiled left to right with
+    a 2-pixel gap) as an animated GIF, each pixel ``scale`` x ``scale``."""
+    from PIL import Image
+
+    f = np.asarray(frames, np.uint8)
+    if f.ndim == 4:
+        f = f[:, None]
+    if f.ndim != 5 or f.shape[-1] != 3 or f.shape[0] == 0:
+        raise ValueError(f"frames: expected [T, H, W, 3] or [T, L, H, W, 3], got {f.shape}")
+    t, n, h, w, _ = f.shape
+    gap = 2
+    canvas = np.full((t, h, n * w + (n - 1) * gap, 3), 255, np.uint8)
+    for i in range(n):
+        canvas[:, :, i * (w + gap) : i * (w + gap) + w] = f[:, i]
+    if scale > 1:
+        canvas = canvas.repeat(scale, axis=1).repeat(scale, axis=2)
+    images = [Image.fromarray(c) for c in canvas]
+    path = Path(path)
+    images[0].save(
+        path,
+        save_all=True,
+        append_images=images[1:],
+        duration=int(1000 / fps),
+        loop=0,
+        optimize=False,
+    )
+    return path
+
+
+def load_policy(sub_run: str | Path):
+    """``(env, env_spec, params, network)`` of the newest checkpoint of a GSL or PPO sub-run
+    (a directory with ``config.json`` and ``checkpoints/``); params without a population axis."""
+    import jax
+
+    from gsl_jax.checkpoint import latest_checkpoint, read_meta, restore_checkpoint
+    from gsl_jax.envs.registry import make_env
+    from gsl_jax.gsl import _Builder, load_run_config
+
+    _, spec, config = load_run_config(sub_run)
+    env = make_env(spec["name"], **spec.get("options", {}))
+    path = latest_checkpoint(Path(sub_run) / "checkpoints")
+    if path is None:
+        raise FileNotFoundError(f"run_dir: {sub_run} holds no complete checkpoint")
+    build = _Builder(env, config)
+    if "progress" in read_meta(path):  # a GSL checkpoint
+        _, arrays = build.restore(path, build.fresh_generalist())
+    else:
+        arrays, _ = restore_checkpoint(path, {"generalist": build.fresh_generalist()})
+    params = jax.tree.map(lambda x: x[0], arrays["generalist"].params)
+    return env, spec, params, build.net
+
+
+def generalist_gif(run_dir: str | Path, results: dict[str, Any], path: Path) -> Path:
+    """``generalist.gif``: the first game and seed's final generalist on held-out levels."""
+    from gsl_jax.envs.registry import make_env
+
+    run_dir = Path(run_dir)
+    s = results["settings"]
+    if s["backend"] != "jax":
+        return _envpool_gif(run_dir, s, path)
+    game, seed = s["games"][0], s["seeds"][0]
+    method = "gsl" if "gsl" in s["methods"] else "ppo"
+    env, spec, params, net = load_policy(run_dir / game / f"seed{seed}" / method)
+    options = dict(spec.get("options", {}), obs_mode="pixels")
+    frame_env = make_env(spec["name"], **options)
+    first = s["num_levels"]
+    levels = list(range(first, first + s["gif_levels"]))
+    frames = policy_frames(env, frame_env, net, params, levels, s["gif_steps"], seed)
+    return save_gif(frames, path)
+
+
+def _envpool_gif(run_dir: Path, s: dict[str, Any], path: Path) -> Path:
+    """The GIF of an EnvPool run: the saved PPO parameters on the real game's frames."""
+    import jax
+
+    from gsl_jax.distributions import distribution_for
+    from gsl_jax.envs.core import Discrete
+    from gsl_jax.envs.envpool import EnvPoolProcgen
+    from gsl_jax.networks import NetworkConfig, make_network
+
+    game, seed = s["games"][0], s["seeds"][0]
+    net = make_network(
+        NetworkConfig(kind=s["network"], hidden=tuple(s["hidden"])), Discrete(15), (64, 64, 3)
+    )
+    like = net.init(jax.random.key(0), np.zeros((1, 64, 64, 3), np.uint8))
+    with np.load(run_dir / game / f"seed{seed}" / "ppo" / "params.npz") as data:
+        leaves = [data[f"arr_{i}"] for i in range(len(data.files))]
+    params = jax.tree.unflatten(jax.tree.structure(like), leaves)
+    first = s["num_levels"]
+    envs = [
+        EnvPoolProcgen(game, s["distribution_mode"], num_envs=1, levels=[first + i])
+        for i in range(s["gif_levels"])
+    ]
+    obs = np.concatenate([e.reset() for e in envs])
+    active = np.ones(len(envs), bool)
+    frames, key = [], jax.random.key(seed)
+    apply = jax.jit(net.apply)
+    for _ in range(s["gif_steps"]):
+        frames.append(obs.copy())
+        key, k = jax.random.split(key)
+        dist, _ = apply(params, obs)
+        action = np.asarray(distribution_for(dist).sample(k, dist))
+        for i, e in enumerate(envs):
+            if active[i]:
+                o, _, done, _ = e.step(action[i : i + 1])
+                active[i] = not bool(done[0])
+                if active[i]:
+                    obs[i] = o[0]
+    for e in envs:
+        e.close()
+    return save_gif(np.stack(frames), path)
+
+
+def write_report(run_dir: str | Path, gif: bool = True, log=print) -> list[Path]:
+    """(Re)draw every plot of a finished run, and the GIF unless ``gif=False``; returns the
+    paths written. Raises ``FileNotFoundError`` naming ``run_dir`` if it holds no results."""
+    run_dir = Path(run_dir)
+    results = load_results(run_dir)
+    out = [
+        plot_learning_curves(run_dir, results, run_dir / CURVES_PNG),
+        plot_level_heatmap(run_dir, results, run_dir / HEATMAP_PNG),
+        plot_scores(results, run_dir / SCORES_PNG),
+    ]
+    if gif and results["settings"].get("gif_levels", 0) > 0:
+        out.append(generalist_gif(run_dir, results, run_dir / GIF))
+    return out

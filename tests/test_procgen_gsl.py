@@ -1,0 +1,216 @@
+"""benchmarks/procgen_gsl.py: bad input fails before any training, and a tiny end-to-end run
+writes every output (results, metrics, TensorBoard, plots, GIF) and is never overwritten."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "procgen_gsl.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("procgen_gsl", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look the module up while it executes
+    spec.loader.exec_module(module)
+    return module
+
+
+def _fail(bench, argv, match, tmp_path):
+    """``main(argv)`` must exit with a message matching ``match`` and write nothing."""
+    run_dir = tmp_path / "run"
+    with pytest.raises(SystemExit, match=match):
+        bench.main([*argv, "--run-dir", str(run_dir), "--no-progress"])
+    assert not run_dir.exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "match"),
+    [
+        (["--games", "chess"], "games: 'chess' is not a game with a JAX port"),
+        (["--games", "fruitbot"], "games: 'fruitbot'"),  # real game, no port
+        (["--preset", "quick", "--obs-mode", "pixels"], "obs_mode: the quick preset fixes"),
+        (["--preset", "paper", "--steps", "1000"], "steps: the paper preset fixes"),
+        (["--preset", "paper", "--network", "mlp"], "network: the paper preset fixes"),
+        (["--backend", "envpool", "--preset", "paper"], "methods: GSL's driver"),
+        (["--backend", "envpool", "--methods", "ppo"], "obs_mode: the real games"),
+        (["--preset", "custom", "--num-low", "300"], "num_low"),
+        (["--preset", "tiny", "--num-specialists", "5"], "num_specialists"),
+        (["--preset", "custom", "--num-minibatches", "7"], "num_minibatches"),
+        (["--seeds", "0", "0"], "seeds"),
+        (["--preset", "custom", "--timeout", "0"], "timeout"),
+    ],
+)
+def test_bad_input_is_a_clear_error_before_training(bench, tmp_path, argv, match):
+    _fail(bench, argv, match, tmp_path)
+
+
+def test_unknown_preset_and_method_are_rejected_by_the_parser(bench, tmp_path):
+    with pytest.raises(SystemExit):
+        bench.main(["--preset", "huge", "--run-dir", str(tmp_path / "r")])
+    with pytest.raises(ValueError, match="preset"):
+        bench.resolve_settings("huge", {})
+
+
+def test_a_directory_with_other_files_is_refused(bench, tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "config.json").write_text("{}")  # e.g. a `gsl-jax train` run
+    with pytest.raises(SystemExit, match="holds no procgen_gsl experiment"):
+        bench.main(["--preset", "tiny", "--run-dir", str(run_dir), "--no-progress"])
+    with pytest.raises(SystemExit, match="holds no experiment to resume"):
+        bench.main(["--preset", "tiny", "--run-dir", str(tmp_path / "new"), "--resume"])
+
+
+def test_quick_preset_budget_is_split_into_every_gsl_phase(bench):
+    s = bench.PRESETS["quick"]
+    config = bench.gsl_config(s, 0)
+    chunk = bench.chunk_steps(s)
+    assert config.num_train_variations == 200 and s.heldout_levels == 100
+    assert config.plateau.max_steps % chunk == 0 and config.phase2_steps % chunk == 0
+    spent = config.plateau.max_steps + config.num_specialists * config.specialist_steps
+    spent += config.phase2_steps
+    # within one chunk per phase of the budget
+    assert abs(spent - s.steps) <= (2 + config.num_specialists) * chunk
+    assert config.network.kind == "mlp" and s.obs_mode == "symbolic"
+    paper = bench.PRESETS["paper"]
+    assert paper.obs_mode == "pixels" and paper.network == "impala"
+    assert paper.steps == 25_000_000
+
+
+@pytest.fixture(scope="module")
+def tiny_run(bench, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("bench") / "tiny"
+    results = bench.main(["--preset", "tiny", "--run-dir", str(run_dir), "--no-progress"])
+    return run_dir, results
+
+
+def test_tiny_run_writes_every_output(tiny_run):
+    run_dir, results = tiny_run
+    for name in (
+        "experiment.json",
+        "results.json",
+        "metrics.jsonl",
+        "learning_curves.png",
+        "level_heatmap.png",
+        "scores.png",
+        "generalist.gif",
+    ):
+        assert (run_dir / name).is_file(), name
+    sub = run_dir / "maze" / "seed0"
+    assert (sub / "eval.json").is_file()
+    for method in ("gsl", "ppo"):
+        assert list((sub / method / "tb").glob("events.out.tfevents.*")), method
+        assert (sub / method / "checkpoints").is_dir()
+    # every record of both methods is in the merged metrics, tagged
+    merged = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert {r["method"] for r in merged} == {"gsl", "ppo"}
+    assert {r["phase"] for r in merged if r["method"] == "gsl"} >= {
+        "generalist",
+        "specialists",
+        "generalist+dapg",
+    }
+    # equal budgets: PPO got GSL's total env-steps, rounded up to a whole chunk of 256
+    rows = {r["method"]: r for r in results["runs"]}
+    assert 0 <= rows["ppo"]["total_steps"] - rows["gsl"]["total_steps"] < 256
+    for method in ("gsl", "ppo"):
+        for split in ("train", "heldout"):
+            assert set(rows[method][split]) == {"return", "success", "normalized"}
+    assert set(results["aggregates"]["gsl"]["heldout"]) == {
+        "iqm",
+        "mean",
+        "median",
+        "optimality_gap",
+    }
+    ev = json.loads((sub / "eval.json").read_text())
+    assert set(ev["policies"]) == {"gsl", "ppo", "phase1"}
+    assert len(ev["policies"]["gsl"]["heldout"]["return"]) == 4
+    assert sorted(ev["specialists"]["levels"]) == sorted(rows["gsl"]["low_levels"])
+
+
+def test_tiny_run_shares_phase_one_between_the_methods(tiny_run):
+    run_dir, _ = tiny_run
+    sub = run_dir / "maze" / "seed0"
+    read = lambda m: [json.loads(x) for x in (sub / m / "metrics.jsonl").read_text().splitlines()]  # noqa: E731
+    gsl = [r for r in read("gsl") if r["phase"] == "generalist"]
+    ppo = read("ppo")[: len(gsl)]
+    assert [r["return_mean"] for r in ppo] == [r["return_mean"] for r in gsl]
+
+
+def test_finished_run_is_never_overwritten(bench, tiny_run):
+    run_dir, results = tiny_run
+    before = (run_dir / "results.json").read_text()
+    with pytest.raises(SystemExit, match="already holds a finished run"):
+        bench.main(["--preset", "tiny", "--run-dir", str(run_dir), "--no-progress"])
+    with pytest.raises(SystemExit, match="holds another experiment"):
+        bench.main(["--preset", "tiny", "--seeds", "1", "--run-dir", str(run_dir), "--resume"])
+    # resuming a finished run returns its results without training
+    again = bench.main(
+        ["--preset", "tiny", "--run-dir", str(run_dir), "--resume", "--no-progress", "--no-report"]
+    )
+    assert again["runs"] == results["runs"]
+    assert (run_dir / "results.json").read_text() == before
+
+
+def test_envpool_backend_trains_ppo_and_evaluates_held_out_levels(bench, tmp_path):
+    from gsl_jax.envs.envpool import envpool_unavailable_reason
+
+    reason = envpool_unavailable_reason()
+    if reason is not None:
+        pytest.skip(f"EnvPool's real games are unavailable: {reason}")
+    run_dir = tmp_path / "ep"
+    tiny = "--steps 128 --num-envs 8 --num-steps 16 --num-minibatches 2 --update-epochs 1"
+    tiny += " --updates-per-chunk 1 --num-levels 3 --heldout-levels 2 --final-eval-episodes 1"
+    tiny += " --gif-levels 1 --gif-steps 4 --hidden 8"
+    argv = ["--backend", "envpool", "--preset", "custom", "--methods", "ppo", "--obs-mode"]
+    argv += ["pixels", "--network", "mlp", "--games", "maze", "--seeds", "0"]
+    results = bench.main([*argv, *tiny.split(), "--run-dir", str(run_dir), "--no-progress"])
+    (row,) = results["runs"]
+    assert row["method"] == "ppo" and row["total_steps"] == 128
+    assert results["score_constants"] == {"maze": [5.0, 10.0]}
+    ev = json.loads((run_dir / "maze" / "seed0" / "eval.json").read_text())
+    assert set(ev["policies"]["ppo"]["heldout"]["levels"]) <= {3, 4}
+    for name in ("results.json", "metrics.jsonl", "scores.png", "generalist.gif"):
+        assert (run_dir / name).is_file(), name
+
+
+def test_interrupted_ppo_resumes_to_the_same_policy(bench, tiny_run):
+    """Drop PPO's last checkpoint and everything after it, as a killed run would leave the
+    directory; --resume continues from the checkpoint before and ends with the same parameters
+    and the same per-level evaluation."""
+    import shutil
+
+    import jax
+    import numpy as np
+
+    from gsl_jax.checkpoint import list_checkpoints
+    from gsl_jax.envs.registry import make_env
+
+    run_dir, _ = tiny_run
+    sub = run_dir / "maze" / "seed0"
+    settings = bench.PRESETS["tiny"]
+    ctx = bench.Context(
+        make_env("maze", **bench.env_options(settings)), bench.gsl_config(settings, 0)
+    )
+    checkpoints = list_checkpoints(sub / "ppo" / "checkpoints")
+    assert len(checkpoints) >= 2
+    params_before = ctx.restore_ppo(checkpoints[-1])[0].params
+    eval_before = json.loads((sub / "eval.json").read_text())
+    shutil.rmtree(checkpoints[-1])
+    for path in (sub / "ppo" / "result.json", sub / "eval.json", run_dir / "results.json"):
+        path.unlink()
+    args = ["--preset", "tiny", "--run-dir", str(run_dir), "--resume", "--no-progress"]
+    bench.main([*args, "--no-report"])
+    final = list_checkpoints(sub / "ppo" / "checkpoints")[-1]
+    assert final.name == checkpoints[-1].name
+    params_after = ctx.restore_ppo(final)[0].params
+    for a, b in zip(jax.tree.leaves(params_before), jax.tree.leaves(params_after), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    eval_after = json.loads((sub / "eval.json").read_text())
+    assert eval_after["policies"] == eval_before["policies"]
