@@ -97,6 +97,7 @@ from flax import struct
 from gsl_jax.envs.core import Box, Discrete, Info, StateEnvironment, make_info
 from gsl_jax.envs.procgen import entities as ent
 from gsl_jax.envs.procgen.grid import NUM_ACTIONS, action_velocity, level_key
+from gsl_jax.envs.procgen.options import check_port_options
 from gsl_jax.envs.procgen.render import FRAME_SIZE
 
 #: World size (bigfish.cpp ``main_width = main_height = 20``).
@@ -259,21 +260,16 @@ class BigFish(StateEnvironment):
         max_fish: int = MAX_FISH,
         **options: Any,
     ):
-        if options:
-            name = sorted(options)[0]
-            raise ValueError(
-                f"{name}: unknown BigFish option; known options are distribution_mode, "
-                "obs_mode, timeout and max_fish"
-            )
-        if distribution_mode not in START_R:
-            raise ValueError(
-                f"distribution_mode: {distribution_mode!r} is not supported by BigFish; "
-                f"choose one of {sorted(START_R)}"
-            )
-        if obs_mode not in OBS_MODES:
-            raise ValueError(f"obs_mode: {obs_mode!r} is not one of {list(OBS_MODES)}")
-        if not isinstance(timeout, int | np.integer) or isinstance(timeout, bool) or timeout < 1:
-            raise ValueError(f"timeout: must be a positive int, got {timeout!r}")
+        check_port_options(
+            "BigFish",
+            options,
+            ["distribution_mode", "obs_mode", "timeout", "max_fish"],
+            distribution_mode,
+            sorted(START_R),
+            obs_mode,
+            OBS_MODES,
+            timeout,
+        )
         if not isinstance(max_fish, int | np.integer) or isinstance(max_fish, bool):
             raise ValueError(f"max_fish: must be an int, got {max_fish!r}")
         if not 1 <= max_fish <= 64:

@@ -87,6 +87,7 @@ from flax import struct
 
 from gsl_jax.envs.core import Box, Discrete, Info, StateEnvironment, make_info
 from gsl_jax.envs.procgen.grid import NUM_ACTIONS, level_key
+from gsl_jax.envs.procgen.options import check_port_options
 from gsl_jax.envs.procgen.physics import (
     Body,
     PlatformerParams,
@@ -455,21 +456,16 @@ class CoinRun(StateEnvironment):
         timeout: int = TIMEOUT,
         **options: Any,
     ):
-        if options:
-            name = sorted(options)[0]
-            raise ValueError(
-                f"{name}: unknown CoinRun option; known options are distribution_mode, "
-                "obs_mode, view_radius and timeout"
-            )
-        if distribution_mode not in MODES:
-            raise ValueError(
-                f"distribution_mode: {distribution_mode!r} is not supported by CoinRun; "
-                f"choose one of {list(MODES)}"
-            )
-        if obs_mode not in OBS_MODES:
-            raise ValueError(f"obs_mode: {obs_mode!r} is not one of {list(OBS_MODES)}")
-        if not isinstance(timeout, int | np.integer) or isinstance(timeout, bool) or timeout < 1:
-            raise ValueError(f"timeout: must be a positive int, got {timeout!r}")
+        check_port_options(
+            "CoinRun",
+            options,
+            ["distribution_mode", "obs_mode", "view_radius", "timeout"],
+            distribution_mode,
+            list(MODES),
+            obs_mode,
+            OBS_MODES,
+            timeout,
+        )
         if (
             not isinstance(view_radius, int | np.integer)
             or isinstance(view_radius, bool)

@@ -59,6 +59,7 @@ from gsl_jax.envs.procgen.grid import (
     level_key,
     maze_tile,
 )
+from gsl_jax.envs.procgen.options import check_port_options
 from gsl_jax.envs.procgen.render import (
     Atlas,
     TileRenderer,
@@ -190,21 +191,16 @@ class Maze(StateEnvironment):
         timeout: int = TIMEOUT,
         **options: Any,
     ):
-        if options:
-            name = sorted(options)[0]
-            raise ValueError(
-                f"{name}: unknown Maze option; known options are distribution_mode, obs_mode, "
-                "view_radius and timeout"
-            )
-        if distribution_mode not in WORLD_DIM:
-            raise ValueError(
-                f"distribution_mode: {distribution_mode!r} is not supported by Maze; "
-                f"choose one of {sorted(WORLD_DIM)}"
-            )
-        if obs_mode not in OBS_MODES:
-            raise ValueError(f"obs_mode: {obs_mode!r} is not one of {list(OBS_MODES)}")
-        if not isinstance(timeout, int | np.integer) or timeout < 1:
-            raise ValueError(f"timeout: must be a positive int, got {timeout!r}")
+        check_port_options(
+            "Maze",
+            options,
+            ["distribution_mode", "obs_mode", "view_radius", "timeout"],
+            distribution_mode,
+            sorted(WORLD_DIM),
+            obs_mode,
+            OBS_MODES,
+            timeout,
+        )
         self.distribution_mode = distribution_mode
         self.obs_mode = obs_mode
         self.world_dim = WORLD_DIM[distribution_mode]
