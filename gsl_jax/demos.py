@@ -10,6 +10,7 @@ it can sit in a jitted update; it is saved to ``.npz`` (never pickle) and valida
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -144,19 +145,12 @@ class DemoBuffer:
         return cls.from_arrays(obs, action, int(arrays["episodes"]), capacity)
 
 
-def rollout_trajectory(
-    vec_env: VecEnv,
-    network: ActorCritic,
-    params: Any,
-    variations: VariationSet,
-    key: jax.Array,
-    num_steps: int,
-) -> dict[str, np.ndarray]:
-    """Run the stochastic policy for ``num_steps`` steps of ``vec_env`` (auto-reset onto
-    ``variations``); returns host arrays ``[T, B, ...]``: obs, action, reward, done, success."""
+@functools.lru_cache(maxsize=32)
+def _rollout_fn(vec_env: VecEnv, network: ActorCritic, num_steps: int):
+    """The jitted ``run(params, variations, key)`` behind :func:`rollout_trajectory`."""
 
     @jax.jit
-    def run(params, key):
+    def run(params, variations, key):
         k_reset, k_run = jax.random.split(key)
         state = vec_env.reset(k_reset, variations)
 
@@ -170,7 +164,27 @@ def rollout_trajectory(
         _, out = jax.lax.scan(body, state, jax.random.split(k_run, num_steps))
         return out
 
-    obs, action, reward, done, success = (np.asarray(x) for x in run(params, key))
+    return run
+
+
+def rollout_trajectory(
+    vec_env: VecEnv,
+    network: ActorCritic,
+    params: Any,
+    variations: VariationSet,
+    key: jax.Array,
+    num_steps: int,
+) -> dict[str, np.ndarray]:
+    """Run the stochastic policy for ``num_steps`` steps of ``vec_env`` (auto-reset onto
+    ``variations``); returns host arrays ``[T, B, ...]``: obs, action, reward, done, success.
+
+    The compiled rollout is cached per ``(vec_env, network, num_steps)``, so collecting for
+    several specialists (or variation sets of one capacity) compiles once."""
+    try:
+        run = _rollout_fn(vec_env, network, num_steps)
+    except TypeError:  # an unhashable env or network: compile without the cache
+        run = _rollout_fn.__wrapped__(vec_env, network, num_steps)
+    obs, action, reward, done, success = (np.asarray(x) for x in run(params, variations, key))
     return {"obs": obs, "action": action, "reward": reward, "done": done, "success": success}
 
 
