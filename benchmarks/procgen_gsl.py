@@ -87,7 +87,7 @@ from gsl_jax.checkpoint import (
     save_checkpoint,
 )
 from gsl_jax.evaluation import evaluate_variations
-from gsl_jax.gsl import GSLConfig, _Builder, run_gsl
+from gsl_jax.gsl import GSLConfig, RunBuilder, run_gsl
 from gsl_jax.logging import RunLogger, summarize_chunk
 from gsl_jax.networks import NetworkConfig
 from gsl_jax.plateau import PlateauConfig
@@ -521,7 +521,7 @@ class Context:
 
     def __init__(self, env, config: GSLConfig):
         self.env, self.config = env, config
-        self.build = _Builder(env, config)  # the very network, env batch and init GSL uses
+        self.build = RunBuilder(env, config)  # the very network, env batch and init GSL uses
         self._like = None
 
     @property

@@ -332,8 +332,11 @@ def load_run_config(run_dir: str | Path) -> tuple[str, dict[str, Any], GSLConfig
     return saved["env"], saved.get("env_spec", {}), config
 
 
-class _Builder:
-    """The network, vectorised env, keys and learner constructors of one run's config."""
+class RunBuilder:
+    """The network, vectorised env, PRNG keys and learner constructors of one GSL config.
+
+    :func:`run_gsl` builds every learner through it, so code that restores a checkpoint of a run
+    (the benchmark, the report) gets the very same structures from :meth:`restore`."""
 
     def __init__(self, env: Environment, config: GSLConfig):
         self.env, self.config = env, config
@@ -402,7 +405,7 @@ def load_generalist(run_dir: str | Path, env: Environment | None = None):
     path = latest_checkpoint(Path(run_dir) / "checkpoints")
     if path is None:
         raise FileNotFoundError(f"run_dir: {run_dir} holds no complete checkpoint yet")
-    build = _Builder(env, config)
+    build = RunBuilder(env, config)
     prog, arrays = build.restore(path, build.fresh_generalist())
     return env, config, _first(arrays["generalist"]).params, build.net, prog.phase
 
@@ -447,7 +450,7 @@ def run_gsl(
 
     n_train = config.train_variations(env)
     all_ids = np.arange(n_train)
-    build = _Builder(env, config)
+    build = RunBuilder(env, config)
     net, vec_env = build.net, build.vec_env
     steps_per_chunk = config.updates_per_chunk * config.ppo.batch_size
     k_spec, k_demo, k_low = build.k_spec, build.k_demo, build.k_low
@@ -460,7 +463,6 @@ def run_gsl(
         prog, arrays = build.restore(resume_from, arrays["generalist"])
         log(f"resumed from {resume_from} (phase {prog.phase}, {prog.generalist_steps:,} steps)")
 
-    logger = None
     if run_path is not None:
         run_path.mkdir(parents=True, exist_ok=True)
         if resume_from is None and not (run_path / "config.json").exists():

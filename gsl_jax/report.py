@@ -408,14 +408,14 @@ def load_policy(sub_run: str | Path):
 
     from gsl_jax.checkpoint import latest_checkpoint, read_meta, restore_checkpoint
     from gsl_jax.envs.registry import make_env
-    from gsl_jax.gsl import _Builder, load_run_config
+    from gsl_jax.gsl import RunBuilder, load_run_config
 
     _, spec, config = load_run_config(sub_run)
     env = make_env(spec["name"], **spec.get("options", {}))
     path = latest_checkpoint(Path(sub_run) / "checkpoints")
     if path is None:
         raise FileNotFoundError(f"run_dir: {sub_run} holds no complete checkpoint")
-    build = _Builder(env, config)
+    build = RunBuilder(env, config)
     if "progress" in read_meta(path):  # a GSL checkpoint
         _, arrays = build.restore(path, build.fresh_generalist())
     else:
