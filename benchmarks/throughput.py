@@ -232,14 +232,18 @@ class OurRun:
         return seconds, ret
 
 
-def build_ours(total_steps: int, population: int) -> OurRun:
-    """Our PPO on CartPole-v1 (default gymnax parameters) with CLASSIC_CONTROL, as one chunk."""
+def build_ours(total_steps: int, population: int, devices: int = 1) -> OurRun:
+    """Our PPO on CartPole-v1 (default gymnax parameters) with CLASSIC_CONTROL, as one chunk.
+
+    With ``devices > 1`` the population axis is sharded over the first ``devices`` JAX devices
+    (:func:`gsl_jax.population.population_sharding`), as :func:`gsl_jax.training.train_ppo`
+    does when a process has several."""
     import jax
 
     from gsl_jax.envs.core import VecEnv, stack_variation_sets
     from gsl_jax.envs.gymnax import GymnaxEnv
     from gsl_jax.networks import NetworkConfig, make_network
-    from gsl_jax.population import make_chunk
+    from gsl_jax.population import make_chunk, population_sharding
     from gsl_jax.ppo import init_learner
     from gsl_jax.presets import CLASSIC_CONTROL
 
@@ -249,10 +253,9 @@ def build_ours(total_steps: int, population: int) -> OurRun:
     vec_env = VecEnv(env, ppo.num_envs)
     sets = stack_variation_sets([[0]] * population, env)
     num_updates = math.ceil(total_steps / ppo.batch_size)
-    chunk = make_chunk(vec_env, net, ppo, num_updates)
     init_one = jax.jit(lambda key, variations: init_learner(key, vec_env, net, ppo, variations))
 
-    def init(seed: int) -> Any:
+    def init_stacked(seed: int) -> Any:
         # What init_population(jax.random.key(seed), ...) returns (member p is the learner
         # initialised with split(key, P)[p]), built one member at a time: its vmapped
         # orthogonal initialiser (a batched LAPACK QR) can deadlock XLA:CPU's thread pool
@@ -262,6 +265,15 @@ def build_ours(total_steps: int, population: int) -> OurRun:
             init_one(keys[p], jax.tree.map(lambda x, p=p: x[p], sets)) for p in range(population)
         ]
         return jax.tree.map(lambda *xs: jax.numpy.stack(xs), *members)
+
+    shardings = None
+    if devices > 1:
+        shardings = population_sharding(init_stacked(0), jax.devices()[:devices])
+    chunk = make_chunk(vec_env, net, ppo, num_updates, shardings=shardings)
+
+    def init(seed: int) -> Any:
+        state = init_stacked(seed)
+        return state if shardings is None else jax.device_put(state, shardings)
 
     return OurRun(chunk, init, num_updates, num_updates * ppo.batch_size, population)
 
@@ -342,12 +354,24 @@ def bench_population(args: argparse.Namespace, rejax: RejaxWorker | None) -> dic
     log(f"population: {steps} env-steps per learner; P=1 compile + first {single_first:.2f} s")
     result: dict[str, Any] = {"steps_per_learner": steps, "ours": [], "rejax": None}
 
+    import jax
+
+    # The population axis sharded over the process's devices (on CPU: one per core when the
+    # script set --xla_force_host_platform_device_count, see --cpu-devices).
+    devices = jax.device_count()
+    result["sharded_devices"] = devices if devices > 1 else None
     for p in args.populations:
         vmapped = build_ours(args.pop_steps, population=p) if p > 1 else single
         first = vmapped.time(seed=0)[0] if p > 1 else single_first
-        vmapped_times, separate_times = [], []
+        sharded = None
+        if math.gcd(p, devices) > 1:
+            sharded = build_ours(args.pop_steps, population=p, devices=devices)
+            sharded_first = sharded.time(seed=0)[0]
+        vmapped_times, separate_times, sharded_times = [], [], []
         for rep in range(args.reps):
             vmapped_times.append(vmapped.time(seed=100 + rep)[0])
+            if sharded is not None:
+                sharded_times.append(sharded.time(seed=100 + rep)[0])
             separate_times.append(sum(single.time(seed=1000 * rep + i)[0] for i in range(p)))
         row = {
             "population": p,
@@ -360,11 +384,21 @@ def bench_population(args: argparse.Namespace, rejax: RejaxWorker | None) -> dic
         }
         row["ratio"] = row["vmapped_s"] / row["separate_s"]
         row["ratio_with_compile"] = row["vmapped_with_compile_s"] / row["separate_with_compile_s"]
-        result["ours"].append(row)
-        log(
+        message = (
             f"population/ours P={p}: vmapped {row['vmapped_s']:.2f} s, separate "
             f"{row['separate_s']:.2f} s, ratio {row['ratio']:.2f}"
         )
+        if sharded is not None:
+            row["sharded_s"] = best(sharded_times)
+            row["sharded_with_compile_s"] = sharded_first
+            row["ratio_sharded"] = row["sharded_s"] / row["separate_s"]
+            row["ratio_sharded_with_compile"] = sharded_first / row["separate_with_compile_s"]
+            message += (
+                f"; sharded over {devices} devices {row['sharded_s']:.2f} s, "
+                f"ratio {row['ratio_sharded']:.2f}"
+            )
+        result["ours"].append(row)
+        log(message)
 
     if rejax is not None:
         p = args.rejax_population
@@ -697,6 +731,16 @@ def report(results: dict[str, Any]) -> str:
             ]
         ]
         entries = [("gsl_jax", row) for row in p["ours"]]
+        for row in p["ours"]:
+            if "sharded_s" in row:
+                sharded = {
+                    **row,
+                    "vmapped_s": row["sharded_s"],
+                    "ratio": row["ratio_sharded"],
+                    "vmapped_with_compile_s": row["sharded_with_compile_s"],
+                    "ratio_with_compile": row["ratio_sharded_with_compile"],
+                }
+                entries.append((f"gsl_jax sharded/{p['sharded_devices']}", sharded))
         if p["rejax"]:
             entries.append(("rejax", p["rejax"]))
         for name, row in entries:
@@ -791,6 +835,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=0,
         help="restrict this process and the rejax worker to this many cores (0: all)",
     )
+    parser.add_argument(
+        "--cpu-devices",
+        type=int,
+        default=-1,
+        help="expose the CPU as this many XLA devices (--xla_force_host_platform_device_count) "
+        "so that section 2 can also shard each population over them; -1: one per core used, "
+        "1: off. Ignored when XLA_FLAGS already sets a device count",
+    )
     parser.add_argument("--quick", action="store_true", help="small budgets, about a minute")
     parser.add_argument("--out", type=Path, help="write the figures as JSON here")
     args = parser.parse_args(argv)
@@ -809,6 +861,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     if args.cpus:
         # Before jax starts: XLA sizes its thread pool from the cores it may use.
         os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[-args.cpus :])
+    cpu_devices = len(os.sched_getaffinity(0)) if args.cpu_devices < 0 else args.cpu_devices
+    flag = "--xla_force_host_platform_device_count"
+    if cpu_devices > 1 and flag not in os.environ.get("XLA_FLAGS", ""):
+        # Also before jax starts. Single-device programs run on device 0 as before.
+        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {flag}={cpu_devices}"
     import gsl_jax  # noqa: F401  (sets its XLA_FLAGS, which the rejax worker then inherits)
 
     results: dict[str, Any] = {"machine": machine_info(), "args": {}}
