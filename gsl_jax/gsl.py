@@ -285,6 +285,17 @@ def _first(population: LearnerState) -> LearnerState:
     return jax.tree.map(lambda x: x[0], population)
 
 
+def _start_phase2(generalist: LearnerState) -> LearnerState:
+    """The generalist as phase II begins: its update counter restarts at 0.
+
+    The DAPG term is scaled by ``dapg.decay ** state.updates`` (original DAPG's
+    ``lambda1 ** k``, ``k`` = updates *with demonstrations*). Counting phase I's updates too
+    would start phase II with the term already decayed away (0.95 ** 168 < 1e-3 after the quick
+    preset's phase I). Nothing else reads the counter; params, optimiser, env and
+    reward-normalisation state carry over unchanged."""
+    return generalist.replace(updates=jax.numpy.zeros_like(generalist.updates))
+
+
 def _prepare_run_dir(
     run_dir: Path, env: Environment, config: GSLConfig, resume: bool
 ) -> Path | None:
@@ -567,7 +578,7 @@ def run_gsl(
                 account("specialists", metrics, False, config.num_specialists)
                 after_chunk()
             demos = _demonstrations(vec_env, net, arrays, prog, config, all_ids, k_demo, event)
-            arrays = {"generalist": arrays["generalist"]}
+            arrays = {"generalist": _start_phase2(arrays["generalist"])}
             if demos is not None:
                 arrays["demos"] = demos
                 prog.demo_capacity = demos.capacity

@@ -179,3 +179,19 @@ def test_no_demonstrations_kept_warns_and_runs_phase_two_without_dapg():
     assert result.demos_kept == (0, 0)
     assert any("phase II runs without DAPG" in line for line in lines)
     assert result.records[-1]["phase"] == "generalist"  # plain PPO, no DAPG term
+
+
+def test_dapg_decay_counts_phase_two_updates_only():
+    """lambda1 ** k with k from the start of phase II: with decay 0.1 the first phase-II update
+    has the full term (0.1 ** 0) and the second a tenth of it, so the chunk's mean DAPG loss is
+    about 0.55 of the undecayed one. Counting phase I's updates too (4 here) shrinks it to 1e-4."""
+    base = dataclasses.replace(TINY, low_finetune_steps=0)
+    losses = []
+    for decay in (1.0, 0.1):
+        config = dataclasses.replace(base, dapg=dataclasses.replace(base.dapg, decay=decay))
+        result = run_gsl(GymnaxEnv("CartPole-v1"), config, log=lambda _: None)
+        (record,) = [r for r in result.records if r["phase"] == "generalist+dapg"]
+        losses.append(record["dapg_loss"])
+        assert int(result.generalist.updates[0]) == 2  # phase II's own updates
+    assert losses[0] < 0.0
+    assert 0.3 < losses[1] / losses[0] < 0.8

@@ -84,6 +84,17 @@ def test_quick_preset_budget_is_split_into_every_gsl_phase(bench):
     assert paper.steps == 25_000_000
 
 
+def test_quick_preset_weights_the_demo_term_by_its_measured_coefficient(bench):
+    """quick's DAPG weight is 0.1 (docs/benchmarks.md section 6: the released 0.5 held the
+    generalist's phase II below plain PPO's); paper keeps the released 0.5; --demo-coeff sets it."""
+    assert bench.gsl_config(bench.PRESETS["quick"], 0).dapg.demo_coeff == 0.1
+    assert bench.gsl_config(bench.PRESETS["paper"], 0).dapg.demo_coeff == 0.5
+    s = bench.resolve_settings("quick", {"demo_coeff": 0.3})
+    assert bench.gsl_config(s, 0).dapg.demo_coeff == 0.3
+    with pytest.raises(ValueError, match="demo_coeff"):
+        bench.resolve_settings("quick", {"demo_coeff": -1.0})
+
+
 @pytest.fixture(scope="module")
 def tiny_run(bench, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("bench") / "tiny"
