@@ -17,10 +17,13 @@ from gsl_jax.envs.procgen.heist import (
     AGENT_RGB,
     FLOOR,
     GEM,
+    GEM_RY,
+    ITEM_RX,
     KEY,
+    KEY_RY,
     LOCK,
-    MOVES,
     SYMBOLIC_CHANNELS,
+    TOP_SPEED,
     WALL,
     Heist,
 )
@@ -58,10 +61,19 @@ def level(levels, i):
     return jax.tree.map(lambda x: x[i], levels)
 
 
-def agent_tile(state) -> tuple[int, int]:
-    pos = np.asarray(state.pos)
-    assert (pos % 2 == 0).all(), "the agent is not on a tile centre"
-    return int(pos[0]) // 2, int(pos[1]) // 2
+def agent_tile(state, centred: bool = True) -> tuple[int, int]:
+    """``(row, col)`` of the tile holding the agent's centre (Procgen coordinates, y up)."""
+    x, y = (float(v) for v in np.asarray(state.pos))
+    w = np.asarray(state.tiles).shape[-1]
+    row, col = w - 1 - int(np.floor(y)), int(np.floor(x))
+    if centred:
+        assert (x, y) == (col + 0.5, w - 0.5 - row), "the agent is not on a tile centre"
+    return row, col
+
+
+def tile_centre(w: int, row: int, col: int) -> list[float]:
+    """Procgen ``(x, y)`` of tile ``(row, col)``'s centre."""
+    return [col + 0.5, w - 0.5 - row]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -193,6 +205,22 @@ def test_level_structure(levels):
             around += padded[lr + 1, lc] + padded[lr + 1, lc + 2]
             assert around >= 3
             assert abs(lr - r) + abs(lc - c) > 1
+        # the bodies: keys and the gem within 0.125 of their tile's centre, locks on it
+        items = level(levels, i).items
+        kinds = [KEY, KEY + 1, KEY + 2, LOCK, LOCK + 1, LOCK + 2, GEM]
+        assert items.alive.tolist() == [c < n for c in range(3)] * 2 + [True]
+        for slot, kind in enumerate(kinds):
+            if not items.alive[slot]:
+                continue
+            ((tr, tc),) = np.argwhere(tiles == kind)
+            cx, cy = tile_centre(9, tr, tc)
+            dx, dy = items.x[slot] - cx, items.y[slot] - cy
+            if LOCK <= kind < LOCK + 3:
+                assert (dx, dy) == (0, 0) and items.rx[slot] == items.ry[slot] == 0.5
+            else:
+                assert abs(dx) <= 0.125 and abs(dy) <= 0.125
+                assert items.rx[slot] == ITEM_RX
+                assert items.ry[slot] == np.float32(GEM_RY if kind == GEM else KEY_RY)
 
 
 def test_levels_are_solvable_key_by_key(levels):
@@ -221,7 +249,7 @@ def test_hard_mode_world_and_sizes():
     assert states.tiles.shape == (48, 13, 13)
     sizes = set(np.asarray(states.maze_dim).tolist())
     assert sizes <= {5, 7, 9, 11, 13} and len(sizes) >= 4
-    assert env.observation_space.shape == (25, 25, 12)
+    assert env.observation_space.shape == (25, 25, 14)
     for i in range(48):
         s = jax.tree.map(lambda x, i=i: np.asarray(x[i]), states)
         assert solve(s.tiles, agent_tile(s)) is not None
@@ -230,14 +258,6 @@ def test_hard_mode_world_and_sizes():
 # ------------------------------------------------------------------------------------------------
 # Rules
 # ------------------------------------------------------------------------------------------------
-def test_action_directions_match_procgen():
-    # basic-abstract-game.cpp: vx = a / 3 - 1, vy = a % 3 - 1 with y up; specials do not move.
-    assert MOVES[LEFT].tolist() == [0, -1] and MOVES[RIGHT].tolist() == [0, 1]
-    assert MOVES[UP].tolist() == [-1, 0] and MOVES[DOWN].tolist() == [1, 0]
-    assert MOVES[LEFT_UP].tolist() == [-1, -1] and MOVES[RIGHT_DOWN].tolist() == [1, 1]
-    assert (MOVES[NOOP] == 0).all() and (MOVES[9:] == 0).all()
-
-
 def floor_direction(state) -> tuple[int, tuple[int, int]]:
     """An action toward a FLOOR neighbour of the agent's tile, and its (d_row, d_col)."""
     tiles, (r, c) = np.asarray(state.tiles), agent_tile(state)
@@ -248,59 +268,112 @@ def floor_direction(state) -> tuple[int, tuple[int, int]]:
     raise AssertionError("no floor next to the agent")
 
 
-def test_half_tile_moves_walls_and_diagonals(levels, step):
-    """A move goes half a tile; a wall blocks; a straddling agent cannot move sideways; a
-    diagonal tries its vertical half step first."""
-    for i in range(NUM_LEVELS):  # a level without keys whose gem is not next to the agent
-        state = level(levels, i)
-        gem = np.argwhere(state.tiles == GEM)[0]
-        if state.num_keys == 0 and np.abs(gem - agent_tile(state)).sum() > 2:
-            break
-    tiles = state.tiles
-    r, c = agent_tile(state)
+def free_world(state, walls=(), pos=None):
+    """``state`` with every tile open except ``walls`` (``(row, col)`` tiles), no keys, locks or
+    gem, the agent at rest at ``pos`` (Procgen ``(x, y)``; default: where it is)."""
+    tiles = np.full((9, 9), FLOOR, np.uint8)
+    for rc in walls:
+        tiles[rc] = WALL
+    items = state.items.replace(alive=jnp.zeros(7, bool))
+    pos = state.pos if pos is None else jnp.asarray(pos, jnp.float32)
+    return state.replace(
+        tiles=jnp.asarray(tiles), items=items, pos=pos, vel=jnp.zeros(2, jnp.float32)
+    )
 
-    def is_open(rr: int, cc: int) -> bool:
-        return 0 <= rr < 9 and 0 <= cc < 9 and tiles[rr, cc] != WALL
 
-    key = jax.random.key(0)
-    for (dr, dc), action in DELTA_TO_ACTION.items():
-        _, moved, reward, done, _ = step(key, state, jnp.int32(action))
-        assert int(moved.time) == 1 and float(reward) == 0.0 and not bool(done)
-        if not is_open(r + dr, c + dc):
-            np.testing.assert_array_equal(np.asarray(moved.pos), np.asarray(state.pos))
-            continue
-        assert np.asarray(moved.pos).tolist() == [2 * r + dr, 2 * c + dc]
-        # straddling two tiles: the perpendicular moves are blocked (no 2x2 open block)
-        for a in (LEFT, RIGHT) if dr else (UP, DOWN):
-            _, again, _, _, _ = step(key, moved, jnp.int32(a))
-            np.testing.assert_array_equal(np.asarray(again.pos), np.asarray(moved.pos))
-        # a second half step reaches the next tile's centre
-        _, twice, _, _, _ = step(key, moved, jnp.int32(action))
-        assert np.asarray(twice.pos).tolist() == [2 * (r + dr), 2 * (c + dc)]
-    for action in (NOOP, SPECIAL_D, 14):
-        _, moved, _, _, _ = step(key, state, jnp.int32(action))
-        np.testing.assert_array_equal(np.asarray(moved.pos), np.asarray(state.pos))
-    # diagonals: the vertical half step when it is open, else the horizontal one
-    for action in (LEFT_UP, LEFT_DOWN, RIGHT_UP, RIGHT_DOWN):
-        dr, dc = (int(v) for v in MOVES[action])
-        _, moved, _, _, _ = step(key, state, jnp.int32(action))
-        if is_open(r + dr, c):
-            want = [2 * r + dr, 2 * c]
-        elif is_open(r, c + dc):
-            want = [2 * r, 2 * c + dc]
-        else:
-            want = [2 * r, 2 * c]
-        assert np.asarray(moved.pos).tolist() == want
-        assert int(moved.facing) == action  # the sprite turns to the requested direction
+def run_actions(step, state, actions):
+    """Step ``actions``; returns the states after each step and the last step's outputs."""
+    states, out = [], None
+    for t, action in enumerate(actions):
+        out = step(jax.random.key(t), state, jnp.int32(action))
+        state = out[1]
+        states.append(state)
+    return states, out
+
+
+def test_velocity_mixing_hand_computed(levels, step):
+    """basic-abstract-game.cpp update_agent_velocity + decay with heist's maxspeed 0.75 and
+    mixrate 0.5: v <- 0.9 (0.5 v + 0.375 a); in the open, the agent moves by v each step."""
+    state = free_world(jax.tree.map(jnp.asarray, level(levels, 0)), pos=[3.5, 3.5])
+    states, _ = run_actions(step, state, [RIGHT, RIGHT, UP, NOOP, LEFT_DOWN, SPECIAL_D])
+    vel = [[0.3375, 0.0]]  # from rest: 0.9 * 0.375
+    vel.append([0.9 * (0.5 * 0.3375 + 0.375), 0.0])  # 0.489375: momentum builds up
+    vel.append([0.9 * 0.5 * vel[1][0], 0.3375])  # UP: x keeps 0.45 of itself
+    vel.append([0.45 * vel[2][0], 0.45 * 0.3375])  # NOOP: both decay
+    vel.append([0.45 * vel[3][0] - 0.3375, 0.45 * vel[3][1] - 0.3375])
+    vel.append([0.45 * vel[4][0], 0.45 * vel[4][1]])  # a special button moves like NOOP
+    pos = np.array([3.5, 3.5]) + np.cumsum(vel, axis=0)
+    np.testing.assert_allclose([np.asarray(s.vel) for s in states], vel, atol=1e-6)
+    np.testing.assert_allclose([np.asarray(s.pos) for s in states], pos, atol=1e-5)
+    assert [int(s.facing) for s in states] == [RIGHT, RIGHT, UP, UP, LEFT_DOWN, LEFT_DOWN]
+    # a held direction converges to 0.3375 / 0.55 = 0.614 tiles per step
+    assert TOP_SPEED == pytest.approx(0.3375 / 0.55)
+    held = free_world(state, pos=[0.5, 4.5])
+    states, _ = run_actions(step, held, [RIGHT] * 12)
+    assert float(states[-1].vel[0]) == pytest.approx(TOP_SPEED, abs=1e-4)
+
+
+def test_walls_snap_the_edge_and_keep_the_free_fraction(levels, step):
+    """A sub-step (v / 4) whose shrunk corners (0.98 * 0.375) enter a wall puts the body's edge on
+    the tile boundary; the velocity keeps the fraction of sub-steps that were free."""
+    base = jax.tree.map(jnp.asarray, level(levels, 0))
+    # the world's edge: from x = 8.5, sub-steps of 0.084375 reach 8.584375, then 8.66875 has
+    # a corner at 9.036 > 9: blocked, edge at 9 (x = 8.625), and so on; 1 of 4 free
+    (moved,), _ = run_actions(step, free_world(base, pos=[8.5, 4.5]), [RIGHT])
+    np.testing.assert_allclose(np.asarray(moved.pos), [8.625, 4.5], atol=1e-6)
+    np.testing.assert_allclose(np.asarray(moved.vel), [0.3375 / 4, 0.0], atol=1e-6)
+    # a wall tile below: tile (row 5, col 3) spans y in [3, 4); from y = 4.6 moving DOWN at
+    # -0.3375 / 4 per sub-step the corner (y - 0.3675) passes 4 on the third sub-step: edge at
+    # 4 (y = 4.375), 2 of 4 free
+    start = free_world(base, walls=[(5, 3)], pos=[3.5, 4.6])
+    (moved,), _ = run_actions(step, start, [DOWN])
+    np.testing.assert_allclose(np.asarray(moved.pos), [3.5, 4.375], atol=1e-6)
+    np.testing.assert_allclose(np.asarray(moved.vel), [0.0, -0.3375 / 2], atol=1e-6)
+    # the same wall blocks a body beside it only while its corners overlap the wall's column
+    for x, blocked in ((2.5 + 0.1, False), (2.5 + 0.14, True)):
+        (moved,), _ = run_actions(step, free_world(base, walls=[(5, 3)], pos=[x, 4.375]), [DOWN])
+        assert (float(moved.pos[1]) == 4.375) == blocked, x
+    # no action: nothing moves
+    (moved,), _ = run_actions(step, free_world(base, pos=[3.5, 3.5]), [NOOP])
+    np.testing.assert_array_equal(np.asarray(moved.pos), [3.5, 3.5])
+
+
+def test_momentum_slides_into_a_side_corridor(levels, step):
+    """Momentum carries the agent diagonally into a side corridor it is not aligned with: the y
+    moves of an UP step are blocked until the x moves, still carrying the earlier RIGHT, clear
+    the corridor's edge. From rest at the same spot UP is blocked."""
+    # a corridor along row 6 (y in [2, 3)), a side corridor up column 5 (x in [5, 6))
+    walls = [(r, c) for r in range(9) for c in range(9) if r != 6 and not (c == 5 and r < 6)]
+    base = jax.tree.map(jnp.asarray, level(levels, 0))
+    start = free_world(base, walls, tile_centre(9, 6, 4))  # (4.5, 2.5)
+    states, _ = run_actions(step, start, [RIGHT, RIGHT, UP, UP, UP, UP])
+    # RIGHT, RIGHT: x = 4.5 + 0.3375 + 0.489375 = 5.326875, too far left for column 5 (a corner
+    # at x - 0.3675 < 5). UP: vx = 0.45 * 0.489375, vy = 0.3375, sub-steps of (0.0550547,
+    # 0.084375), y first: the first y move stays in row 6, the x move takes x to 5.3819, past
+    # 5.3675, so every later y move enters the side corridor too: 4 of 4 y moves free.
+    np.testing.assert_allclose(np.asarray(states[1].pos), [5.326875, 2.5], atol=1e-5)
+    np.testing.assert_allclose(np.asarray(states[2].pos), [5.54709375, 2.8375], atol=1e-5)
+    np.testing.assert_allclose(np.asarray(states[2].vel), [0.22021875, 0.3375], atol=1e-6)
+    # then up the corridor, inside column 5 (walls on both sides)
+    assert float(states[-1].pos[1]) > 4.0  # the whole body above row 6 (y - 0.375 > 3)
+    for s in states[2:]:
+        assert 5.3675 <= float(s.pos[0]) <= 5.6325
+    # without momentum the same spot does not let UP through: the y moves stay blocked
+    rest = free_world(base, walls, [5.326875, 2.5])
+    (moved,), _ = run_actions(step, rest, [UP])
+    np.testing.assert_allclose(np.asarray(moved.pos), [5.326875, 2.625], atol=1e-6)
+    assert float(moved.vel[1]) == pytest.approx(0.3375 / 4)  # 1 of 4 y moves free
 
 
 def place_next_to(state, target: tuple[int, int]):
-    """Move the agent to an open neighbour of ``target``; returns (state, action toward it)."""
+    """Put the agent at rest on an open neighbour of ``target``; returns (state, action toward
+    it, (d_row, d_col) toward it)."""
     tiles = np.asarray(state.tiles)
     for (dr, dc), action in DELTA_TO_ACTION.items():
         r, c = target[0] - dr, target[1] - dc
         if 0 <= r < tiles.shape[0] and 0 <= c < tiles.shape[1] and tiles[r, c] == FLOOR:
-            return state.replace(pos=jnp.array([2 * r, 2 * c], jnp.int32)), action
+            pos = jnp.asarray(tile_centre(9, r, c), jnp.float32)
+            return state.replace(pos=pos, vel=jnp.zeros(2, jnp.float32)), action, (dr, dc)
     raise AssertionError("no open floor tile next to the target")
 
 
@@ -308,61 +381,85 @@ def test_locks_block_until_the_key_is_held(levels, step):
     i = find_level(levels, 2)
     state = jax.tree.map(jnp.asarray, level(levels, i))
     lock = tuple(np.argwhere(np.asarray(state.tiles) == LOCK + 1)[0])
-    state, action = place_next_to(state, lock)
-    key = jax.random.key(0)
-    # without the green key: blocked, however often the agent pushes
-    blocked = state
-    for _ in range(3):
-        _, blocked, _, _, _ = step(key, blocked, jnp.int32(action))
-        np.testing.assert_array_equal(np.asarray(blocked.pos), np.asarray(state.pos))
+    state, action, (dr, dc) = place_next_to(state, lock)
+    # without the green key: pushed back to touching the lock (centres 0.875 apart on the
+    # move's axis), that velocity component zeroed (push_obj), however often the agent pushes
+    lock_xy = np.array(tile_centre(9, *lock))
+    axis = 0 if dc else 1
+    toward = np.array([dc, -dr], float)  # the move's direction in (x, y), y up
+    touching = lock_xy - 0.875 * toward
+    states, _ = run_actions(step, state, [action] * 4)
+    for s in states:
+        np.testing.assert_allclose(np.asarray(s.pos)[axis], touching[axis], atol=1e-6)
+        assert float(s.vel[axis]) == 0.0
+        assert np.asarray(s.tiles)[lock] == LOCK + 1 and bool(s.items.alive[4])
     # the other keys do not help
     others = state.replace(has_keys=jnp.array([True, False, True]))
-    _, moved, _, _, _ = step(key, others, jnp.int32(action))
-    np.testing.assert_array_equal(np.asarray(moved.pos), np.asarray(state.pos))
-    # with it: the half step touches the lock, which opens for good
+    states, _ = run_actions(step, others, [action] * 3)
+    np.testing.assert_allclose(np.asarray(states[-1].pos)[axis], touching[axis], atol=1e-6)
+    # with it: the agent moves into the lock, which opens for good once touched
     holding = state.replace(has_keys=jnp.array([False, True, False]))
-    _, moved, _, _, _ = step(key, holding, jnp.int32(action))
-    assert not np.array_equal(np.asarray(moved.pos), np.asarray(state.pos))
-    assert np.asarray(moved.tiles)[lock] == FLOOR
+    (moved,), _ = run_actions(step, holding, [action])
+    gap = np.abs(np.asarray(moved.pos) - lock_xy)[axis]
+    assert gap < 0.875 and np.asarray(moved.tiles)[lock] == FLOOR
+    assert not bool(moved.items.alive[4])
     assert np.asarray(moved.has_keys).tolist() == [False, True, False]  # keys are not used up
 
 
 def test_touching_a_key_takes_it(levels, step):
+    """Boxes touch when |dx| < 0.375 + 0.375 and |dy| < 0.375 + 0.232 (the key's height)."""
     i = find_level(levels, 1)
     state = jax.tree.map(jnp.asarray, level(levels, i))
     key_tile = tuple(np.argwhere(np.asarray(state.tiles) == KEY)[0])
-    state, action = place_next_to(state, key_tile)
-    _, moved, reward, done, _ = step(jax.random.key(0), state, jnp.int32(action))
-    # half a step already overlaps the key (C++: radii 0.375 + 0.375 > 0.5)
-    assert np.asarray(moved.pos).tolist() != np.asarray(state.pos).tolist()
+    state, action, _ = place_next_to(state, key_tile)
+    kx, ky = float(state.items.x[0]), float(state.items.y[0])
+    states, (_, moved, reward, done, _) = run_actions(step, state, [action] * 3)
+    before = state
+    for s in states:
+        x, y = (float(v) for v in np.asarray(before.pos))
+        nx, ny = (float(v) for v in np.asarray(s.pos))
+        near = abs(nx - kx) < 0.75 and abs(ny - ky) < 0.375 + KEY_RY
+        assert bool(s.has_keys[0]) == (near or bool(before.has_keys[0])), (x, y, nx, ny)
+        before = s
     assert np.asarray(moved.has_keys).tolist() == [True, False, False]
-    assert np.asarray(moved.tiles)[key_tile] == FLOOR
+    assert np.asarray(moved.tiles)[key_tile] == FLOOR and not bool(moved.items.alive[0])
     assert float(reward) == 0.0 and not bool(done)
 
 
-def plan_actions(state) -> list[int]:
-    """Actions of a shortest solution: two half steps per tile of the BFS path."""
-    path = solve(np.asarray(state.tiles), agent_tile(state))
-    actions = []
-    for a, b in zip(path[:-1], path[1:], strict=True):
-        actions += [DELTA_TO_ACTION[(b[0] - a[0], b[1] - a[1])]] * 2
-    return actions
+def steer(state, path: list[tuple[int, int]], k: int) -> tuple[int, int]:
+    """A closed-loop controller along a tile path: the action toward the centre of waypoint
+    ``path[k]`` from where the agent will be next step (``pos + vel``), and the next waypoint
+    index (``k + 1`` once the agent's centre is within 0.2 of the waypoint's centre)."""
+    pos, vel = np.asarray(state.pos), np.asarray(state.vel)
+    target = np.array(tile_centre(9, *path[k]))
+    if np.all(np.abs(target - pos) < 0.2) and k + 1 < len(path):
+        k += 1
+        target = np.array(tile_centre(9, *path[k]))
+    d = target - (pos + vel)
+    ax = int(np.sign(d[0])) if abs(d[0]) > 0.05 else 0
+    ay = int(np.sign(d[1])) if abs(d[1]) > 0.05 else 0
+    return 3 * (ax + 1) + (ay + 1), k
 
 
 def test_scripted_bfs_policy_steals_the_gem(levels, env, step):
+    """A policy that follows the BFS solution tile by tile (taking all three keys, opening all
+    three locks) steals the gem: reward 10 on the step that touches it, the episode then ends."""
     i = find_level(levels, 3)
     state = jax.tree.map(jnp.asarray, level(levels, i))
-    actions = plan_actions(state)
-    key = jax.random.key(5)
-    # touching the gem tile (the first half step onto it) ends the episode
-    for t, action in enumerate(actions[:-1]):
-        obs, state, reward, done, info = step(key, state, jnp.int32(action))
-        last = t == len(actions) - 2
-        assert bool(done) == last and float(reward) == (10.0 if last else 0.0)
+    path = solve(np.asarray(state.tiles), agent_tile(state))
+    k, rewards = 1, []
+    for t in range(400):
+        action, k = steer(state, path, k)
+        obs, state, reward, done, info = step(jax.random.key(t), state, jnp.int32(action))
+        rewards.append(float(reward))
+        if bool(done):
+            break
+    assert bool(done) and rewards[-1] == 10.0 and sum(rewards) == 10.0
     assert bool(info["success"]) and not bool(info["truncated"])
-    assert int(info["variation"]) == i and int(state.time) == len(actions) - 1
+    assert int(info["variation"]) == i and int(state.time) == len(rewards) < 400
     assert np.asarray(state.has_keys).all()  # all three keys were taken on the way
     assert not ((np.asarray(state.tiles) >= LOCK) & (np.asarray(state.tiles) < LOCK + 3)).any()
+    assert not np.asarray(state.items.alive[:6]).any()
     assert np.asarray(obs).shape == env.observation_space.shape
 
 
@@ -394,7 +491,7 @@ def test_pixel_observation(env, reset, step, levels):
     r, c = agent_tile(state)
     y, x = int((r + 0.5) * 64 / 9), int((c + 0.5) * 64 / 9)
     assert tuple(obs[y, x]) in set(AGENT_RGB)
-    # half a step later it has moved about 3.6 px; with a key held, the key ring shows it
+    # a step later it has moved 0.3375 tile (2.4 px); with a key held, the key ring shows it
     action, _ = floor_direction(state)
     holding = state.replace(has_keys=jnp.array([False, False, True]))
     obs2, moved, _, _, _ = step(jax.random.key(0), holding, jnp.int32(action))
@@ -411,8 +508,8 @@ def test_symbolic_observation(levels, step):
     i = find_level(levels, 3)
     obs, state = jax.jit(env.reset)(jax.random.key(0), jnp.int32(i))
     obs = np.asarray(obs)
-    assert obs.dtype == np.float32 and obs.shape == (17, 17, 12) == env.observation_space.shape
-    assert len(SYMBOLIC_CHANNELS) == 12 and set(np.unique(obs).tolist()) <= {0.0, 1.0}
+    assert obs.dtype == np.float32 and obs.shape == (17, 17, 14) == env.observation_space.shape
+    assert len(SYMBOLIC_CHANNELS) == 14 and set(np.unique(obs).tolist()) <= {0.0, 0.5, 1.0}
     # the window is the tile grid shifted so the agent sits at the centre (8, 8)
     tiles, (r, c) = np.asarray(state.tiles), agent_tile(state)
     window = np.full((17, 17), WALL)
@@ -422,21 +519,37 @@ def test_symbolic_observation(levels, step):
         np.testing.assert_array_equal(obs[..., ch], (window == kind).astype(np.float32))
     body = np.zeros((17, 17))
     body[8, 8] = 1
-    np.testing.assert_array_equal(obs[..., 8], body)
-    assert (obs[..., 9:] == 0).all()
-    # straddling shows two body tiles; held keys are constant planes
-    # (the window centres on the top-left tile the body covers)
-    action, (dr, dc) = floor_direction(state)
+    np.testing.assert_array_equal(obs[..., 8], body)  # on a tile centre: one cell, 1.0
+    assert (obs[..., 9:12] == 0).all() and (obs[..., 12:] == 0.5).all()  # no keys, at rest
+
+    def decode(o, state):
+        """The agent's (x, y) from the bilinear body channel: the weighted mean of cell
+        centres, relative to the window centre's tile."""
+        tr, tc = agent_tile(state, centred=False)
+        weights = o[..., 8]
+        rows, cols = np.mgrid[0:17, 0:17]
+        row = (weights * (rows - 8)).sum() + tr + 0.5  # in rows, down
+        col = (weights * (cols - 8)).sum() + tc + 0.5
+        return [col, 9 - row]
+
+    # off the tile centre: up to four cells, summing to 1, decode to the exact position;
+    # held keys and the velocity are constant planes
+    action, _ = floor_direction(state)
     state = state.replace(has_keys=jnp.array([True, False, True]))
-    obs2, moved, _, _, _ = jax.jit(env.step)(jax.random.key(0), state, jnp.int32(action))
-    obs2 = np.asarray(obs2)
-    body = np.zeros((17, 17))
-    body[8, 8] = body[8 + abs(dr), 8 + abs(dc)] = 1
-    np.testing.assert_array_equal(obs2[..., 8], body)
+    jstep = jax.jit(env.step)
+    for t in range(3):
+        obs2, state, _, _, _ = jstep(jax.random.key(t), state, jnp.int32(action))
+        obs2 = np.asarray(obs2)
+        assert 2 <= (obs2[..., 8] > 0).sum() <= 4
+        assert obs2[..., 8].sum() == pytest.approx(1.0, abs=1e-6)
+        np.testing.assert_allclose(decode(obs2, state), np.asarray(state.pos), atol=1e-5)
+        speed = 0.5 + 0.5 * np.asarray(state.vel) / TOP_SPEED
+        np.testing.assert_allclose(obs2[0, 0, 12:], speed, atol=1e-6)
+        assert (obs2[..., 12:] == obs2[:1, :1, 12:]).all()
     assert (obs2[..., 9] == 1).all() and (obs2[..., 10] == 0).all() and (obs2[..., 11] == 1).all()
     small = Heist(obs_mode="symbolic", view_radius=3)
-    assert small.observation_space.shape == (7, 7, 12)
-    assert jax.jit(small.reset)(jax.random.key(0), jnp.int32(5))[0].shape == (7, 7, 12)
+    assert small.observation_space.shape == (7, 7, 14)
+    assert jax.jit(small.reset)(jax.random.key(0), jnp.int32(5))[0].shape == (7, 7, 14)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -447,7 +560,7 @@ def test_vmap_over_population_and_envs():
     seeds = jnp.arange(6, dtype=jnp.int32).reshape(2, 3)
     keys = jax.random.split(jax.random.key(0), 6).reshape(2, 3)
     obs, state = jax.jit(jax.vmap(jax.vmap(env.reset)))(keys, seeds)
-    assert obs.shape == (2, 3, 17, 17, 12) and state.tiles.shape == (2, 3, 9, 9)
+    assert obs.shape == (2, 3, 17, 17, 14) and state.tiles.shape == (2, 3, 9, 9)
     single = jax.jit(env.reset)(keys[1, 2], seeds[1, 2])[1]
     for a, b in zip(jax.tree.leaves(single), jax.tree.leaves(state), strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b[1, 2]))
@@ -462,7 +575,7 @@ def test_vmap_over_population_and_envs():
     vstate, reward, done, info = vstep(
         jax.random.split(jax.random.key(2), 2), vstate, actions, sets
     )
-    assert vstate.obs.shape == (2, 3, 17, 17, 12) and vstate.obs.dtype == jnp.float32
+    assert vstate.obs.shape == (2, 3, 17, 17, 14) and vstate.obs.dtype == jnp.float32
     assert reward.shape == done.shape == info["success"].shape == (2, 3)
     assert (np.asarray(vstate.env_state.variation[1]) == 7).all()
 

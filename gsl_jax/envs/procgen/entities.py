@@ -19,7 +19,9 @@ Physics (our own code, rules from ``basic-abstract-game.cpp``):
   whose motion is blocked by cells (walls, or the outside of the world): each step is split into
   sub-steps, x and y separately; a sub-step that would put one of the entity's four (slightly
   shrunk) corners into a blocking cell snaps the entity's edge to the cell boundary, and the
-  velocity keeps only the fraction of sub-steps that were not blocked.
+  velocity keeps only the fraction of sub-steps that were not blocked. Optionally, entities
+  that block the mover (``is_blocked_ents``, e.g. heist's locks) push it back to touching along
+  the sub-step's axis and zero that velocity component (``push_obj``; :func:`push_out`).
 * :func:`move` is ``Entity::step`` for entities without smart stepping: ``x += vx, y += vy``.
 * :func:`box_overlap` is ``has_collision`` (strict box overlap with a margin);
   :func:`out_of_bounds` is ``is_out_of_bounds`` (entirely outside the world).
@@ -49,6 +51,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from gsl_jax.envs.procgen.physics import POS_EPS
 from gsl_jax.envs.procgen.render import FRAME_SIZE
 
 #: basic-abstract-game.cpp: corners are tested at ``0.98`` of the radius, so an entity that
@@ -283,6 +286,41 @@ def sub_step(
     return nx, ny, block
 
 
+def push_out(
+    x: jax.Array,
+    y: jax.Array,
+    rx: jax.Array,
+    ry: jax.Array,
+    horizontal: jax.Array,
+    blockers: EntityPool,
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Procgen's ``is_blocked_ents`` + ``push_obj`` in ``sub_step``, for blocking entities that
+    do not move: a mover (box at ``(x, y)``, half-sizes ``(rx, ry)``) that overlaps a live
+    entity of ``blockers`` (``has_collision`` with ``POS_EPS``: ``|dx| < rx + rx_b - 0.001``,
+    the same on y) is put back to touching it along the move's axis: ``x = x_b + sign(x - x_b)
+    (rx + rx_b)`` after a ``horizontal`` move, else the same on y.
+
+    The entities are visited from the last slot to the first, as Procgen walks its entity
+    vector. (Procgen moves the mover there with a nested ``sub_step`` that also tests walls; the
+    push only takes it back toward where it came from, so walls are not tested again here.)
+
+    Returns:
+        ``(x, y, hit)``, all ``[]``: the position and whether a blocker was hit.
+    """
+    hit = jnp.zeros((), bool)
+    for i in reversed(range(blockers.capacity)):
+        bx, by, brx, bry = blockers.x[i], blockers.y[i], blockers.rx[i], blockers.ry[i]
+        overlap = (
+            blockers.alive[i]
+            & (jnp.abs(x - bx) < (rx + brx) + POS_EPS)
+            & (jnp.abs(y - by) < (ry + bry) + POS_EPS)
+        )
+        x = jnp.where(overlap & horizontal, bx + jnp.sign(x - bx) * (rx + brx), x)
+        y = jnp.where(overlap & ~horizontal, by + jnp.sign(y - by) * (ry + bry), y)
+        hit = hit | overlap
+    return x, y, hit
+
+
 def smart_step(
     x: jax.Array,
     y: jax.Array,
@@ -293,43 +331,74 @@ def smart_step(
     x_first: jax.Array,
     blocked_at: BlockedFn,
     num_sub_steps: int = 4,
+    blockers: EntityPool | None = None,
+    loop: bool = False,
 ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
     """Procgen's ``basic_step_object`` for a smart-stepping entity (the agent), blocked by
-    cells only (entities that block, e.g. pushable boxes, are not modelled).
+    cells and, optionally, by entities that do not move.
 
     The step is split into ``num_sub_steps`` sub-steps; each moves x then y (or y then x when
     ``x_first`` is False) by ``v / num_sub_steps`` with :func:`sub_step`. The loop stops early
     once both moves of a sub-step are blocked. Each velocity component is then scaled by the
     fraction of sub-steps in which its move was not blocked.
 
+    ``blockers`` (a pool of ``[K]`` static boxes, e.g. heist's locked doors; None: none): after
+    every move, :func:`push_out` puts the entity back to touching a blocker it overlaps, the
+    move counts as blocked, and the velocity component on the move's axis becomes 0 at once
+    (``push_obj``), so the later sub-steps do not move on that axis.
+
     Procgen uses ``max(4, int(4 |v|))`` sub-steps, which is 4 for every ``|v| < 1.25`` (the
-    agent's speed stays below 0.58 with the default :func:`mix_velocity`), so the count is a
-    static argument here.
+    agent's speed stays below 0.58 with the default :func:`mix_velocity`, 0.87 with heist's
+    ``maxspeed``), so the count is a static argument here.
+
+    ``loop``: run the sub-steps in a ``lax.fori_loop`` rather than unrolled (same results). XLA:CPU
+    fuses an unrolled chain of sub-steps into one kernel that recomputes every position for each
+    later use, which blows up when ``blocked_at`` is more than a few comparisons: with heist's
+    tile lookups and locks the unrolled step ran about 170x slower than the loop.
 
     Returns:
         ``(x, y, vx, vy)`` after the step, all ``[]``.
     """
     frac = 1.0 / num_sub_steps
-    sx, sy = vx * frac, vy * frac
-    zero = jnp.zeros_like(sx)
-    free_x = jnp.zeros((), jnp.float32)
-    free_y = jnp.zeros((), jnp.float32)
-    running = jnp.ones((), bool)
-    for _ in range(num_sub_steps):
+
+    def move(px, py, mvx, mvy, along_x):
+        # One move on x (``along_x``) or y with the current velocity, then the blockers.
+        zero = jnp.zeros_like(mvx)
+        dx = jnp.where(along_x, mvx * frac, zero)
+        dy = jnp.where(along_x, zero, mvy * frac)
+        px, py, block = sub_step(px, py, rx, ry, dx, dy, blocked_at)
+        if blockers is not None:
+            horizontal = dx != 0
+            px, py, hit = push_out(px, py, rx, ry, horizontal, blockers)
+            mvx = jnp.where(hit & horizontal, zero, mvx)
+            mvy = jnp.where(hit & ~horizontal, zero, mvy)
+            block = block | hit
+        return px, py, mvx, mvy, block
+
+    def substep(carry: tuple) -> tuple:
+        x, y, vx, vy, free_x, free_y, running = carry
         # x first: x move then y move; otherwise y move then x move.
-        ax, ay, b1 = sub_step(
-            x, y, rx, ry, jnp.where(x_first, sx, zero), jnp.where(x_first, zero, sy), blocked_at
-        )
-        bx, by, b2 = sub_step(
-            ax, ay, rx, ry, jnp.where(x_first, zero, sx), jnp.where(x_first, sy, zero), blocked_at
-        )
+        ax, ay, avx, avy, b1 = move(x, y, vx, vy, x_first)
+        bx, by, bvx, bvy, b2 = move(ax, ay, avx, avy, ~x_first)
         block_x = jnp.where(x_first, b1, b2)
         block_y = jnp.where(x_first, b2, b1)
         x = jnp.where(running, bx, x)
         y = jnp.where(running, by, y)
+        if blockers is not None:
+            vx = jnp.where(running, bvx, vx)
+            vy = jnp.where(running, bvy, vy)
         free_x = free_x + (running & ~block_x)
         free_y = free_y + (running & ~block_y)
-        running = running & ~(block_x & block_y)
+        return x, y, vx, vy, free_x, free_y, running & ~(block_x & block_y)
+
+    zero = jnp.zeros((), jnp.float32)
+    carry = (x, y, vx, vy, zero, zero, jnp.ones((), bool))
+    if loop:
+        carry = jax.lax.fori_loop(0, num_sub_steps, lambda _, c: substep(c), carry)
+    else:
+        for _ in range(num_sub_steps):
+            carry = substep(carry)
+    x, y, vx, vy, free_x, free_y, _ = carry
     return x, y, vx * free_x * frac, vy * free_y * frac
 
 

@@ -20,31 +20,42 @@ Rules (from openai/procgen ``src/games/heist.cpp``, ``mazegen.cpp``
   region behind the last lock (of the start region when there are no locks). Every level is
   therefore solvable: key 0, lock 0, key 1, lock 1, ..., gem. (C++ ties between equally near locks
   go by its tile order; ours go by ours.)
-* Touching a key takes it (``has_keys[c]``; keys are never used up). A lock of colour ``c`` blocks
-  like a wall until key ``c`` is held; touching it with the key opens it for good. Touching the gem
-  gives reward 10 and ends the episode with the level complete (``info["success"]``). Otherwise
-  the episode ends after 1000 steps (game.cpp's default; heist does not override it) with
-  ``info["truncated"]``.
-* Movement. Procgen's heist agent moves *continuously* (``grid_step`` is off): each step its
-  velocity is mixed toward ``0.75 * (vx, vy)`` (mixrate 0.5, then decay 0.9, so about 0.61 tiles
-  per step at full speed) and it slides through the one-tile corridors with a 0.375-tile radius.
-  We discretise this to a **half-tile lattice**: the agent's position is kept in half tiles, each
-  step moves it at most half a tile, and the agent is a one-tile-wide body that covers one tile
-  (at a tile centre) or the two tiles it straddles. So crossing a tile takes two steps, close to
-  the C++ agent's 1.6 steps per tile at full speed plus its slowing at turns. (Measured with
-  uniform-random actions, first episodes of 256 C++ levels (EnvPool) and 512 of ours: 32% vs 30%
-  solved in easy, mean length 814 vs 833 steps; 15.6% vs 15.8% in hard; one-tile moves would
-  solve 59% in easy.) A move is blocked when a tile the body would cover is a wall, out of the
-  world, or a lock whose key is not held; a blocked agent stays put (the step still counts). The
-  body touches a key, lock or the gem when it covers that tile, which is when the C++ bodies
-  (agent radius 0.375, key and gem radius 0.375, lock half-size 0.5) overlap. C++ drops each key
-  and the gem at a random spot within 0.125 of its tile centre; ours sit at the centre.
-* Actions (the 15 Procgen combos, :data:`~gsl_jax.envs.procgen.grid.ACTION_NAMES`): a move
-  action asks for ``(vx, vy)``; the vertical half step is tried first, then the horizontal one,
-  as Procgen steps the player's y before x when ``vy != 0``. A diagonal therefore turns a corner
-  or follows whichever of its directions is open; in a maze at most one of its two half steps can
-  succeed. NOOP and the special buttons 9-14 do not move. The sprite turns to the requested
-  direction (``face_direction``) even when blocked.
+* Coordinates are Procgen's: world units (one tile = 1), ``x`` to the right, ``y`` *up*; tile
+  ``(row, col)`` of the (image-order) tile grid covers ``[col, col + 1) x [W - 1 - row, W - row)``.
+  Every body is a box: the agent half-size ``0.375``, a lock the whole tile (half-size ``0.5``,
+  centred), a key ``0.375 x 0.232`` and the gem ``0.375 x 0.257`` (heist.cpp spawns them with
+  radius ``0.375`` and then ``match_aspect_ratio`` shrinks the height to the image's aspect, 84x52
+  and 70x48 px). The agent starts at rest on its tile's centre; each key and the gem sit at a
+  uniform spot within ``0.125`` of their tile's centre on each axis (``spawn_entity`` in a one-tile
+  box).
+* Movement (``basic-abstract-game.cpp``; heist keeps ``grid_step`` off and sets ``maxspeed =
+  0.75``, ``mixrate`` stays ``0.5``). A move action asks for ``(ax, ay)`` in ``{-1, 0, 1}``
+  (``vx = a / 3 - 1``, ``vy = a % 3 - 1``; NOOP and the special buttons 9-14 ask for ``(0, 0)``).
+  Every step, ``update_agent_velocity`` + ``decay_agent_velocity``::
+
+      v <- 0.9 * ((1 - 0.5) * v + 0.5 * 0.75 * a)      (per axis: v <- 0.45 v + 0.3375 a)
+
+  so a held direction converges to ``0.3375 / 0.55 = 0.614`` tiles per step and the velocity keeps
+  0.45 of itself when the action changes (momentum). ``basic_step_object`` then moves the agent in
+  4 sub-steps of ``v / 4`` (``max(4, int(4 |v|))``, always 4 here), each an x move and a y move:
+  y first when the action has a vertical part, else x first when it has a horizontal part, else
+  the faster axis first (an exact tie at random). A move whose shrunk corners (98% of the
+  half-size) enter a wall or the outside of the world snaps the agent's leading edge to the tile
+  boundary; a move that leaves it overlapping a lock whose key is not held (``has_collision`` with
+  a 0.001 margin) pushes it back to touching the lock and zeroes that velocity component
+  (``push_obj``). After the sub-steps each velocity component keeps the fraction of its moves that
+  were not blocked. (:func:`~gsl_jax.envs.procgen.entities.mix_velocity`,
+  :func:`~gsl_jax.envs.procgen.entities.smart_step` with the locks as blockers.) So alternating
+  RIGHT and UP carries the agent diagonally, and it slides along a wall into a side corridor once
+  its corners clear the corridor's edges (the 0.75-wide body has 0.25 of play in a one-tile
+  corridor).
+* After moving, the agent touches every body its box overlaps (``has_collision``: ``|dx| < rx_a +
+  rx_b`` and ``|dy| < ry_a + ry_b``, strict). Touching a key takes it (``has_keys[c]``; keys are
+  never used up). A lock of colour ``c`` blocks until key ``c`` is held (as of the start of the
+  step); touching it with the key opens it for good. Touching the gem gives reward 10 and ends the
+  episode with the level complete (``info["success"]``). Otherwise the episode ends after 1000
+  steps (game.cpp's default; heist does not override it) with ``info["truncated"]``.
+* The sprite turns to the requested direction (``face_direction``) even when blocked.
 
 Variation = level seed (int32 in ``[0, 2**31 - 1)``); ``reset`` builds the level from the seed
 alone (the episode key is unused). Our generator draws from ``jax.random`` (and a hash of its
@@ -58,20 +69,25 @@ Observations (``obs_mode``):
   only on in memory mode) the whole world fills the frame, ``64 / W`` px per tile, drawn with our
   own art: themed floor (one of eight per level, as Procgen draws a background per level), dirt
   walls, blue/green/red keys and lock blocks, a yellow gem, the agent (turned toward its last
-  requested direction) drawn at its half-tile position, and the held keys as small icons at the top
-  right, where Procgen draws its key ring.
-* ``"symbolic"``: float32 ``[2r + 1, 2r + 1, 12]``, a window of tiles centred on the top-left tile
-  the agent's body covers (its tile when it stands on a tile centre), cells outside the world
-  reading as wall. Channels: 0 wall, 1 gem, 2-4 key (blue, green, red), 5-7 lock (blue, green,
-  red), 8 agent body (the one or two tiles it covers: the centre, plus the tile right of or below
-  it when it straddles), 9-11 keys held (constant planes, 1.0 where held). The default radius
-  ``r = W - 1`` (17x17 easy, 25x25 hard) shows the whole world from any position.
+  requested direction) drawn at its position (rounded to the pixel), and the held keys as small
+  icons at the top right, where Procgen draws its key ring. Keys and the gem are drawn on their
+  tiles; their small offsets from the tile centre (at most 0.125 tile, under a pixel) only move
+  their collision boxes.
+* ``"symbolic"``: float32 ``[2r + 1, 2r + 1, 14]``, a window of tiles centred on the tile that holds
+  the agent's centre, cells outside the world reading as wall. Channels: 0 wall, 1 gem, 2-4 key
+  (blue, green, red), 5-7 lock (blue, green, red), 8 agent, 9-11 keys held (constant planes, 1.0
+  where held), 12-13 the agent's velocity ``(vx, vy)`` (constant planes, ``0.5 + 0.5 v / 0.614``,
+  so 0.5 at rest; Procgen's heist frames carry no velocity, but the compact mode is meant to hold
+  the whole state). The agent's non-integer position is encoded bilinearly in channel 8: tile
+  cell ``(i, j)`` of the window holds ``max(0, 1 - |dc_j - u|) * max(0, 1 - |dr_i - v|)``, where
+  ``(dr_i, dc_j)`` is the cell's offset from the window centre and ``(v, u)`` the agent centre's
+  offset from the centre tile's centre in tiles (``u`` to the right, ``v`` down, each in
+  ``[-0.5, 0.5]``). So the centre cell reads 1.0 when the agent stands on its tile's centre, at
+  most four cells (the centre, one beside it, one above or below, one diagonal) are non-zero,
+  they sum to 1, and the position is their weighted mean of cell centres, exactly. The default
+  radius ``r = W - 1`` (17x17 easy, 25x25 hard) shows the whole world from any position.
 
-Speed (``VecEnv(Heist(), 256)``, random actions, jitted ``lax.scan`` of 100 steps, 200 levels, on a
-2-core CPU shared with other jobs, per CPU-second of this process): easy pixels about 95k steps/s
-with the level bank and 37k without (a level is then generated for every env at every step: about
-18 us per level, mostly the search that colours the locks and Kruskal's loop); symbolic 340k and
-52k. EnvPool's C++ heist (256 envs) gave 31k steps per CPU-second in the same session.
+SPEED_PLACEHOLDER
 """
 
 from __future__ import annotations
@@ -84,9 +100,10 @@ import numpy as np
 from flax import struct
 
 from gsl_jax.envs.core import Box, Discrete, Info, StateEnvironment, make_info
+from gsl_jax.envs.procgen import entities as ent
 from gsl_jax.envs.procgen.grid import (
-    ACTION_VELOCITY,
     NUM_ACTIONS,
+    action_velocity,
     egocentric_window,
     kruskal_maze,
     level_key,
@@ -110,9 +127,23 @@ TIMEOUT = 1000
 #: heist.cpp ``COMPLETION_BONUS``.
 REWARD = 10.0
 OBS_MODES = ("pixels", "symbolic")
-#: Lattice points per tile along an axis: the agent moves half a tile per step (see the module
-#: docstring for why).
-SUBSTEPS = 2
+#: basic-abstract-game.cpp's ``mixrate`` (heist keeps the default) and heist.cpp's ``maxspeed``.
+MIXRATE = 0.5
+MAXSPEED = 0.75
+#: The speed a held direction converges to: ``v = 0.9 (0.5 v + 0.375)``.
+TOP_SPEED = 0.9 * MIXRATE * MAXSPEED / (1 - 0.9 * (1 - MIXRATE))
+#: Half-sizes of the bodies (heist.cpp ``game_reset``; keys and the gem are shrunk in height to
+#: their images' aspect ratios, 84x52 and 70x48 px, by ``match_aspect_ratio``).
+AGENT_R = 0.375
+LOCK_R = 0.5
+ITEM_RX = 0.375
+KEY_RY = float(np.float32(0.375) / np.float32(84 / 52))
+GEM_RY = float(np.float32(0.375) / np.float32(70 / 48))
+#: Keys and the gem lie uniformly within this distance of their tile's centre on each axis
+#: (``spawn_entity`` of radius 0.375 in a one-tile box).
+ITEM_JITTER = 0.125
+#: Slots of :attr:`HeistState.items`: keys 0-2 (blue, green, red), locks 3-5, the gem 6.
+KEY_SLOTS, LOCK_SLOTS, GEM_SLOT = slice(0, 3), slice(3, 6), 6
 
 # Tile ids of the state grid and of the atlas.
 FLOOR, WALL, GEM = 0, 1, 2
@@ -132,6 +163,8 @@ SYMBOLIC_CHANNELS = (
     "held_blue",
     "held_green",
     "held_red",
+    "velocity_x",
+    "velocity_y",
 )
 
 _SALT = 0x48454953  # "HEIS": keeps heist levels independent of other games' levels
@@ -146,8 +179,15 @@ class HeistState:
     Attributes:
         tiles: uint8 ``[W, W]`` tile ids (``FLOOR``, ``WALL``, ``GEM``, ``KEY + c``,
             ``LOCK + c``; row 0 at the top). Taken keys and opened locks become ``FLOOR``.
-        pos: int32 ``[2]`` agent ``(row, col)`` in half tiles: tile ``(r, c)``'s centre is
-            ``(2 r, 2 c)``; an odd coordinate straddles two tiles.
+            Walls block by tile; keys, locks and the gem also live in ``items``, whose boxes
+            are what the agent touches.
+        pos: float32 ``[2]`` the agent's centre ``(x, y)`` in Procgen's world units (x right,
+            y up; tile ``(r, c)``'s centre is ``(c + 0.5, W - 0.5 - r)``).
+        vel: float32 ``[2]`` the agent's velocity ``(vx, vy)`` in tiles per step.
+        items: the 7 bodies the agent can touch, an
+            :class:`~gsl_jax.envs.procgen.entities.EntityPool` of 7 slots (fields ``[7]``):
+            keys 0-2, locks 3-5 (by colour), the gem 6; ``alive`` while present (a key until
+            taken, a lock until opened; colours ``>= num_keys`` are never alive).
         facing: int32 ``[]`` last requested move direction ``3 * (vx + 1) + (vy + 1)`` (Procgen's
             move-action id; never 4), for the sprite.
         has_keys: bool ``[3]`` keys held (blue, green, red).
@@ -160,6 +200,8 @@ class HeistState:
 
     tiles: jax.Array
     pos: jax.Array
+    vel: jax.Array
+    items: ent.EntityPool
     facing: jax.Array
     has_keys: jax.Array
     theme: jax.Array
@@ -260,15 +302,6 @@ def _search_from(start: jax.Array, open_grid: jax.Array, gate: jax.Array):
     enc = jnp.where(start, 8, 0).astype(jnp.int32)  # the start is never a lock
     enc, _ = jax.lax.while_loop(cond, body, (enc, jnp.zeros((), jnp.int32)))
     return (enc >> 3) - 1, enc & 7
-
-
-def _move_table() -> np.ndarray:
-    """``[15, 2]`` int32 ``(d_row, d_col)`` each action asks for (rows down; Procgen has y up)."""
-    return np.stack([-ACTION_VELOCITY[:, 1], ACTION_VELOCITY[:, 0]], axis=1).astype(np.int32)
-
-
-#: ``[15, 2]`` int32: the ``(d_row, d_col)`` direction each action asks for.
-MOVES = _move_table()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -421,7 +454,7 @@ class Heist(StateEnvironment):
     Args:
         distribution_mode: ``"easy"`` (9x9 world) or ``"hard"`` (13x13).
         obs_mode: ``"pixels"`` (uint8 ``[64, 64, 3]``) or ``"symbolic"`` (float32
-            ``[2r + 1, 2r + 1, 12]``, channels :data:`SYMBOLIC_CHANNELS`).
+            ``[2r + 1, 2r + 1, 14]``, channels :data:`SYMBOLIC_CHANNELS`).
         view_radius: ``r`` of the symbolic window in tiles; default ``W - 1`` (the whole world is
             always in view). Ignored in pixel mode.
         timeout: episode step limit (Procgen: 1000).
@@ -469,9 +502,6 @@ class Heist(StateEnvironment):
         # The agent sprite covers 0.75 of a tile, as heist.cpp's agent radius 0.375 does.
         self._sprite_size = size = max(3, int(np.ceil(0.75 * 64 / w)))
         self._sprite = agent_sprites(size)
-        # Top-left pixel of the sprite for every half-tile coordinate 0 .. 2 (W - 1).
-        centre = (np.arange(SUBSTEPS * (w - 1) + 1) / SUBSTEPS + 0.5) * 64 / w
-        self._sprite_origin = np.floor(centre - size / 2 + 0.5).astype(np.int32)
         if obs_mode == "pixels":
             self.observation_space = Box((64, 64, 3), 0, 255, jnp.uint8)
         else:
@@ -492,9 +522,11 @@ class Heist(StateEnvironment):
         words = jax.random.bits(level_key(seed, _SALT), (4,), jnp.uint32)
         k_maze = jax.random.wrap_key_data(words[2:])
         # Every other choice comes from one hashed noise array: 5 scalars, then a [W, W] plane
-        # for the locks, the agent and each of the 4 key / gem placements.
-        noise = _hash_noise(words[:2], 5 + 6 * w * w)
-        planes = noise[5:].reshape(6, w, w)
+        # for the locks, the agent and each of the 4 key / gem placements, then the 8 offsets
+        # of the keys and the gem within their tiles.
+        noise = _hash_noise(words[:2], 5 + 6 * w * w + 8)
+        planes = noise[5 : 5 + 6 * w * w].reshape(6, w, w)
+        jitter = (noise[-8:] >> 8).astype(jnp.float32) * (1.0 / (1 << 24))
         draws = (noise[:5] >> 8).astype(jnp.float32) * (1.0 / (1 << 24))  # uniform in [0, 1)
 
         def randn(u: jax.Array, n: jax.Array) -> jax.Array:  # uniform int in [0, n)
@@ -558,21 +590,49 @@ class Heist(StateEnvironment):
             order.append(slot)
 
         tiles = jnp.where(open_grid, FLOOR, WALL).astype(jnp.int32)
+        spots, locks = [], []
         for k in range(NUM_COLOURS + 1):
             reg = 0 if k == 0 else order[k - 1] + 1
             space = open_grid & ~is_lock & ~agent_mask & (region == reg)
-            spot = flat == _pick(planes[2 + k], space)
+            spots.append(_pick(planes[2 + k], space))
+            spot = flat == spots[-1]
             if k < NUM_COLOURS:
                 tiles = jnp.where(spot & (k < num_locks), KEY + k, tiles)
-                lock_k = lock_tile[order[k]]
-                tiles = jnp.where((flat == lock_k) & (k < num_locks), LOCK + k, tiles)
+                locks.append(lock_tile[order[k]])
+                tiles = jnp.where((flat == locks[-1]) & (k < num_locks), LOCK + k, tiles)
             tiles = jnp.where(spot & (k == num_locks), GEM, tiles)
 
+        # The bodies (Procgen coordinates, y up): keys and the gem jittered within their tiles,
+        # locks on their tiles' centres. The gem is the spot of placement num_locks.
+        spots = jnp.stack(spots)
+        gem_spot = spots[num_locks]
+        item_tile = jnp.concatenate([spots[:NUM_COLOURS], jnp.stack(locks), gem_spot[None]])
+        centre_x = (item_tile % w).astype(jnp.float32) + 0.5
+        centre_y = (w - 1 - item_tile // w).astype(jnp.float32) + 0.5
+        shift = ITEM_JITTER * (2 * jitter.reshape(2, 4) - 1)  # [axis, key 0-2 / gem]
+        zero3 = jnp.zeros(NUM_COLOURS, jnp.float32)
+        shift_x = jnp.concatenate([shift[0, :3], zero3, shift[0, 3:]])
+        shift_y = jnp.concatenate([shift[1, :3], zero3, shift[1, 3:]])
+        colour_used = jnp.arange(NUM_COLOURS) < num_locks
+        f32 = np.float32
+        items = ent.EntityPool(
+            x=centre_x + shift_x,
+            y=centre_y + shift_y,
+            vx=jnp.zeros(7, jnp.float32),
+            vy=jnp.zeros(7, jnp.float32),
+            rx=jnp.asarray([ITEM_RX] * 3 + [LOCK_R] * 3 + [ITEM_RX], f32),
+            ry=jnp.asarray([KEY_RY] * 3 + [LOCK_R] * 3 + [GEM_RY], f32),
+            kind=jnp.asarray([KEY, KEY + 1, KEY + 2, LOCK, LOCK + 1, LOCK + 2, GEM], jnp.int32),
+            alive=jnp.concatenate([colour_used, colour_used, jnp.ones(1, bool)]),
+        )
+
         theme = randn(draws[4], self.renderer.atlas.num_themes)
-        agent_rc = jnp.stack([agent_tile // w, agent_tile % w])
+        agent_xy = jnp.stack([agent_tile % w, w - 1 - agent_tile // w]).astype(jnp.float32)
         return HeistState(
             tiles=tiles.astype(jnp.uint8),
-            pos=(SUBSTEPS * agent_rc).astype(jnp.int32),
+            pos=agent_xy + 0.5,
+            vel=jnp.zeros(2, jnp.float32),
+            items=items,
             facing=jnp.int32(7),  # Procgen's rotation 0: facing right
             has_keys=jnp.zeros(NUM_COLOURS, jnp.bool_),
             theme=theme.astype(jnp.int32),
@@ -590,45 +650,70 @@ class Heist(StateEnvironment):
         del key
         return self.generate(jnp.asarray(variation, jnp.int32))
 
-    def _covered(self, pos: jax.Array) -> jax.Array:
-        """bool ``[W, W]``: the tiles the agent's body covers at ``pos`` (half tiles)."""
+    def _wall_test(self, tiles: jax.Array) -> ent.BlockedFn:
+        """The :data:`~gsl_jax.envs.procgen.entities.BlockedFn` of ``tiles``' walls: a world point
+        ``(px, py)`` (y up) blocks when its tile is a wall or outside the world (Procgen's
+        ``get_obj_from_floats`` with ``out_of_bounds_object = WALL_OBJ``; locks are entities)."""
         w = self.world_dim
-        idx = jnp.arange(w)
-        lo, hi = pos // SUBSTEPS, (pos + SUBSTEPS - 1) // SUBSTEPS
-        on_row = (idx >= lo[0]) & (idx <= hi[0])
-        on_col = (idx >= lo[1]) & (idx <= hi[1])
-        return on_row[:, None] & on_col[None, :]
+        # Rows flipped to y-up order, one wall ring around: index (floor(py) + 1, floor(px) + 1).
+        walls = jnp.pad(tiles[::-1] == WALL, 1, constant_values=True).reshape(-1)
+
+        def blocked(px: jax.Array, py: jax.Array) -> jax.Array:
+            col = jnp.clip(jnp.floor(px).astype(jnp.int32) + 1, 0, w + 1)
+            row = jnp.clip(jnp.floor(py).astype(jnp.int32) + 1, 0, w + 1)
+            return walls[row * (w + 2) + col]
+
+        return blocked
 
     def transition(
         self, key: jax.Array, state: HeistState, action: jax.Array
     ) -> tuple[HeistState, jax.Array, jax.Array, Info]:
-        del key  # heist has no randomness after generation
-        last = SUBSTEPS * (self.world_dim - 1)
+        """One step of basic-abstract-game.cpp ``game_step`` for heist; ``key`` only breaks an
+        exact tie ``|vx| == |vy|`` in the sub-step order (Procgen's ``step_rand_int``)."""
         action = jnp.clip(action, 0, NUM_ACTIONS - 1)
-        move = jnp.asarray(MOVES)[action]
-        tiles = state.tiles
-        lock_colour = tiles.astype(jnp.int32) - LOCK
-        is_lock = (lock_colour >= 0) & (lock_colour < NUM_COLOURS)
-        held = state.has_keys[jnp.clip(lock_colour, 0, NUM_COLOURS - 1)]
-        solid = (tiles == WALL) | (is_lock & ~held)
-
-        def half_step(pos: jax.Array, axis: int) -> jax.Array:
-            target = pos.at[axis].add(move[axis])
-            inside = (target[axis] >= 0) & (target[axis] <= last)
-            free = inside & ~jnp.any(self._covered(target) & solid)
-            return jnp.where(free, target, pos)
-
-        # Procgen steps the player's y before x when the action has a vertical part.
-        pos = half_step(half_step(state.pos, 0), 1)
-        covered = self._covered(pos)
-        colour = tiles.astype(jnp.int32) - KEY
-        taken = covered & (colour >= 0) & (colour < NUM_COLOURS)
-        has_keys = state.has_keys | jnp.any(
-            taken[None] & (colour[None] == jnp.arange(NUM_COLOURS)[:, None, None]), axis=(1, 2)
+        ax, ay = action_velocity(action)
+        ax, ay = ax.astype(jnp.float32), ay.astype(jnp.float32)
+        vx, vy = ent.mix_velocity(state.vel[0], state.vel[1], ax, ay, MIXRATE, MAXSPEED)
+        # basic_step_object: the faster axis first, a tie at random; for the player a
+        # horizontal action means x first and a vertical one y first (checked last, so it wins).
+        cmp = jnp.abs(vx) - jnp.abs(vy)
+        coin = (jax.random.bits(key, (), jnp.uint32) & 1) == 0
+        x_first = jnp.where(cmp == 0, coin, cmp > 0)
+        x_first = jnp.where(ax != 0, True, x_first)
+        x_first = jnp.where(ay != 0, False, x_first)
+        # Locks block until their key is held (as of the start of the step).
+        items = state.items
+        locks = jax.tree.map(lambda f: f[LOCK_SLOTS], items)
+        locks = locks.replace(alive=locks.alive & ~state.has_keys)
+        r = jnp.float32(AGENT_R)
+        x, y, vx, vy = ent.smart_step(
+            state.pos[0],
+            state.pos[1],
+            vx,
+            vy,
+            r,
+            r,
+            x_first,
+            self._wall_test(state.tiles),
+            blockers=locks,
+            loop=True,  # unrolled, XLA:CPU recomputes the chain (see smart_step)
         )
-        # A lock the body covers can only be one whose key is held: open it (heist.cpp erases it).
-        cleared = taken | (covered & is_lock)
-        reached = jnp.any(covered & (tiles == GEM))
+
+        # game_step: the agent touches every body it overlaps (has_collision, margin 0).
+        touching = ent.box_overlap(items, x, y, r, r)
+        taken = touching[KEY_SLOTS]
+        has_keys = state.has_keys | taken
+        # A lock the agent overlaps can only be one whose key it held: it opens (is erased).
+        opened = touching[LOCK_SLOTS] & has_keys
+        reached = touching[GEM_SLOT]
+        gone = jnp.concatenate([taken, opened, jnp.zeros(1, bool)])
+        tiles = state.tiles.astype(jnp.int32)
+        colour = jnp.arange(NUM_COLOURS)
+        cleared = jnp.any(
+            ((tiles[None] == KEY + colour[:, None, None]) & taken[:, None, None])
+            | ((tiles[None] == LOCK + colour[:, None, None]) & opened[:, None, None]),
+            axis=0,
+        )
         time = state.time + 1
         timed_out = time >= self.timeout
         done = reached | timed_out
@@ -637,7 +722,9 @@ class Heist(StateEnvironment):
         facing = jnp.where((action < 9) & (move_id != 4), move_id, state.facing)
         state = state.replace(
             tiles=jnp.where(cleared, FLOOR, tiles).astype(jnp.uint8),
-            pos=pos,
+            pos=jnp.stack([x, y]),
+            vel=jnp.stack([vx, vy]),
+            items=ent.remove(items, gone),
             facing=facing.astype(jnp.int32),
             has_keys=has_keys,
             time=time,
@@ -656,7 +743,7 @@ class Heist(StateEnvironment):
         return self.symbolic(state)
 
     def render(self, state: HeistState) -> jax.Array:
-        """uint8 ``[64, 64, 3]``: the world, the agent at its half-tile position, the key ring."""
+        """uint8 ``[64, 64, 3]``: the world, the agent at its position, the key ring."""
         overlay = self._agent_layer(state)
         # heist.cpp draws the held keys at the top right, over the world.
         rings = jnp.asarray(ring_key_masks())
@@ -667,10 +754,15 @@ class Heist(StateEnvironment):
     def _agent_layer(self, state: HeistState) -> jax.Array:
         """uint8 ``[64, 64]``: the sprite's colour class (0 = none, 1-3) at every pixel."""
         size = self._sprite_size
-        origin = jnp.asarray(self._sprite_origin)
+        scale = np.float32(64 / self.world_dim)  # pixels per tile
+        # Top-left pixel of the sprite: its centre rounded to the pixel grid (image rows down).
+        centre_col = state.pos[0] * scale
+        centre_row = (self.world_dim - state.pos[1]) * scale
+        top = jnp.floor(centre_row - size / 2 + 0.5).astype(jnp.int32)
+        left = jnp.floor(centre_col - size / 2 + 0.5).astype(jnp.int32)
         pixel = jnp.arange(64, dtype=jnp.int32)
-        row = pixel - origin[state.pos[0]]  # [64] sprite row under each pixel row
-        col = pixel - origin[state.pos[1]]
+        row = pixel - top  # [64] sprite row under each pixel row
+        col = pixel - left
         sprite = jnp.asarray(self._sprite)[state.facing]  # [size, size]
         # The sprite row of every pixel row (all zero off the sprite), then one select per
         # sprite column: a handful of [64, 64] selects per frame.
@@ -683,16 +775,27 @@ class Heist(StateEnvironment):
         return layer
 
     def symbolic(self, state: HeistState) -> jax.Array:
-        """float32 ``[2r + 1, 2r + 1, 12]`` around the agent; channels :data:`SYMBOLIC_CHANNELS`."""
-        r = self.view_radius
-        anchor = state.pos // SUBSTEPS
-        window = egocentric_window(state.tiles, anchor[0], anchor[1], r, WALL).astype(jnp.int32)
+        """float32 ``[2r + 1, 2r + 1, 14]`` around the agent; channels :data:`SYMBOLIC_CHANNELS`
+        (the agent's position bilinearly in channel 8, see the module docstring)."""
+        r, w = self.view_radius, self.world_dim
+        x, y = state.pos[0], state.pos[1]
+        col = jnp.clip(jnp.floor(x).astype(jnp.int32), 0, w - 1)
+        row = jnp.clip(w - 1 - jnp.floor(y).astype(jnp.int32), 0, w - 1)
+        window = egocentric_window(state.tiles, row, col, r, WALL).astype(jnp.int32)
         kinds = jnp.asarray([WALL, GEM, KEY, KEY + 1, KEY + 2, LOCK, LOCK + 1, LOCK + 2])
         planes = window[..., None] == kinds  # [side, side, 8]
-        idx = jnp.arange(2 * r + 1)
-        straddle = state.pos % SUBSTEPS != 0
-        on_row = (idx == r) | ((idx == r + 1) & straddle[0])
-        on_col = (idx == r) | ((idx == r + 1) & straddle[1])
-        body = on_row[:, None] & on_col[None, :]
-        held = jnp.broadcast_to(state.has_keys, window.shape + (NUM_COLOURS,))
-        return jnp.concatenate([planes, body[..., None], held], axis=-1).astype(jnp.float32)
+        # The agent centre's offset from the centre tile's centre (u right, v down), and the
+        # bilinear ("tent") weight of every window row and column.
+        u = x - (col.astype(jnp.float32) + 0.5)
+        v = (w - y) - (row.astype(jnp.float32) + 0.5)
+        offset = jnp.arange(2 * r + 1, dtype=jnp.float32) - r
+        row_w = jnp.maximum(0.0, 1.0 - jnp.abs(offset - v))
+        col_w = jnp.maximum(0.0, 1.0 - jnp.abs(offset - u))
+        body = row_w[:, None] * col_w[None, :]
+        shape = window.shape + (NUM_COLOURS,)
+        held = jnp.broadcast_to(state.has_keys.astype(jnp.float32), shape)
+        speed = jnp.clip(0.5 + 0.5 * state.vel / np.float32(TOP_SPEED), 0.0, 1.0)
+        vel = jnp.broadcast_to(speed, window.shape + (2,))
+        return jnp.concatenate(
+            [planes.astype(jnp.float32), body[..., None], held, vel], axis=-1
+        ).astype(jnp.float32)
