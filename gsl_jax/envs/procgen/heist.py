@@ -87,11 +87,7 @@ Observations (``obs_mode``):
   they sum to 1, and the position is their weighted mean of cell centres, exactly. The default
   radius ``r = W - 1`` (17x17 easy, 25x25 hard) shows the whole world from any position.
 
-Speed (``benchmarks/throughput.py --sections procgen --procgen-games heist``: ``VecEnv(Heist(),
-256)``, random actions, jitted ``lax.scan`` of 100 steps, 200 levels, pixels, on a 2-core CPU
-shared with other jobs): about 57k steps/s, as fast as the earlier half-tile lattice (60k in the
-same setting); the frame dominates, the continuous movement (4 sub-steps in a ``fori_loop``)
-costs little. EnvPool's C++ heist gave 10k-28k steps/s in the same sessions.
+SPEED_PLACEHOLDER
 """
 
 from __future__ import annotations
