@@ -147,12 +147,13 @@ def ensure_rejax_venv(venv: Path) -> Path:
 class RejaxWorker:
     """A rejax worker subprocess; :meth:`call` sends one command and returns its answer."""
 
-    def __init__(self, python: Path):
+    def __init__(self, python: Path, env: dict[str, str] | None = None):
         self.process = subprocess.Popen(
             [str(python), "-c", REJAX_WORKER],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
+            env=env,
         )
 
     def call(self, cmd: str, **kwargs: Any) -> dict[str, Any]:
@@ -286,8 +287,15 @@ def best(values: Sequence[float]) -> float:
 # ------------------------------------------------------------------------------------------
 # Section 1: single-agent PPO vs rejax
 # ------------------------------------------------------------------------------------------
-def bench_single(args: argparse.Namespace, rejax: RejaxWorker | None) -> dict[str, Any]:
-    """Compile + first run and steady-state steps/s of ours and rejax, alternating runs."""
+def bench_single(
+    args: argparse.Namespace,
+    rejax: RejaxWorker | None,
+    rejax_default: RejaxWorker | None = None,
+) -> dict[str, Any]:
+    """Compile + first run and steady-state steps/s of ours and rejax, alternating runs.
+
+    ``rejax`` runs under this process's XLA flags (gsl_jax's included); ``rejax_default``, when
+    given, runs rejax under XLA's default scheduler, i.e. as rejax's own users run it."""
     from gsl_jax.presets import CLASSIC_CONTROL
 
     ours = build_ours(args.steps, population=1)
@@ -303,6 +311,12 @@ def bench_single(args: argparse.Namespace, rejax: RejaxWorker | None) -> dict[st
         answer = rejax.call("run", name="single", seeds=[0])
         result["rejax"] = {"compile_and_first_s": answer["seconds"]}
         log(f"single/rejax: compile + first run {answer['seconds']:.2f} s")
+    default_times: list[float] = []
+    if rejax_default is not None:
+        rejax_default.call("setup", name="single", config=rejax_config(CLASSIC_CONTROL, steps))
+        answer = rejax_default.call("run", name="single", seeds=[0])
+        result["rejax_xla_default"] = {"compile_and_first_s": answer["seconds"]}
+        log(f"single/rejax (XLA default flags): compile + first run {answer['seconds']:.2f} s")
 
     ours_times, rejax_times, ours_returns, rejax_returns = [], [], [], []
     for rep in range(args.reps):
@@ -317,6 +331,13 @@ def bench_single(args: argparse.Namespace, rejax: RejaxWorker | None) -> dict[st
             log(
                 f"single/rejax: run {rep + 1}/{args.reps} {answer['seconds']:.2f} s "
                 f"= {steps / answer['seconds']:,.0f}/s"
+            )
+        if rejax_default is not None:
+            answer = rejax_default.call("run", name="single", seeds=[rep + 1])
+            default_times.append(answer["seconds"])
+            log(
+                f"single/rejax (XLA default flags): run {rep + 1}/{args.reps} "
+                f"{answer['seconds']:.2f} s = {steps / answer['seconds']:,.0f}/s"
             )
     result["ours"].update(
         run_s=ours_times,
@@ -338,6 +359,13 @@ def bench_single(args: argparse.Namespace, rejax: RejaxWorker | None) -> dict[st
             result["ours"]["steps_per_s"] / result["rejax"]["steps_per_s_without_eval"]
         )
         log(f"single: rejax's end-of-training evaluation alone takes {evaluation:.3f} s")
+    if default_times:
+        result["rejax_xla_default"].update(
+            run_s=default_times, steps_per_s=steps / best(default_times)
+        )
+        result["ratio_vs_rejax_xla_default"] = (
+            result["ours"]["steps_per_s"] / result["rejax_xla_default"]["steps_per_s"]
+        )
     return result
 
 
@@ -681,6 +709,12 @@ def machine_info() -> dict[str, Any]:
     }
 
 
+def without_scheduler_flag(xla_flags: str) -> str:
+    """``xla_flags`` without ``--xla_cpu_enable_concurrency_optimized_scheduler=...``."""
+    name = "--xla_cpu_enable_concurrency_optimized_scheduler"
+    return " ".join(f for f in xla_flags.split() if not f.startswith(name))
+
+
 def table(rows: list[list[str]]) -> str:
     """Left-aligned columns, the first row as header."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
@@ -710,12 +744,26 @@ def report(results: dict[str, Any]) -> str:
             rows.append(
                 ["rejax, end-of-run eval removed", "", f"{r['steps_per_s_without_eval']:,.0f}"]
             )
+        if s.get("rejax_xla_default"):
+            r = s["rejax_xla_default"]
+            rows.append(
+                [
+                    "rejax, XLA's default flags",
+                    f"{r['compile_and_first_s']:.1f}",
+                    f"{r['steps_per_s']:,.0f}",
+                ]
+            )
         out.append(f"\n1. Single-agent PPO vs rejax ({s['steps']:,} env-steps per run)\n")
         out.append(table(rows))
         if s["rejax"]:
             out.append(
                 f"ratio gsl_jax / rejax: {s['ratio']:.2f}x "
                 f"({s['ratio_vs_rejax_without_eval']:.2f}x against rejax without its evaluation)"
+            )
+        if s.get("rejax_xla_default"):
+            out.append(
+                f"ratio gsl_jax / rejax under XLA's default flags: "
+                f"{s['ratio_vs_rejax_xla_default']:.2f}x"
             )
     if "population" in results:
         p = results["population"]
@@ -870,18 +918,25 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     results: dict[str, Any] = {"machine": machine_info(), "args": {}}
     results["args"] = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
-    rejax = None
+    rejax = rejax_default = None
     if not args.no_rejax and {"single", "population"} & set(args.sections):
-        rejax = RejaxWorker(ensure_rejax_venv(args.rejax_venv))
+        python = ensure_rejax_venv(args.rejax_venv)
+        rejax = RejaxWorker(python)
         results["machine"]["rejax_env"] = rejax.call("versions")
+        default_flags = without_scheduler_flag(os.environ.get("XLA_FLAGS", ""))
+        if "single" in args.sections and default_flags != os.environ.get("XLA_FLAGS", ""):
+            # gsl_jax turned XLA's concurrency-optimised scheduler off (its deadlock
+            # workaround); rejax's own users run with it on, so time that too.
+            rejax_default = RejaxWorker(python, env={**os.environ, "XLA_FLAGS": default_flags})
     try:
         if "single" in args.sections:
-            results["single"] = bench_single(args, rejax)
+            results["single"] = bench_single(args, rejax, rejax_default)
         if "population" in args.sections:
             results["population"] = bench_population(args, rejax)
     finally:
-        if rejax is not None:
-            rejax.close()
+        for worker in (rejax, rejax_default):
+            if worker is not None:
+                worker.close()
     if "loop" in args.sections:
         results["loop"] = bench_loop(args)
     if "procgen" in args.sections:

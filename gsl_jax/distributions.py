@@ -46,7 +46,10 @@ class Categorical:
     def log_prob(dist: CategoricalParams, action: jax.Array) -> jax.Array:
         """``log pi(a)`` with ``action [...]`` int; returns ``[...]``."""
         logp = jax.nn.log_softmax(dist.logits)
-        return jnp.take_along_axis(logp, action[..., None].astype(jnp.int32), axis=-1)[..., 0]
+        # A one-hot select rather than take_along_axis: its gradient is an elementwise select,
+        # where the gather's is a scatter-add (a separate, slower op on CPU).
+        chosen = action[..., None].astype(jnp.int32) == jnp.arange(logp.shape[-1])
+        return jnp.sum(jnp.where(chosen, logp, 0.0), axis=-1)
 
     @staticmethod
     def entropy(dist: CategoricalParams) -> jax.Array:

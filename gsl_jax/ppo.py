@@ -240,6 +240,31 @@ def init_learner(
     )
 
 
+def shuffle_indices(key: jax.Array, n: int) -> jax.Array:
+    """A uniformly random permutation of ``0 .. n-1`` (int32 ``[n]``), faster on CPU than
+    ``jax.random.permutation``.
+
+    Each round sorts ONE uint32 array whose high bits are random and whose low
+    ``b = ceil(log2 n)`` bits hold the position, so the sorted low bits are a random permutation;
+    XLA sorts a single operand much faster than the key-value pair that ``permutation`` sorts.
+    Ties in the random bits (probability ``2**-(32 - b)`` per pair) keep position order, so
+    like ``jax.random.permutation`` this runs ``ceil(3 b / (32 - b))`` independent rounds and
+    composes them (the same 3 log2 n random bits per element). For ``n > 2**24``, too few bits
+    would be left, so it falls back to ``jax.random.permutation``.
+    """
+    bits = max(1, (n - 1).bit_length())
+    if bits > 24:
+        return jax.random.permutation(key, n)
+    rounds = math.ceil(3 * bits / (32 - bits))
+    mask = jnp.uint32((1 << bits) - 1)
+    position = jnp.arange(n, dtype=jnp.uint32)
+    perm = position
+    for round_key in jax.random.split(key, rounds):
+        packed = (jax.random.bits(round_key, (n,), jnp.uint32) & ~mask) | position
+        perm = perm[jax.lax.sort(packed) & mask]
+    return perm.astype(jnp.int32)
+
+
 def _action_noise(key: jax.Array, action_space: Space, shape: tuple[int, ...]) -> jax.Array:
     """The sampling noise of ``shape`` actions in one PRNG call: Gumbel ``[..., n]`` for
     ``Discrete(n)``, standard normal ``[..., d]`` for a ``Box`` of ``d`` dimensions."""
@@ -348,11 +373,12 @@ def make_learn(network: ActorCritic, config: PPOConfig, dapg: DAPGConfig | None 
         updates, opt_state = optimizer.update(grads, opt_state, params)
         return (optax.apply_updates(params, updates), opt_state), metrics
 
-    def epoch(carry, xs, demo_args):
-        # Shuffle once per epoch, then slice contiguous minibatches [M, N/M, ...].
-        params, opt_state, batch = carry
+    def epoch(carry, xs, batch, demo_args):
+        # Shuffle once per epoch, then slice contiguous minibatches [M, N/M, ...]. The batch is
+        # loop-invariant: it is closed over rather than carried through the epoch loop.
+        params, opt_state = carry
         key, epoch_index = xs
-        perm = jax.random.permutation(key, config.batch_size)
+        perm = shuffle_indices(key, config.batch_size)
         shape = (config.num_minibatches, config.minibatch_size)
         mbs = jax.tree.map(lambda x: x[perm].reshape(shape + x.shape[1:]), batch)
         first = epoch_index * config.num_minibatches  # global index of this epoch's first minibatch
@@ -373,7 +399,7 @@ def make_learn(network: ActorCritic, config: PPOConfig, dapg: DAPGConfig | None 
                 (params, opt_state), m = step((params, opt_state), mb, i)
                 collected.append(m)
             metrics = jax.tree.map(lambda *xs: jnp.stack(xs), *collected)
-        return (params, opt_state, batch), metrics
+        return (params, opt_state), metrics
 
     def learn(
         state: LearnerState,
@@ -414,20 +440,20 @@ def make_learn(network: ActorCritic, config: PPOConfig, dapg: DAPGConfig | None 
             )
             decay = dapg.decay ** state.updates.astype(jnp.float32)
             demo_args = (demos, jax.lax.stop_gradient(max_adv), decay)
-        carry = (state.params, state.opt_state, batch)
+        carry = (state.params, state.opt_state)
         epoch_keys = jax.random.split(key, config.update_epochs)
         epoch_ids = jnp.arange(config.update_epochs)
         if loop == "scan":
             carry, mb_metrics = jax.lax.scan(
-                lambda c, xs: epoch(c, xs, demo_args), carry, (epoch_keys, epoch_ids)
+                lambda c, xs: epoch(c, xs, batch, demo_args), carry, (epoch_keys, epoch_ids)
             )
         else:
             collected = []
             for i in range(config.update_epochs):
-                carry, m = epoch(carry, (epoch_keys[i], i), demo_args)
+                carry, m = epoch(carry, (epoch_keys[i], i), batch, demo_args)
                 collected.append(m)
             mb_metrics = jax.tree.map(lambda *xs: jnp.stack(xs), *collected)
-        params, opt_state, _ = carry
+        params, opt_state = carry
 
         done = traj.done.astype(jnp.float32)
         metrics = jax.tree.map(jnp.mean, mb_metrics)

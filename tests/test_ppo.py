@@ -9,7 +9,7 @@ from gsl_jax.envs.core import VariationSet, VecEnv, stack_variation_sets
 from gsl_jax.envs.gymnax import GymnaxEnv
 from gsl_jax.networks import NetworkConfig, make_network
 from gsl_jax.population import clone_learner, init_population, make_chunk
-from gsl_jax.ppo import PPOConfig, init_learner, make_update
+from gsl_jax.ppo import PPOConfig, init_learner, make_update, shuffle_indices
 
 SMALL = PPOConfig(num_envs=4, num_steps=16, num_minibatches=2, update_epochs=2, gamma=0.99)
 
@@ -124,3 +124,34 @@ def test_train_ppo_needs_a_training_set_on_procgen_sized_envs():
 
     with pytest.raises(ValueError, match="variation_sets: maze-easy has 2,147,483,647"):
         train_ppo(Maze(), total_steps=10)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 100, 512, 1000])
+def test_shuffle_indices_is_a_permutation(n):
+    keys = jax.random.split(jax.random.key(3), 4)
+    perms = np.asarray(jax.vmap(lambda k: shuffle_indices(k, n))(keys))
+    assert perms.dtype == np.int32 and perms.shape == (4, n)
+    for perm in perms:
+        np.testing.assert_array_equal(np.sort(perm), np.arange(n))
+    if n >= 100:  # different keys give different orders
+        assert len({tuple(p) for p in perms}) == 4
+
+
+def test_shuffle_indices_is_uniform():
+    # All 6 orders of 3 items, 6000 draws: each count is Binomial(6000, 1/6), mean 1000 and
+    # sd 28.9; the chi-square statistic has 5 degrees of freedom (p < 1e-4 above 25.7).
+    perms = np.asarray(
+        jax.vmap(lambda k: shuffle_indices(k, 3))(jax.random.split(jax.random.key(0), 6000))
+    )
+    _, counts = np.unique(perms, axis=0, return_counts=True)
+    assert len(counts) == 6
+    assert ((counts - 1000.0) ** 2 / 1000.0).sum() < 25.7
+    # Position of each item in a 512-shuffle: uniform over 8 bins of 64 positions (2000 draws,
+    # expected 250 per bin per item; chi-square with 7 degrees of freedom, p < 1e-4 above 29.9).
+    perms = np.asarray(
+        jax.vmap(lambda k: shuffle_indices(k, 512))(jax.random.split(jax.random.key(1), 2000))
+    )
+    for item in (0, 255, 511):
+        where = np.argmax(perms == item, axis=1) // 64
+        counts = np.bincount(where, minlength=8)
+        assert ((counts - 250.0) ** 2 / 250.0).sum() < 29.9
