@@ -545,16 +545,20 @@ def paint_spans(
         entry: uint8 ``[N, S]`` the palette entry each entity paints on each row.
 
     Returns:
-        uint8 ``[S, S]``. The loop over entities is unrolled so XLA fuses it into one pass over
-        the canvas; ``(c - left) < width`` in wrapping uint8 arithmetic is one unsigned compare
-        per pixel and entity (columns left of the span wrap to large values).
+        uint8 ``[S, S]``. ``(c - left) < width`` in wrapping uint8 arithmetic is one unsigned
+        compare per pixel and entity (columns left of the span wrap to large values). The loop
+        over entities is a ``fori_loop``: one simple pass over the canvas per entity. Unrolled,
+        XLA:CPU fused all entities into one pass whose every pixel re-read all ``3 N`` row
+        values, which made bigfish's pixel step about 4x slower.
     """
     size = canvas.shape[-1]
     cols = jnp.arange(size, dtype=jnp.uint8)[None, :]
-    for i in range(left.shape[0]):
+
+    def paint_one(i, canvas):
         covered = (cols - left[i][:, None]) < width[i][:, None]
-        canvas = jnp.where(covered, entry[i][:, None], canvas)
-    return canvas
+        return jnp.where(covered, entry[i][:, None], canvas)
+
+    return jax.lax.fori_loop(0, left.shape[0], paint_one, canvas)
 
 
 def materialize(x: jax.Array) -> jax.Array:
