@@ -247,10 +247,11 @@ def shuffle_indices(key: jax.Array, n: int) -> jax.Array:
     Each round sorts ONE uint32 array whose high bits are random and whose low
     ``b = ceil(log2 n)`` bits hold the position, so the sorted low bits are a random permutation;
     XLA sorts a single operand much faster than the key-value pair that ``permutation`` sorts.
-    Ties in the random bits (probability ``2**-(32 - b)`` per pair) keep position order, so
-    like ``jax.random.permutation`` this runs ``ceil(3 b / (32 - b))`` independent rounds and
-    composes them (the same 3 log2 n random bits per element). For ``n > 2**24``, too few bits
-    would be left, so it falls back to ``jax.random.permutation``.
+    Ties in the random bits (probability ``2**-(32 - b)`` per pair) keep position order, so it
+    runs ``ceil(3 b / (32 - b))`` independent rounds and composes them: at least ``3 b`` random
+    bits per element, the budget ``jax.random.permutation`` spends (``ceil(3 b / 32)`` rounds of
+    32-bit keys). For ``n > 2**24`` too few bits would be left, so it falls back to
+    ``jax.random.permutation``.
     """
     bits = max(1, (n - 1).bit_length())
     if bits > 24:
