@@ -102,6 +102,27 @@ def test_population_member_equals_single_learner(setup):
             np.testing.assert_allclose(a, b[p], rtol=2e-5, atol=2e-6)
 
 
+def test_population_of_one_equals_vmapped_update(setup):
+    """``make_chunk`` runs a population of one unbatched; that is the vmapped update's math."""
+    env, vec, net = setup
+    config = SMALL.replace(loop="scan")
+    sets = stack_variation_sets([[0, 3, 5]], env)
+    start = init_population(jax.random.key(4), vec, net, config, sets)
+    squeezed, metrics = make_chunk(vec, net, config, num_updates=2)(jax.tree.map(jnp.copy, start))
+
+    vmapped = jax.jit(jax.vmap(make_update(vec, net, config), in_axes=(0, None)))
+    state = start
+    for _ in range(2):
+        state, last = vmapped(state, None)
+    assert metrics["policy_loss"].shape == (2, 1)
+    assert squeezed.updates.tolist() == [2]
+    for a, b in zip(jax.tree.leaves(state.params), jax.tree.leaves(squeezed.params), strict=True):
+        assert a.shape == b.shape and a.shape[0] == 1
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6)
+    np.testing.assert_allclose(last["policy_loss"], metrics["policy_loss"][-1], rtol=1e-4)
+    np.testing.assert_array_equal(state.env.stats.finished, squeezed.env.stats.finished)
+
+
 def test_clone_learner_copies_params_and_sets_variations(setup):
     env, vec, net = setup
     source = init_learner(jax.random.key(0), vec, net, SMALL, VariationSet.from_ids(range(16)))
