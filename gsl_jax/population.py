@@ -162,6 +162,7 @@ def make_chunk(
         # same math, but on XLA:CPU its batched dots and gathers cost ~10% of the update.
         state, metrics = single(jax.tree.map(lambda x: x[0], state), demos)
         return jax.tree.map(lambda x: x[None], (state, metrics))
+
     jit_kwargs: dict[str, Any] = {"donate_argnums": 0}
     if shardings is not None:
         jit_kwargs.update(in_shardings=(shardings, None), out_shardings=(shardings, None))
