@@ -24,7 +24,10 @@ def test_ppo_solves_cartpole_within_500k_steps():
 def test_ppo_learns_pendulum_swing_up():
     # Random policy: about -1200. Threshold -400 means the pendulum is swung up and held.
     env = GymnaxEnv("Pendulum-v1", family={})
-    config = CONTINUOUS_CONTROL.replace(gamma=0.9)
+    # The learning rate is annealed to 0 over the run's 160 updates: at a constant 1e-3 a run can
+    # swing up and then fall apart late (seed 0: -212 after 100k steps, -551 at the end), while
+    # annealed, seeds 0-3 all end between -210 and -182.
+    config = CONTINUOUS_CONTROL.replace(gamma=0.9, lr_decay_updates=160)
     result = train_ppo(
         env,
         config,
