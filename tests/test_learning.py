@@ -27,12 +27,14 @@ def test_ppo_learns_pendulum_swing_up():
     # The learning rate is annealed to 0 over the run's 160 updates: at a constant 1e-3 a run can
     # swing up and then fall apart late (seed 0: -212 after 100k steps, -551 at the end), while
     # annealed, seeds 0-3 all end between -210 and -182.
-    config = CONTINUOUS_CONTROL.replace(gamma=0.9, lr_decay_updates=160)
+    total_steps = 327_680
+    updates = total_steps // CONTINUOUS_CONTROL.batch_size  # 160
+    config = CONTINUOUS_CONTROL.replace(gamma=0.9, lr_decay_updates=updates)
     result = train_ppo(
         env,
         config,
         NetworkConfig(log_std_init=-0.5),
-        total_steps=327_680,
+        total_steps=total_steps,
         updates_per_chunk=20,
         seed=0,
         progress=False,
