@@ -87,7 +87,12 @@ Observations (``obs_mode``):
   they sum to 1, and the position is their weighted mean of cell centres, exactly. The default
   radius ``r = W - 1`` (17x17 easy, 25x25 hard) shows the whole world from any position.
 
-SPEED_PLACEHOLDER
+Speed: at batch 256 in one jitted scan (2-core Intel Xeon, jax 0.10.2) a pixel step takes about
+1.8 ms, 1.25 ms of it the frame (the palette gather of 64 x 64 x 3 colours is most of that, the
+agent sprite 0.13 ms) and 0.33 ms the transition; a symbolic step takes 0.8 ms. Keeping the drawn
+tiles in the state and repainting only cleared tiles made the pixel step slower (2.6 ms): the
+frame-sized field then moves through the level-bank gather, the auto-reset select and the carry
+every step, which costs more than drawing 81 tiles.
 """
 
 from __future__ import annotations
