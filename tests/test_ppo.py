@@ -119,7 +119,12 @@ def test_population_of_one_equals_vmapped_update(setup):
     for a, b in zip(jax.tree.leaves(state.params), jax.tree.leaves(squeezed.params), strict=True):
         assert a.shape == b.shape and a.shape[0] == 1
         np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6)
-    np.testing.assert_allclose(last["policy_loss"], metrics["policy_loss"][-1], rtol=1e-4)
+    # The clipped surrogate is a mean of terms that nearly cancel (about 5e-4 here), so its
+    # rounding differences are absolute, not relative: under XLA's concurrency-optimised
+    # scheduler the two programs differ by 7e-8 (1.3e-4 relative).
+    np.testing.assert_allclose(
+        last["policy_loss"], metrics["policy_loss"][-1], rtol=1e-4, atol=1e-6
+    )
     np.testing.assert_array_equal(state.env.stats.finished, squeezed.env.stats.finished)
 
 
