@@ -360,6 +360,29 @@ def test_profile_spans_and_paint_match_a_per_pixel_reference():
         assert (out == 3).sum() > 20 and (out == 5).sum() > 5 and not (out == 7).any()
 
 
+def test_paint_spans_count_stops_after_the_last_live_slot():
+    """``count`` paints entities ``0 .. count - 1`` in order; under vmap each canvas gets its
+    own count (the loop runs to the largest)."""
+    # Three single-row spans on row 0: columns 0-3 (entry 1), 2-5 (entry 2), 4-7 (entry 3).
+    left = jnp.zeros((3, 8), jnp.uint8).at[:, 0].set(jnp.array([0, 2, 4], jnp.uint8))
+    width = jnp.zeros((3, 8), jnp.uint8).at[:, 0].set(4)
+    entry = jnp.zeros((3, 8), jnp.uint8).at[:, 0].set(jnp.array([1, 2, 3], jnp.uint8))
+    canvas = jnp.zeros((8, 8), jnp.uint8)
+    rows = {
+        0: [0] * 8,
+        1: [1, 1, 1, 1, 0, 0, 0, 0],
+        2: [1, 1, 2, 2, 2, 2, 0, 0],
+        3: [1, 1, 2, 2, 3, 3, 3, 3],
+    }
+    paint = jax.jit(jax.vmap(ent.paint_spans, in_axes=(None, None, None, None, 0)))
+    out = np.asarray(paint(canvas, left, width, entry, jnp.array([0, 1, 2, 3, 9])))
+    for i, count in enumerate([0, 1, 2, 3, 3]):
+        assert out[i, 0].tolist() == rows[count] and not out[i, 1:].any()
+    np.testing.assert_array_equal(out[3], np.asarray(ent.paint_spans(canvas, left, width, entry)))
+    alive = jnp.array([[False, False, False], [True, False, False], [True, False, True]])
+    assert jax.vmap(ent.last_live)(alive).tolist() == [0, 1, 3]
+
+
 def test_colourise_gathers_the_palette():
     canvas = jnp.array([[0, 2], [1, 2]], jnp.uint8)
     palette = jnp.array([[1, 2, 3], [4, 5, 6], [7, 8, 9]], jnp.uint8)

@@ -535,7 +535,11 @@ def profile_spans(
 
 
 def paint_spans(
-    canvas: jax.Array, left: jax.Array, width: jax.Array, entry: jax.Array
+    canvas: jax.Array,
+    left: jax.Array,
+    width: jax.Array,
+    entry: jax.Array,
+    count: jax.Array | None = None,
 ) -> jax.Array:
     """Paint the spans of ``N`` entities onto ``canvas``, entity 0 first (later ones on top).
 
@@ -543,6 +547,9 @@ def paint_spans(
         canvas: uint8 ``[S, S]`` palette entries (e.g. the background pattern).
         left, width: uint8 ``[N, S]`` from :func:`profile_spans`.
         entry: uint8 ``[N, S]`` the palette entry each entity paints on each row.
+        count: optional int32 ``[]``: paint only entities ``0 .. count - 1`` (the rest must
+            paint nothing, e.g. free pool slots past the last live one). The loop then stops
+            there; under ``vmap`` it runs to the batch's largest ``count``.
 
     Returns:
         uint8 ``[S, S]``. ``(c - left) < width`` in wrapping uint8 arithmetic is one unsigned
@@ -558,7 +565,15 @@ def paint_spans(
         covered = (cols - left[i][:, None]) < width[i][:, None]
         return jnp.where(covered, entry[i][:, None], canvas)
 
-    return jax.lax.fori_loop(0, left.shape[0], paint_one, canvas)
+    stop = left.shape[0] if count is None else jnp.minimum(count, left.shape[0])
+    return jax.lax.fori_loop(0, stop, paint_one, canvas)
+
+
+def last_live(alive: jax.Array) -> jax.Array:
+    """int32 ``[]``: one past the highest live slot of a bool ``[N]`` mask (0 if none), the
+    ``count`` for :func:`paint_spans` of a pool whose free slots paint nothing."""
+    slots = jnp.arange(1, alive.shape[0] + 1, dtype=jnp.int32)
+    return jnp.max(jnp.where(alive, slots, 0))
 
 
 def materialize(x: jax.Array) -> jax.Array:
