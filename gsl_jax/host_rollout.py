@@ -45,6 +45,7 @@ from gsl_jax.envs.core import Box, EpisodeStats, Space, VariationSet, VecEnvStat
 from gsl_jax.logging import RunLogger
 from gsl_jax.networks import ActorCritic, NetworkConfig, make_network
 from gsl_jax.normalization import RewardNormState, normalize_reward
+from gsl_jax.population import vmap_population
 from gsl_jax.ppo import (
     DAPGConfig,
     LearnerState,
@@ -176,9 +177,10 @@ class HostPPO:
             state, metrics = learn(state, traj, last_value, k_perm, demos)
             return state.replace(reward_norm=norm, rng=rng), metrics
 
-        self._begin = jax.jit(jax.vmap(begin))
-        self._act = jax.jit(jax.vmap(act, in_axes=(0, 0, 0, None)))
-        self._finish = jax.jit(jax.vmap(finish, in_axes=(0, 0, 0, 0, 0, None)))
+        # A single host env (a generalist) runs these unbatched, as make_chunk does.
+        self._begin = jax.jit(vmap_population(begin, in_axes=(0,)))
+        self._act = jax.jit(vmap_population(act, in_axes=(0, 0, 0, None)))
+        self._finish = jax.jit(vmap_population(finish, in_axes=(0, 0, 0, 0, 0, None)))
 
     @property
     def population_size(self) -> int:

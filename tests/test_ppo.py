@@ -8,7 +8,7 @@ import pytest
 from gsl_jax.envs.core import VariationSet, VecEnv, stack_variation_sets
 from gsl_jax.envs.gymnax import GymnaxEnv
 from gsl_jax.networks import NetworkConfig, make_network
-from gsl_jax.population import clone_learner, init_population, make_chunk
+from gsl_jax.population import clone_learner, init_population, make_chunk, vmap_population
 from gsl_jax.ppo import PPOConfig, init_learner, make_update, shuffle_indices
 
 SMALL = PPOConfig(num_envs=4, num_steps=16, num_minibatches=2, update_epochs=2, gamma=0.99)
@@ -100,6 +100,30 @@ def test_population_member_equals_single_learner(setup):
             single, _ = update(single)
         for a, b in zip(jax.tree.leaves(single.params), jax.tree.leaves(pop.params), strict=True):
             np.testing.assert_allclose(a, b[p], rtol=2e-5, atol=2e-6)
+
+
+def test_vmap_population_runs_a_population_of_one_unbatched():
+    """Same values as ``jax.vmap`` for P = 1 and P = 3; for P = 1 the function sees unbatched
+    arguments (trace-time shapes), shared arguments pass through untouched."""
+    seen = []
+
+    def fn(x, tree, shared):
+        seen.append(x.shape)
+        return {"sum": x @ shared + tree["b"], "n": tree["n"] * 2}
+
+    wrapped = jax.jit(vmap_population(fn, in_axes=(0, 0, None)))
+    shared = jnp.arange(6.0).reshape(3, 2)
+    for p in (1, 3):
+        x = jnp.arange(p * 3.0).reshape(p, 3) + 1
+        tree = {"b": jnp.ones((p, 2)), "n": jnp.arange(p)}
+        out = wrapped(x, tree, shared)
+        ref = jax.vmap(fn, in_axes=(0, 0, None))(x, tree, shared)
+        for a, b in zip(jax.tree.leaves(out), jax.tree.leaves(ref), strict=True):
+            assert a.shape == b.shape and a.shape[0] == p
+            np.testing.assert_array_equal(a, b)
+    assert seen[0] == (3,)  # P = 1: traced unbatched
+    with pytest.raises(ValueError, match="in_axes"):
+        vmap_population(fn, in_axes=(1, 0, None))
 
 
 def test_population_of_one_equals_vmapped_update(setup):
