@@ -379,6 +379,15 @@ def test_paint_spans_count_stops_after_the_last_live_slot():
     for i, count in enumerate([0, 1, 2, 3, 3]):
         assert out[i, 0].tolist() == rows[count] and not out[i, 1:].any()
     np.testing.assert_array_equal(out[3], np.asarray(ent.paint_spans(canvas, left, width, entry)))
+    # paint_each asks for each entity's spans inside the loop, only up to count
+    asked = []
+
+    def spans_of(i):
+        asked.append(i)
+        return left[i], width[i], entry[i]
+
+    painted = np.asarray(jax.jit(lambda c, n: ent.paint_each(c, n, spans_of))(canvas, 2))
+    assert painted[0].tolist() == rows[2] and not painted[1:].any() and len(asked) == 1
     alive = jnp.array([[False, False, False], [True, False, False], [True, False, True]])
     assert jax.vmap(ent.last_live)(alive).tolist() == [0, 1, 3]
 

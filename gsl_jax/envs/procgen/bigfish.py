@@ -86,8 +86,9 @@ and the player, plus 0.045 ms per fish slot. (Measured again on 2026-12-02 on a 
 machine, after ``entities.paint_spans`` became a ``fori_loop``: 96k pixel steps/s at batch
 256, from 16k with the unrolled loop; ``docs/benchmarks.md`` section 4.) Since 2026-12-03 the
 fish loop stops after the last live slot, which under ``vmap`` is the batch's largest: with
-random actions at batch 256 about 15 of the 32 slots (at most 20 over 2000 steps), so a pixel
-step went from 111k to 144k steps/s on a 2-core Intel Xeon, with identical frames.
+random actions at batch 256 about 15 of the 32 slots (at most 20 over 2000 steps), and each
+slot's spans are computed inside the loop, so a pixel step went from 111k to about 180k
+steps/s on a 2-core Intel Xeon, with identical frames.
 """
 
 from __future__ import annotations
@@ -412,19 +413,27 @@ class BigFish(StateEnvironment):
         """uint8 ``[64, 64, 3]``: the level's water, the fish, then the player on top."""
         fish = state.fish
         look = (_FISH_ENTRY + 2 * fish.kind).astype(jnp.uint8)
-        f_spans = ent.profile_spans(
-            self.view,
-            fish.x,
-            fish.y,
-            fish.rx,
-            fish.ry,
-            fish.vx > 0,
-            fish.alive,
-            look,
-            ent.fish_profile,
-            top_entry=look + 1,
-            top_from=_BACK_V,
-        )
+
+        def fish_spans(i: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+            # Slot i's spans, computed inside the paint loop (see below).
+            def one(a: jax.Array) -> jax.Array:
+                return jax.lax.dynamic_index_in_dim(a, i, keepdims=True)
+
+            spans = ent.profile_spans(
+                self.view,
+                one(fish.x),
+                one(fish.y),
+                one(fish.rx),
+                one(fish.ry),
+                one(fish.vx) > 0,
+                one(fish.alive),
+                one(look),
+                ent.fish_profile,
+                top_entry=one(look) + 1,
+                top_from=_BACK_V,
+            )
+            return tuple(a[0] for a in spans)
+
         # The player, then its eye, drawn last (render_z = 1 in Procgen).
         one = jnp.ones(1, bool)
         x, y, r = state.x[None], state.y[None], state.r[None]
@@ -453,10 +462,11 @@ class BigFish(StateEnvironment):
             one,
             jnp.full(1, _EYE_ENTRY, jnp.uint8),
         )
-        # Fish slots past the last live one paint nothing, so their loop stops there (most
-        # levels have far fewer fish than slots); then the player and its eye.
-        canvas = ent.paint_spans(
-            jnp.asarray(self._background), *f_spans, count=ent.last_live(fish.alive)
+        # Fish slots past the last live one paint nothing, so the loop stops there and their
+        # spans are never computed (most levels have far fewer fish than slots); then the
+        # player and its eye.
+        canvas = ent.paint_each(
+            jnp.asarray(self._background), ent.last_live(fish.alive), fish_spans
         )
         left, width, entry = (
             jnp.concatenate(parts) for parts in zip(a_spans, e_spans, strict=True)
