@@ -360,9 +360,9 @@ def test_profile_spans_and_paint_match_a_per_pixel_reference():
         assert (out == 3).sum() > 20 and (out == 5).sum() > 5 and not (out == 7).any()
 
 
-def test_paint_spans_count_stops_after_the_last_live_slot():
-    """``count`` paints entities ``0 .. count - 1`` in order; under vmap each canvas gets its
-    own count (the loop runs to the largest)."""
+def test_paint_each_stops_after_count():
+    """``paint_each`` paints entities ``0 .. count - 1`` in order, asking for their spans inside
+    the loop; under vmap each canvas gets its own count (the loop runs to the largest)."""
     # Three single-row spans on row 0: columns 0-3 (entry 1), 2-5 (entry 2), 4-7 (entry 3).
     left = jnp.zeros((3, 8), jnp.uint8).at[:, 0].set(jnp.array([0, 2, 4], jnp.uint8))
     width = jnp.zeros((3, 8), jnp.uint8).at[:, 0].set(4)
@@ -374,20 +374,15 @@ def test_paint_spans_count_stops_after_the_last_live_slot():
         2: [1, 1, 2, 2, 2, 2, 0, 0],
         3: [1, 1, 2, 2, 3, 3, 3, 3],
     }
-    paint = jax.jit(jax.vmap(ent.paint_spans, in_axes=(None, None, None, None, 0)))
-    out = np.asarray(paint(canvas, left, width, entry, jnp.array([0, 1, 2, 3, 9])))
-    for i, count in enumerate([0, 1, 2, 3, 3]):
-        assert out[i, 0].tolist() == rows[count] and not out[i, 1:].any()
-    np.testing.assert_array_equal(out[3], np.asarray(ent.paint_spans(canvas, left, width, entry)))
-    # paint_each asks for each entity's spans inside the loop, only up to count
-    asked = []
 
     def spans_of(i):
-        asked.append(i)
         return left[i], width[i], entry[i]
 
-    painted = np.asarray(jax.jit(lambda c, n: ent.paint_each(c, n, spans_of))(canvas, 2))
-    assert painted[0].tolist() == rows[2] and not painted[1:].any() and len(asked) == 1
+    paint = jax.jit(jax.vmap(lambda n: ent.paint_each(canvas, n, spans_of)))
+    out = np.asarray(paint(jnp.array([0, 1, 2, 3])))
+    for count in range(4):
+        assert out[count, 0].tolist() == rows[count] and not out[count, 1:].any()
+    np.testing.assert_array_equal(out[3], np.asarray(ent.paint_spans(canvas, left, width, entry)))
     alive = jnp.array([[False, False, False], [True, False, False], [True, False, True]])
     assert jax.vmap(ent.last_live)(alive).tolist() == [0, 1, 3]
 

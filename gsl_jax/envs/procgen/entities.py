@@ -571,11 +571,7 @@ def paint_each(canvas: jax.Array, count: jax.Array | int, spans_of: SpansFn) -> 
 
 
 def paint_spans(
-    canvas: jax.Array,
-    left: jax.Array,
-    width: jax.Array,
-    entry: jax.Array,
-    count: jax.Array | None = None,
+    canvas: jax.Array, left: jax.Array, width: jax.Array, entry: jax.Array
 ) -> jax.Array:
     """Paint the precomputed spans of ``N`` entities onto ``canvas``, entity 0 first (later
     ones on top); :func:`paint_each` with ``spans_of(i) = (left[i], width[i], entry[i])``.
@@ -584,19 +580,16 @@ def paint_spans(
         canvas: uint8 ``[S, S]`` palette entries (e.g. the background pattern).
         left, width: uint8 ``[N, S]`` from :func:`profile_spans`.
         entry: uint8 ``[N, S]`` the palette entry each entity paints on each row.
-        count: optional int32 ``[]``: paint only entities ``0 .. count - 1`` (default all).
 
     Returns:
         uint8 ``[S, S]``.
     """
-    n = left.shape[0]
-    stop = n if count is None else jnp.minimum(count, n)
-    return paint_each(canvas, stop, lambda i: (left[i], width[i], entry[i]))
+    return paint_each(canvas, left.shape[0], lambda i: (left[i], width[i], entry[i]))
 
 
 def last_live(alive: jax.Array) -> jax.Array:
     """int32 ``[]``: one past the highest live slot of a bool ``[N]`` mask (0 if none), the
-    ``count`` for :func:`paint_spans` of a pool whose free slots paint nothing."""
+    ``count`` for :func:`paint_each` of a pool whose free slots paint nothing."""
     slots = jnp.arange(1, alive.shape[0] + 1, dtype=jnp.int32)
     return jnp.max(jnp.where(alive, slots, 0))
 
