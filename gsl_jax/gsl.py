@@ -53,7 +53,7 @@ from gsl_jax.evaluation import evaluate_variations
 from gsl_jax.logging import RunLogger, summarize_chunk
 from gsl_jax.networks import NetworkConfig, make_network
 from gsl_jax.plateau import PlateauConfig, plateau_reached
-from gsl_jax.population import clone_learner, init_population, make_chunk
+from gsl_jax.population import clone_learner, init_population, make_chunk, shard_population
 from gsl_jax.ppo import DAPGConfig, LearnerState, PPOConfig
 from gsl_jax.selection import SplitMode, lowest_variations, split_variations
 
@@ -431,6 +431,7 @@ def run_gsl(
     log: Callable[[str], None] = print,
     on_record: Callable[[dict[str, Any]], None] | None = None,
     env_spec: dict[str, Any] | None = None,
+    shard: bool = True,
 ) -> GSLResult:
     """Run GSL on ``env``; see the module docstring for the phases.
 
@@ -448,6 +449,13 @@ def run_gsl(
         log: receives the event lines.
         on_record: receives each chunk's record.
         env_spec: how to rebuild ``env`` (saved with the config, for ``gsl-jax train --resume``).
+        shard: with several local devices, spread the specialists' population axis over them
+            (:func:`gsl_jax.population.shard_population`); single learners (the generalist,
+            pi_g_low) stay on one device. On a multi-core CPU,
+            ``XLA_FLAGS=--xla_force_host_platform_device_count=N`` (set before JAX starts)
+            exposes ``N`` CPU devices; on 2 cores that made the quick Procgen preset's 4
+            specialists 1.5x faster and ForkMaze's 1.6-1.75x, while splitting one learner's env
+            batch over the two made its update 1.6x slower (``docs/benchmarks.md``, section 2).
     """
     config.validate_for(env)
     if checkpoint_every <= 0:
@@ -526,6 +534,13 @@ def run_gsl(
         prog.phase, prog.chunk = phase, 0
         checkpoint()
 
+    def spread_specialists() -> None:
+        # At the start of the phase, so restored and freshly cloned specialists alike run
+        # sharded; the chunk compiles for the layout it is given. Only when the population axis
+        # itself can be split (else population_sharding would split each env batch instead).
+        if shard and math.gcd(config.num_specialists, jax.device_count()) > 1:
+            arrays["worker"] = shard_population(arrays["worker"])
+
     chunk = make_chunk(vec_env, net, config.ppo, config.updates_per_chunk)
     with logger:
         if prog.phase == "phase1":
@@ -567,11 +582,13 @@ def run_gsl(
             enter("specialists")
 
         if prog.phase == "specialists":
+            spread_specialists()
             num_chunks = math.ceil(config.specialist_steps / steps_per_chunk)
             if prog.chunk == 0:
+                devices = len(jax.tree.leaves(arrays["worker"])[0].sharding.device_set)
                 event(
                     f"specialists: {config.num_specialists} x {num_chunks * steps_per_chunk:,} "
-                    "steps"
+                    f"steps" + (f", sharded over {devices} devices" if devices > 1 else "")
                 )
             for _ in range(prog.chunk, num_chunks):
                 arrays["worker"], metrics = chunk(arrays["worker"])

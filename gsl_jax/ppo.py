@@ -375,29 +375,31 @@ def make_learn(network: ActorCritic, config: PPOConfig, dapg: DAPGConfig | None 
         return (optax.apply_updates(params, updates), opt_state), metrics
 
     def epoch(carry, xs, batch, demo_args):
-        # Shuffle once per epoch, then slice contiguous minibatches [M, N/M, ...]. The batch is
-        # loop-invariant: it is closed over rather than carried through the epoch loop.
+        # Shuffle once per epoch; each minibatch step gathers its own rows of the batch. The
+        # batch is loop-invariant (closed over rather than carried), and no shuffled copy of it
+        # is made: under vmap, scanning over a shuffled [M, N/M, ...] copy costs a transpose of
+        # the whole batch per epoch, which made 4 vmapped coinrun learners 1.4x slower than 4
+        # separate ones (docs/benchmarks.md, section 2).
         params, opt_state = carry
         key, epoch_index = xs
         perm = shuffle_indices(key, config.batch_size)
-        shape = (config.num_minibatches, config.minibatch_size)
-        mbs = jax.tree.map(lambda x: x[perm].reshape(shape + x.shape[1:]), batch)
+        rows = perm.reshape(config.num_minibatches, config.minibatch_size)
         first = epoch_index * config.num_minibatches  # global index of this epoch's first minibatch
 
-        def step(carry, mb, i):
+        def step(carry, idx, i):
+            mb = jax.tree.map(lambda x: x[idx], batch)
             demo = None if demo_args is None else demo_minibatch(*demo_args, first + i, key)
             return sgd_step(carry, mb, demo)
 
         if loop == "scan":
             indices = jnp.arange(config.num_minibatches)
             (params, opt_state), metrics = jax.lax.scan(
-                lambda c, x: step(c, *x), (params, opt_state), (mbs, indices)
+                lambda c, x: step(c, *x), (params, opt_state), (rows, indices)
             )
         else:
             collected = []
             for i in range(config.num_minibatches):
-                mb = jax.tree.map(lambda x, i=i: x[i], mbs)
-                (params, opt_state), m = step((params, opt_state), mb, i)
+                (params, opt_state), m = step((params, opt_state), rows[i], i)
                 collected.append(m)
             metrics = jax.tree.map(lambda *xs: jnp.stack(xs), *collected)
         return (params, opt_state), metrics

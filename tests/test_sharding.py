@@ -75,3 +75,59 @@ def test_four_specialists_sharded_over_four_devices_match_one_device():
     assert out["episodes_equal"]  # identical rollouts: the same episodes finished
     assert out["max_param_diff"] <= 1e-5 * max(1.0, out["param_scale"])
     np.testing.assert_allclose(out["loss_one"], out["loss_four"], rtol=1e-4, atol=1e-6)
+
+
+GSL_SCRIPT = textwrap.dedent(
+    """
+    import json
+    from dataclasses import replace
+    import jax
+    import numpy as np
+    from gsl_jax.envs.gymnax import GymnaxEnv
+    from gsl_jax.gsl import run_gsl
+    sys_path = __import__("sys").path
+    sys_path.insert(0, {scripts!r})
+    from gsl_run import CONFIG
+
+    assert jax.device_count() == 2, jax.devices()
+    config = replace(CONFIG, specialist_steps=256 * 3)
+    out = {{}}
+    for shard in (False, True):
+        events = []
+        result = run_gsl(GymnaxEnv("CartPole-v1"), config, log=events.append, shard=shard)
+        leaf = jax.tree.leaves(result.generalist.params)[0]
+        out[str(shard)] = {{
+            "events": events,
+            "generalist_devices": len(leaf.sharding.device_set),
+            "params": [np.asarray(x).tolist() for x in jax.tree.leaves(result.generalist.params)],
+            "demos_kept": list(result.demos_kept),
+        }}
+    print(json.dumps(out))
+    """
+)
+
+
+def test_gsl_shards_its_specialists_over_two_devices_and_computes_the_same():
+    scripts = os.path.join(os.path.dirname(__file__), "scripts")
+    env = dict(
+        os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", GSL_SCRIPT.format(scripts=scripts)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    one, two = out["False"], out["True"]
+    assert one["generalist_devices"] == two["generalist_devices"] == 1  # one learner: not split
+    sharded = [e for e in two["events"] if e.startswith("specialists:")]
+    assert sharded and sharded[0].endswith("sharded over 2 devices"), two["events"]
+    # Same run otherwise: the same selection, subsets and demos, and close parameters.
+    plain = lambda events: [e for e in events if not e.startswith("specialists:")]  # noqa: E731
+    assert plain(one["events"]) == plain(two["events"])
+    assert one["demos_kept"] == two["demos_kept"]
+    for a, b in zip(one["params"], two["params"], strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-5)
