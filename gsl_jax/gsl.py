@@ -453,9 +453,10 @@ def run_gsl(
             (:func:`gsl_jax.population.shard_population`); single learners (the generalist,
             pi_g_low) stay on one device. On a multi-core CPU,
             ``XLA_FLAGS=--xla_force_host_platform_device_count=N`` (set before JAX starts)
-            exposes ``N`` CPU devices; on 2 cores that made the quick Procgen preset's 4
-            specialists 1.5x faster and ForkMaze's 1.6-1.75x, while splitting one learner's env
-            batch over the two made its update 1.6x slower (``docs/benchmarks.md``, section 2).
+            exposes ``N`` CPU devices; on 2 cores that ran the quick Procgen preset's 4
+            specialists in 0.70x of their one-device time and ForkMaze's in 0.57x, while
+            splitting one learner's env batch over the two made its update 1.2-1.9x slower
+            (``docs/benchmarks.md``, section 2).
     """
     config.validate_for(env)
     if checkpoint_every <= 0:

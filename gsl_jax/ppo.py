@@ -377,9 +377,9 @@ def make_learn(network: ActorCritic, config: PPOConfig, dapg: DAPGConfig | None 
     def epoch(carry, xs, batch, demo_args):
         # Shuffle once per epoch; each minibatch step gathers its own rows of the batch. The
         # batch is loop-invariant (closed over rather than carried), and no shuffled copy of it
-        # is made: under vmap, scanning over a shuffled [M, N/M, ...] copy costs a transpose of
-        # the whole batch per epoch, which made 4 vmapped coinrun learners 1.4x slower than 4
-        # separate ones (docs/benchmarks.md, section 2).
+        # is made: under vmap, scanning over a shuffled [M, N/M, ...] copy moves the whole batch
+        # once more per epoch (6% of an update of 4 vmapped coinrun learners on compact
+        # observations; docs/benchmarks.md, section 2).
         params, opt_state = carry
         key, epoch_index = xs
         perm = shuffle_indices(key, config.batch_size)
