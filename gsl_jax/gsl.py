@@ -455,7 +455,7 @@ def run_gsl(
             ``XLA_FLAGS=--xla_force_host_platform_device_count=N`` (set before JAX starts)
             exposes ``N`` CPU devices; on 2 cores that ran the quick Procgen preset's 4
             specialists in 0.70x of their one-device time and ForkMaze's in 0.57x, while
-            splitting one learner's env batch over the two made its update 1.2-1.9x slower
+            splitting one learner's env batch over the two made its update 1.05-1.9x slower
             (``docs/benchmarks.md``, section 2).
     """
     config.validate_for(env)
