@@ -513,8 +513,8 @@ def make_update(
         )
 
         def env_step(carry, xs):
-            env_state, norm_state = carry
-            step_noise, step_draws = xs
+            env_state, norm_state, obs_buffer = carry
+            step_noise, step_draws, t = xs
             dist, value = policy(state.params, env_state.obs)
             action = _sample_with_noise(dist, step_noise)
             log_prob = distribution_for(dist).log_prob(dist, action)
@@ -526,8 +526,9 @@ def make_update(
             else:
                 learn_reward = reward
             stats = next_env.stats
+            obs_buffer = jax.lax.dynamic_update_index_in_dim(obs_buffer, env_state.obs, t, 0)
             transition = Transition(
-                obs=env_state.obs,
+                obs=None,  # written into obs_buffer instead
                 action=action,
                 log_prob=log_prob,
                 value=value,
@@ -537,12 +538,18 @@ def make_update(
                 episode_length=stats.last_length,
                 success=info["success"],
             )
-            return (next_env, norm_state), transition
+            return (next_env, norm_state, obs_buffer), transition
 
-        (env_state, norm_state), traj = jax.lax.scan(
-            env_step, (state.env, state.reward_norm), (noise, draws)
+        # The observations go into a [T, B, ...] buffer carried through the loop rather than out
+        # as a stacked scan output: under vmap a stacked output comes out time-major, [T, P, B,
+        # ...], and moving P to the front copies the whole observation batch once per update,
+        # where a carried buffer stays [P, T, B, ...] (docs/benchmarks.md, section 2).
+        obs_buffer = jnp.zeros((config.num_steps,) + state.env.obs.shape, state.env.obs.dtype)
+        steps = jnp.arange(config.num_steps)
+        (env_state, norm_state, obs_buffer), traj = jax.lax.scan(
+            env_step, (state.env, state.reward_norm, obs_buffer), (noise, draws, steps)
         )
-        return env_state, norm_state, traj
+        return env_state, norm_state, traj._replace(obs=obs_buffer)
 
     def update(state: LearnerState, demos: DemoBuffer | None = None):
         if (demos is None) != (dapg is None):
