@@ -80,14 +80,14 @@ def test_four_specialists_sharded_over_four_devices_match_one_device():
 GSL_SCRIPT = textwrap.dedent(
     """
     import json
+    import sys
     from dataclasses import replace
     import jax
     import numpy as np
     from gsl_jax.envs.gymnax import GymnaxEnv
     from gsl_jax.gsl import run_gsl
-    sys_path = __import__("sys").path
-    sys_path.insert(0, {scripts!r})
-    from gsl_run import CONFIG
+    sys.path.insert(0, {scripts!r})
+    from gsl_run import CONFIG  # the resume tests' small CartPole GSL config
 
     assert jax.device_count() == 2, jax.devices()
     config = replace(CONFIG, specialist_steps=256 * 3)
