@@ -14,7 +14,6 @@ from procgen_checks import assert_level_bank_matches_plain
 from gsl_jax.envs.core import VariationSet, VecEnv, stack_variation_sets
 from gsl_jax.envs.procgen import Maze
 from gsl_jax.envs.procgen.maze import GOAL, MOVES, WALL
-from gsl_jax.envs.procgen.render import paste_sprite
 
 # Procgen action ids used by the scripted tests.
 LEFT, DOWN, NOOP, UP, RIGHT = 1, 3, 4, 5, 7
@@ -267,16 +266,6 @@ def test_vecenv_random_rollout(sym_env):
 # ------------------------------------------------------------------------------------------------
 # Toolkit and validation
 # ------------------------------------------------------------------------------------------------
-def test_paste_sprite():
-    frame = jnp.zeros((8, 8, 3), jnp.uint8)
-    rgb = jnp.full((2, 2, 3), 200, jnp.uint8)
-    alpha = jnp.array([[True, False], [True, True]])
-    out = np.asarray(jax.jit(paste_sprite)(frame, rgb, alpha, jnp.int32(3), jnp.int32(7)))
-    # left is clamped to 6 so the sprite stays inside the frame
-    assert out[3, 6, 0] == 200 and out[3, 7, 0] == 0 and out[4, 6:8, 0].tolist() == [200, 200]
-    assert out.sum() == 3 * 3 * 200
-
-
 @pytest.mark.parametrize(
     ("kwargs", "field"),
     [
@@ -284,6 +273,8 @@ def test_paste_sprite():
         ({"distribution_mode": "memory"}, "distribution_mode"),
         ({"obs_mode": "rgb"}, "obs_mode"),
         ({"obs_mode": "symbolic", "view_radius": 0}, "view_radius"),
+        ({"view_radius": True}, "view_radius"),
+        ({"view_radius": 2.0}, "view_radius"),
         ({"timeout": 0}, "timeout"),
         ({"center_agent": True}, "center_agent"),
     ],

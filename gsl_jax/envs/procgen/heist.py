@@ -114,12 +114,7 @@ from gsl_jax.envs.procgen.grid import (
     level_key,
 )
 from gsl_jax.envs.procgen.options import check_port_options
-from gsl_jax.envs.procgen.render import (
-    Atlas,
-    ellipse,
-    speckle,
-    texel_centres,
-)
+from gsl_jax.envs.procgen.render import Atlas, TileRenderer, ellipse, speckle, texel_centres
 
 #: World size per distribution mode (heist.cpp ``choose_world_dim``).
 WORLD_DIM = {"easy": 9, "hard": 13}
@@ -404,52 +399,6 @@ def ring_key_masks() -> np.ndarray:
     return masks
 
 
-class OverlayRenderer:
-    """A :class:`~gsl_jax.envs.procgen.render.TileRenderer` (same pixel-to-cell and texel maps,
-    same atlas) that also draws an overlay layer of extra colours (the agent at sub-tile
-    positions, the key ring) before its single palette gather.
-
-    Drawing the overlay with selects on the finished RGB frame instead makes XLA:CPU fuse the
-    whole tile render into those selects and redo it for every channel (5x slower), and pasting
-    a sprite with ``dynamic_update_slice`` becomes a scatter under ``vmap``; both are avoided by
-    choosing each pixel's palette entry first and gathering colours once.
-    """
-
-    def __init__(self, world_dim: int, atlas: Atlas, overlay_rgb: np.ndarray, size: int = 64):
-        self.world_dim = world_dim
-        self.atlas = atlas
-        pos = (np.arange(size) + 0.5) * world_dim / size
-        self._cell = np.minimum(pos.astype(np.int32), world_dim - 1)  # [size]
-        tex = atlas.patterns.shape[1]
-        texel = np.minimum(((pos - self._cell) * tex).astype(np.int32), tex - 1)
-        slots = atlas.patterns[:, texel[:, None], texel[None, :]]  # [num_tiles, size, size]
-        k = atlas.palettes.shape[2]
-        offsets = np.arange(atlas.num_tiles)[:, None, None] * k
-        entries = np.where((slots == 0) & atlas.transparent[:, None, None], 0, slots + offsets)
-        #: Palette entry of overlay colour ``i`` (``i >= 1``) is ``overlay_base + i``.
-        self.overlay_base = atlas.num_tiles * k - 1
-        extra = np.broadcast_to(overlay_rgb, (atlas.num_themes,) + overlay_rgb.shape)
-        palettes = atlas.palettes.reshape(atlas.num_themes, atlas.num_tiles * k, 3)
-        self._palettes = np.concatenate([palettes, extra], axis=1).astype(np.uint8)
-        if self._palettes.shape[1] > 256:
-            raise ValueError("overlay_rgb: too many colours for uint8 palette entries")
-        self._entries = entries.astype(np.uint8)
-
-    def render(self, tiles: jax.Array, theme: jax.Array, overlay: jax.Array) -> jax.Array:
-        """Draw ``tiles`` (int ``[W, W]``) in ``theme`` (int32 ``[]``) with ``overlay`` (uint8
-        ``[64, 64]``, 0 = none, ``i`` = overlay colour ``i``) on top. Returns uint8
-        ``[64, 64, 3]``."""
-        ids = jnp.take(jnp.take(tiles.astype(jnp.uint8), self._cell, axis=0), self._cell, axis=1)
-        entry = jnp.asarray(self._entries[0])
-        for t in range(1, self.atlas.num_tiles):
-            mask = ids == t
-            if self.atlas.transparent[t]:
-                mask = mask & (self._entries[t] != 0)
-            entry = jnp.where(mask, jnp.asarray(self._entries[t]), entry)
-        entry = jnp.where(overlay > 0, overlay + np.uint8(self.overlay_base), entry)
-        return jnp.asarray(self._palettes)[theme][entry]
-
-
 # ------------------------------------------------------------------------------------------------
 # The game
 # ------------------------------------------------------------------------------------------------
@@ -503,7 +452,7 @@ class Heist(StateEnvironment):
             raise ValueError(f"view_radius: must be a positive int, got {view_radius!r}")
         self.view_radius = int(view_radius)
         overlay_rgb = np.array(AGENT_RGB + _KEY_RGB, np.uint8)  # classes 1-3 agent, 4-6 keys
-        self.renderer = OverlayRenderer(w, heist_atlas(), overlay_rgb)
+        self.renderer = TileRenderer(w, heist_atlas(), overlay_rgb=overlay_rgb)
         # The agent sprite covers 0.75 of a tile, as heist.cpp's agent radius 0.375 does.
         self._sprite_size = size = max(3, int(np.ceil(0.75 * 64 / w)))
         self._sprite = agent_sprites(size)
