@@ -12,7 +12,7 @@ from procgen_checks import assert_level_bank_matches_plain
 
 from gsl_jax.envs.core import VariationSet, VecEnv, stack_variation_sets
 from gsl_jax.envs.procgen import entities as ent
-from gsl_jax.envs.procgen.bigfish import (
+from gsl_jax.envs.procgen.bigfish.game import (
     _AGENT_ENTRY,
     _FISH_ENTRY,
     FISH_ASPECT,
