@@ -44,7 +44,7 @@ class Port:
 
 #: Ports still to move onto the ProcgenPort base (the refactor of issue 18 is under way); the
 #: checks that need the base are expected to fail for them, strictly, so this list must shrink.
-NOT_ON_BASE = {"heist", "bigfish", "coinrun"}
+NOT_ON_BASE = {"coinrun"}
 
 
 def _needs_base(game: str) -> None:
