@@ -278,6 +278,21 @@ def test_finished_run_is_never_overwritten(bench, tiny_run):
     assert (run_dir / "results.json").read_text() == before
 
 
+def test_results_of_an_older_schema_are_rewritten_on_resume_without_training(bench, tiny_run):
+    run_dir, results = tiny_run
+    old = {k: results[k] for k in ("settings", "runs", "aggregates")}  # what version 1 wrote
+    (run_dir / "results.json").write_text(json.dumps(old))
+    before = sorted(p.name for p in (run_dir / "maze" / "seed0" / "ppo" / "checkpoints").iterdir())
+    args = ["--preset", "tiny", "--run-dir", str(run_dir), "--resume", "--no-progress"]
+    again = bench.main([*args, "--no-report"])
+    assert again["version"] == 2 and again["runs"] == results["runs"]
+    assert json.loads((run_dir / "results.json").read_text())["evaluations"] == [
+        {"game": "maze", "seed": 0, "path": "maze/seed0/eval.json"}
+    ]
+    after = sorted(p.name for p in (run_dir / "maze" / "seed0" / "ppo" / "checkpoints").iterdir())
+    assert after == before
+
+
 def test_envpool_backend_trains_ppo_and_evaluates_held_out_levels(bench, tmp_path):
     from gsl_jax.envs.envpool import envpool_unavailable_reason
 
