@@ -148,10 +148,13 @@ def test_a_changed_step_budget_re_derives_every_phase():
         ({"gsl.phase2_steps": 100}, "gsl.phase2_steps: set by the experiment"),
         ({"gsl.plateau.max_steps": 100}, "gsl.plateau.max_steps: set by the experiment"),
         ({"gsl.ppo": 3}, "gsl.ppo: a group of options"),
+        ({"gsl.num_specialists": "four"}, "gsl.num_specialists: expected int, got 'four'"),
+        ({"num_envs": 8.5}, "num_envs: expected int"),
+        ({"gsl.ppo.normalize_rewards": 1}, "gsl.ppo.normalize_rewards: expected bool"),
         ({"seeds": [0, -1]}, "seeds"),
         ({"seeds": [True]}, "seeds"),
         ({"final_eval_episodes": 0}, "final_eval_episodes: must be a positive integer"),
-        ({"num_levels": 2.5}, "num_levels: must be a positive integer"),
+        ({"num_levels": 2.5}, "num_levels: expected int"),
         ({"heldout_levels": -3}, "heldout_levels"),
         ({"gif_levels": 101}, "gif_levels"),
         ({"phase1_fraction": float("nan")}, "phase1_fraction"),
@@ -164,6 +167,15 @@ def test_a_changed_step_budget_re_derives_every_phase():
 def test_bad_settings_name_the_field_before_anything_compiles(overrides, match):
     with pytest.raises(ValueError, match=match):
         exp.resolve_settings("custom", overrides)
+
+
+def test_settings_built_directly_check_their_own_fields():
+    with pytest.raises(ValueError, match="num_levels: must be a positive integer, got 2.5"):
+        exp.Settings(num_levels=2.5)
+    with pytest.raises(ValueError, match="games: expected a list"):
+        exp.Settings(games="coinrun")
+    with pytest.raises(ValueError, match="gsl: expected a GSLConfig"):
+        exp.Settings(gsl={"num_low": 3})
 
 
 @pytest.mark.parametrize("preset", ["quick", "paper", "tiny"])

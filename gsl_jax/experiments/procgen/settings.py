@@ -229,12 +229,11 @@ def _round_up(x: float, step: int) -> int:
 
 
 def _derive(s: Settings) -> GSLConfig:
-    """``s.gsl`` with its budget cut from ``s.steps``, each phase a whole number of chunks.
-
-    Phase I ends at its budget, or earlier when the plateau criterion fires in its last quarter:
-    on coinrun at 1M env-steps the criterion fired on a noisy dip at 390k while PPO went on
-    improving (docs/benchmarks.md).
-    """
+    """``s.gsl`` with its budget cut from ``s.steps``, each phase a whole number of chunks:
+    phase I ends at its budget or, earlier, when the plateau criterion fires in its last
+    quarter; ``seed`` is 0."""
+    # The plateau may not fire before 3/4 of phase I: on coinrun at 1M env-steps it fired on a
+    # noisy dip at 390k while PPO went on improving, handing 40% of the budget to specialists.
     g = s.gsl
     chunk = g.updates_per_chunk * g.ppo.batch_size
     phase1 = _round_up(s.steps * s.phase1_fraction, chunk)
@@ -255,11 +254,6 @@ def gsl_config(s: Settings, seed: int) -> GSLConfig:
     """GSL's config of the run with ``seed`` (the PPO baseline uses its ``ppo`` and
     ``network``, and the very same initial state)."""
     return dataclasses.replace(s.gsl, seed=seed)
-
-
-def ppo_config(s: Settings) -> PPOConfig:
-    """The PPO settings of both methods."""
-    return s.gsl.ppo
 
 
 def chunk_steps(s: Settings) -> int:
@@ -300,6 +294,21 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
 
+def _same_kind(old: Any, value: Any) -> bool:
+    """Whether ``value`` may replace ``old`` (JSON's view): ints stay ints, numbers numbers."""
+    if old is None or value is None:
+        return True
+    if isinstance(old, bool) or isinstance(value, bool):
+        return isinstance(old, bool) and isinstance(value, bool)
+    if isinstance(old, int):
+        return isinstance(value, int)
+    if isinstance(old, float):
+        return isinstance(value, int | float)
+    if isinstance(old, list):
+        return isinstance(value, list | tuple)
+    return isinstance(value, type(old))
+
+
 def apply_overrides(base: Settings, overrides: Mapping[str, Any]) -> Settings:
     """``base`` with each ``{option: value}`` of ``overrides`` applied; an option is a path
     (``"gsl.ppo.ent_coef"``) or an :data:`ALIASES` name. ``ValueError`` naming the option for
@@ -318,6 +327,8 @@ def apply_overrides(base: Settings, overrides: Mapping[str, Any]) -> Settings:
                 raise ValueError(f"{name}: not an option of the Procgen experiment") from None
             if isinstance(old, Mapping):
                 raise ValueError(f"{name}: a group of options; set its fields ({path}.FIELD)")
+            if not _same_kind(old, value):
+                raise ValueError(f"{name}: expected {type(old).__name__}, got {value!r}")
             _set(tree, path, _plain(value))
     try:
         return Settings.from_dict(tree)
