@@ -14,6 +14,7 @@ import jax
 import numpy as np
 
 from gsl_jax.checkpoint import latest_checkpoint, list_checkpoints, read_meta, restore_checkpoint
+from gsl_jax.envs.core import Environment
 from gsl_jax.evaluation import evaluate_variations
 from gsl_jax.experiments.procgen.settings import Settings
 from gsl_jax.gsl import GSLConfig, RunBuilder
@@ -31,7 +32,7 @@ class Context:
     """The network, env batch and a fresh generalist (the restore template) of one (game,
     seed), built once: every :func:`~gsl_jax.population.init_population` call compiles anew."""
 
-    def __init__(self, env, config: GSLConfig):
+    def __init__(self, env: Environment, config: GSLConfig):
         self.env, self.config = env, config
         self.build = RunBuilder(env, config)  # the very network, env batch and init GSL uses
         self._like = None

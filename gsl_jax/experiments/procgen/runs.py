@@ -19,6 +19,7 @@ import jax
 import numpy as np
 
 from gsl_jax.checkpoint import latest_checkpoint, list_checkpoints, read_meta, save_checkpoint
+from gsl_jax.envs.core import Environment
 from gsl_jax.experiments.procgen import results as res
 from gsl_jax.experiments.procgen.evaluate import (
     Context,
@@ -29,7 +30,13 @@ from gsl_jax.experiments.procgen.evaluate import (
     save_params,
 )
 from gsl_jax.experiments.procgen.presets import validate_settings
-from gsl_jax.experiments.procgen.settings import Settings, chunk_steps, env_options, gsl_config
+from gsl_jax.experiments.procgen.settings import (
+    Settings,
+    chunk_steps,
+    env_options,
+    gsl_config,
+    round_up,
+)
 from gsl_jax.gsl import run_gsl
 from gsl_jax.logging import RunLogger, summarize_chunk
 from gsl_jax.population import make_chunk
@@ -73,10 +80,6 @@ class Progress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
-
-
-def _round_up(x: float, step: int) -> int:
-    return max(step, int(math.ceil(x / step)) * step)
 
 
 def _save_ppo(ppo_dir: Path, index: int, state, records: list, done_steps: int) -> None:
@@ -154,7 +157,9 @@ def run_ppo_phase(
     return records
 
 
-def run_jax_pair(env, game: str, seed: int, s: Settings, sub: Path, bar: Progress) -> None:
+def run_jax_pair(
+    env: Environment, game: str, seed: int, s: Settings, sub: Path, bar: Progress
+) -> None:
     """GSL, then PPO from its branch point, then ``eval.json``, of one (game, seed) in ``sub``;
     each part skipped if finished and resumed from its checkpoints otherwise."""
     from gsl_jax.envs.registry import env_spec
@@ -192,7 +197,7 @@ def run_jax_pair(env, game: str, seed: int, s: Settings, sub: Path, bar: Progres
         bar.advance(budget - seen[0])
         branch = branch_checkpoint(gsl_dir)
     if "ppo" in s.methods:
-        total = _round_up(budget, chunk_steps(s))
+        total = round_up(budget, chunk_steps(s))
         # The bar counts env-steps computed: PPO's share of GSL's phase I is not run again.
         shared = read_meta(branch)["progress"]["generalist_steps"] if branch is not None else 0
         latest = latest_checkpoint(ppo_dir / "checkpoints")

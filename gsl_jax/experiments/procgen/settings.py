@@ -224,7 +224,8 @@ def _check_fields(s: Settings) -> None:
         raise ValueError(f"gsl.num_low: {s.gsl.num_low} worst levels of only {s.num_levels}")
 
 
-def _round_up(x: float, step: int) -> int:
+def round_up(x: float, step: int) -> int:
+    """``x`` rounded up to a whole, positive number of ``step``."""
     return max(step, int(math.ceil(x / step)) * step)
 
 
@@ -236,9 +237,9 @@ def _derive(s: Settings) -> GSLConfig:
     # noisy dip at 390k while PPO went on improving, handing 40% of the budget to specialists.
     g = s.gsl
     chunk = g.updates_per_chunk * g.ppo.batch_size
-    phase1 = _round_up(s.steps * s.phase1_fraction, chunk)
-    specialist = _round_up(s.steps * s.specialist_fraction / g.num_specialists, chunk)
-    phase2 = _round_up(s.steps - phase1 - g.num_specialists * specialist, chunk)
+    phase1 = round_up(s.steps * s.phase1_fraction, chunk)
+    specialist = round_up(s.steps * s.specialist_fraction / g.num_specialists, chunk)
+    phase2 = round_up(s.steps - phase1 - g.num_specialists * specialist, chunk)
     plateau = dataclasses.replace(g.plateau, min_steps=(3 * phase1) // 4, max_steps=phase1)
     return dataclasses.replace(
         g,
