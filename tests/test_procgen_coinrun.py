@@ -1,6 +1,7 @@
-"""Tests of the JAX Procgen coinrun (gsl_jax.envs.procgen.coinrun) and the platformer physics
-toolkit (gsl_jax.envs.procgen.physics). CPU-sized: jitted functions are compiled once per module
-through module-scoped fixtures."""
+"""Tests of coinrun's own rules, levels and observations (gsl_jax.envs.procgen.coinrun); the
+shared port contract is tested in test_procgen_contract.py and the platformer movement in
+test_procgen_movement.py. CPU-sized: jitted functions are compiled once per module through
+module-scoped fixtures."""
 
 from __future__ import annotations
 
@@ -17,13 +18,6 @@ from gsl_jax.envs.procgen.coinrun import (
     MAX_DY,
     PAD,
     CoinRun,
-)
-from gsl_jax.envs.procgen.physics import (
-    Body,
-    PlatformerParams,
-    grounded,
-    move_body,
-    patrol_step,
 )
 
 # Procgen action ids.
@@ -80,154 +74,6 @@ def level_of(state) -> tuple[np.ndarray, ...]:
 
 def row_of(state, i):
     return jax.tree.map(lambda a: a[i], state)
-
-
-# ------------------------------------------------------------------------------------------------
-# Physics toolkit, on hand-made tile maps
-# ------------------------------------------------------------------------------------------------
-ROOM = (64, 20)  # rows, columns of the hand-made tile maps
-STEPS = 25  # every physics rollout runs this many steps (one compiled function for all)
-
-
-def tile_map(grid: jax.Array):
-    """A TileFn over a bool ``[rows, cols]`` array indexed ``[row, col]`` (row 0 at the
-    bottom); everything outside is solid."""
-    h, w = grid.shape
-
-    def fn(c, r):
-        inside = (r >= 0) & (r < h) & (c >= 0) & (c < w)
-        return jnp.where(inside, grid[jnp.clip(r, 0, h - 1), jnp.clip(c, 0, w - 1)], True)
-
-    return fn
-
-
-def open_room(floor: bool = True) -> np.ndarray:
-    room = np.zeros(ROOM, bool)
-    if floor:
-        room[0] = True
-    return room
-
-
-@jax.jit
-def _rollout(body, acts, room, crates):
-    solid, platform = tile_map(room), tile_map(crates)
-
-    def f(carry, a):
-        body, on_platform = carry
-        result, support = move_body(
-            body, a[0], a[1], P, solid, on_platform, platform, last_y=body.y
-        )
-        out = (result.body.x, result.body.y, result.body.vx, result.body.vy, support)
-        return (result.body, result.on_platform), out + (result.on_platform,)
-
-    return jax.lax.scan(f, (body, jnp.bool_(False)), acts)[1]
-
-
-def rollout_body(body, actions, room, crates=None):
-    """Apply ``actions`` (list of (vx, vy)) with :func:`move_body` in the tile map ``room``
-    (one-way platforms ``crates``); returns per-step numpy x, y, vx, vy, support and
-    whether a platform caught the body."""
-    n = len(actions)
-    acts = jnp.asarray(list(actions) + [(0, 0)] * (STEPS - n), jnp.int32)
-    crates = np.zeros(ROOM, bool) if crates is None else crates
-    out = _rollout(body, acts, jnp.asarray(room), jnp.asarray(crates))
-    return [np.asarray(a)[:n] for a in out]
-
-
-def test_free_fall_matches_closed_form():
-    # Each step: vy <- max(vy - g, -max_jump), then y <- y + vy (in sub-steps summing to vy).
-    start = Body.at(4.5, 50.0)
-    n = 12
-    x, y, vx, vy, support, _ = rollout_body(start, [(0, 0)] * n, open_room(floor=False))
-    k = np.arange(1, n + 1)
-    vy_expected = -np.minimum(0.2 * k, 1.5)
-    y_expected = 50.0 + np.cumsum(vy_expected)
-    np.testing.assert_allclose(vy, vy_expected, atol=1e-5)
-    np.testing.assert_allclose(y, y_expected, atol=1e-4)
-    assert not support.any() and (x == 4.5).all() and (vx == 0).all()
-    # 0.2 * (1 + ... + 7) + 1.5 * 5 = 5.6 + 7.5 after 12 steps
-    assert abs(y[-1] - (50.0 - 13.1)) < 1e-4
-
-
-def test_jump_apex_height():
-    start = Body.at(5.5, 1.0 + P.ry)  # standing on the floor (row 0)
-    x, y, vx, vy, support, _ = rollout_body(start, [(0, 1)] + [(0, 0)] * 11, open_room())
-    # vy = 1.5 on the jump step (no gravity), then 1.3, 1.1, ..., 0.1: apex 6.4 after 8 steps.
-    assert support[0]
-    assert P.jump_height == pytest.approx(6.4)
-    assert int(np.argmax(y)) == 7
-    assert y.max() - start.y == pytest.approx(6.4, abs=1e-4)
-    np.testing.assert_allclose(vy[:9], [1.5, 1.3, 1.1, 0.9, 0.7, 0.5, 0.3, 0.1, -0.1], atol=1e-5)
-
-
-def test_walking_into_a_wall_stops_flush():
-    room = open_room()
-    room[:, 8] = True  # a wall at column 8
-    start = Body.at(5.5, 1.0 + P.ry)
-    x, y, vx, vy, support, _ = rollout_body(start, [(1, 0)] * 25, room)
-    # Ground acceleration: vx = 0.1, 0.18, 0.244, ... towards 0.5 until the wall.
-    np.testing.assert_allclose(vx[:3], [0.1, 0.18, 0.244], atol=1e-6)
-    assert x.max() == pytest.approx(8 - P.rx, abs=1e-6)  # flush against the wall's face
-    assert x[-1] == pytest.approx(8 - P.rx, abs=1e-6) and vx[-1] == 0.0
-    assert support.all() and np.allclose(y, 1.0 + P.ry)
-
-
-def test_landing_on_ground_stops_the_fall():
-    start = Body.at(5.5, 6.3)
-    x, y, vx, vy, support, _ = rollout_body(start, [(0, 0)] * 10, open_room())
-    rest = np.float32(1.0) + np.float32(P.ry)
-    landed = int(np.argmax(y == rest))
-    assert landed > 0 and (y[landed:] == rest).all()
-    # The landing step keeps the fraction of vy its unblocked sub-steps used (Procgen's
-    # basic_step_object), so the body only becomes grounded one step later.
-    assert vy[landed] < 0 and vy[landed + 1] == 0
-    assert not support[landed + 1] and support[landed + 2]
-    body = Body(jnp.float32(5.5), jnp.float32(rest), jnp.float32(0), jnp.float32(0))
-    assert bool(grounded(body, P, tile_map(jnp.asarray(open_room())), jnp.bool_(False)))
-
-
-def test_one_way_platform():
-    room = open_room()
-    crates = np.zeros_like(room)
-    crates[3, 5] = True  # a crate at column 5, row 3 (floating is fine for the toolkit)
-    crates[1, 9] = True  # a crate on the floor at column 9
-    # Falling onto the crate: caught on top of it, and then it counts as ground.
-    x, y, vx, vy, support, caught = rollout_body(Body.at(5.5, 9.0), [(0, 0)] * 12, room, crates)
-    top = np.float32(4.0) + np.float32(P.ry)
-    assert caught.any() and y[-1] == top and vy[-1] == 0 and support[-1]
-    # DOWN drops through it.
-    standing = Body(jnp.float32(5.5), jnp.float32(top), jnp.float32(0), jnp.float32(0))
-    x, y, *_ = rollout_body(standing, [(0, -1)] * 6, room, crates)
-    assert y[-1] == np.float32(1.0) + np.float32(P.ry)
-    # Walking into a crate on the floor is not blocked (crates only catch from above).
-    x, y, vx, *_ = rollout_body(Body.at(7.5, 1.0 + P.ry), [(1, 0)] * 12, room, crates)
-    assert x[-1] > 10.5 and (y == np.float32(1.0) + np.float32(P.ry)).all()
-    # Jumping up through the floating crate from below is not blocked either.
-    x, y, *_ = rollout_body(Body.at(5.5, 1.0 + P.ry), [(0, 1)] + [(0, 0)] * 7, room, crates)
-    assert y.max() > 6.0
-
-
-def test_patrol_step_bounces_off_walls():
-    # Walker at 4.48 moving right at 0.15 towards a wall face at 5: the first of 4 moves of
-    # 0.0375 takes its shrunk right corner (x + 0.49) to 5.0075, past the face; it is mirrored
-    # about the face (x + 0.5 -> 2 * 5 - (x + 0.5)) and turns: 4.4825, then 3 moves left.
-    x0 = jnp.array([4.48, 4.48], jnp.float32)
-    vx0 = jnp.array([0.15, 0.15], jnp.float32)
-    lo = jnp.array([2.0, 2.0], jnp.float32)
-    hi = jnp.array([5.0, 5.0], jnp.float32)
-    slow_hi = jnp.array([True, False])
-    x, vx = jax.jit(patrol_step)(x0, vx0, lo, hi, jnp.zeros(2, bool), slow_hi)
-    np.testing.assert_allclose(np.asarray(x), [4.37, 4.37], atol=1e-5)
-    # A wall that also blocks costs the walker one of its 4 moves' worth of speed.
-    np.testing.assert_allclose(np.asarray(vx), [-0.1125, -0.15], atol=1e-6)
-
-
-def test_platformer_params_validation():
-    with pytest.raises(ValueError, match="gravity"):
-        PlatformerParams(gravity=0.0)
-    with pytest.raises(ValueError, match="rx"):
-        PlatformerParams(rx=0.8)
-    assert PlatformerParams().max_substeps == 6  # int(4 * sqrt(0.5^2 + 1.5^2))
 
 
 # ------------------------------------------------------------------------------------------------

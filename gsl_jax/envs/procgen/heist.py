@@ -44,8 +44,8 @@ Rules (from openai/procgen ``src/games/heist.cpp``, ``mazegen.cpp``
   boundary; a move that leaves it overlapping a lock whose key is not held (``has_collision`` with
   a 0.001 margin) pushes it back to touching the lock and zeroes that velocity component
   (``push_obj``). After the sub-steps each velocity component keeps the fraction of its moves that
-  were not blocked. (:func:`~gsl_jax.envs.procgen.entities.mix_velocity`,
-  :func:`~gsl_jax.envs.procgen.entities.smart_step` with the locks as blockers.) So alternating
+  were not blocked. (:func:`~gsl_jax.envs.procgen.movement.mix_velocity`,
+  :func:`~gsl_jax.envs.procgen.movement.smart_step` with the locks as blockers.) So alternating
   RIGHT and UP carries the agent diagonally, and it slides along a wall into a side corridor once
   its corners clear the corridor's edges (the 0.75-wide body has 0.25 of play in a one-tile
   corridor).
@@ -106,6 +106,7 @@ from flax import struct
 
 from gsl_jax.envs.core import Box, Discrete, Info, StateEnvironment, make_info
 from gsl_jax.envs.procgen import entities as ent
+from gsl_jax.envs.procgen import movement as mv
 from gsl_jax.envs.procgen.grid import (
     NUM_ACTIONS,
     action_velocity,
@@ -604,8 +605,8 @@ class Heist(StateEnvironment):
         del key
         return self.generate(jnp.asarray(variation, jnp.int32))
 
-    def _wall_test(self, tiles: jax.Array) -> ent.BlockedFn:
-        """The :data:`~gsl_jax.envs.procgen.entities.BlockedFn` of ``tiles``' walls: a world point
+    def _wall_test(self, tiles: jax.Array) -> mv.BlockedFn:
+        """The :data:`~gsl_jax.envs.procgen.movement.BlockedFn` of ``tiles``' walls: a world point
         ``(px, py)`` (y up) blocks when its tile is a wall or outside the world (Procgen's
         ``get_obj_from_floats`` with ``out_of_bounds_object = WALL_OBJ``; locks are entities)."""
         w = self.world_dim
@@ -627,7 +628,7 @@ class Heist(StateEnvironment):
         action = jnp.clip(action, 0, NUM_ACTIONS - 1)
         ax, ay = action_velocity(action)
         ax, ay = ax.astype(jnp.float32), ay.astype(jnp.float32)
-        vx, vy = ent.mix_velocity(state.vel[0], state.vel[1], ax, ay, MIXRATE, MAXSPEED)
+        vx, vy = mv.mix_velocity(state.vel[0], state.vel[1], ax, ay, MIXRATE, MAXSPEED)
         # basic_step_object: the faster axis first, a tie at random; for the player a
         # horizontal action means x first and a vertical one y first (checked last, so it wins).
         cmp = jnp.abs(vx) - jnp.abs(vy)
@@ -640,7 +641,7 @@ class Heist(StateEnvironment):
         locks = jax.tree.map(lambda f: f[LOCK_SLOTS], items)
         locks = locks.replace(alive=locks.alive & ~state.has_keys)
         r = jnp.float32(AGENT_R)
-        x, y, vx, vy = ent.smart_step(
+        x, y, vx, vy = mv.smart_step(
             state.pos[0],
             state.pos[1],
             vx,

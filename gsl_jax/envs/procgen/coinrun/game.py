@@ -20,11 +20,12 @@ Rules (from openai/procgen ``src/games/coinrun.cpp``, ``basic-abstract-game.cpp`
   pillar after the last section.
 * Easy mode differs from hard only in that no enemies walk on the flat sections (pits can still
   hold enemies) and the look is fixed (one background, ground and agent theme).
-* Physics (:mod:`gsl_jax.envs.procgen.physics`): gravity 0.2, jump speed 1.5 (a jump rises
-  6.4 tiles), horizontal speed 0.5 reached with mixrate 0.2 on the ground and 0.03 in the air;
-  sub-stepped, axis-separated collision against walls; crates are one-way platforms (landed on
-  from above, walked and jumped through, dropped through with DOWN). UP jumps only from the
-  ground. Enemies walk at 0.15 tiles/step and turn at walls and at the ends of their section.
+* Movement (:mod:`gsl_jax.envs.procgen.movement.platformer`): gravity 0.2, jump speed 1.5 (a
+  jump rises 6.4 tiles), horizontal speed 0.5 reached with mixrate 0.2 on the ground and 0.03
+  in the air; sub-stepped, axis-separated collision against walls; crates are one-way platforms
+  (landed on from above, walked and jumped through, dropped through with DOWN). UP jumps only
+  from the ground. Enemies walk at 0.15 tiles/step and turn at walls and at the ends of their
+  section.
 * Actions: Procgen's 15 (:data:`~gsl_jax.envs.procgen.grid.ACTION_NAMES`); ``move = action``
   for ``action < 9`` (``vx = move / 3 - 1``, ``vy = move % 3 - 1``) and NOOP for the special
   buttons 9-14.
@@ -62,7 +63,7 @@ Differences from the C++ game (all on purpose):
   9), and the ``TRAIL`` puffs behind enemies are not drawn. Where two enemies overlap, one is
   drawn; a (hard-mode) enemy in front of a crate or saw hides it.
 * An exact speed tie ``|vx| == |vy|`` picks x first instead of at random (see
-  :func:`~gsl_jax.envs.procgen.physics.x_moves_first`).
+  :func:`~gsl_jax.envs.procgen.movement.platformer.move_body`).
 * Rows 63 and above (never reached or seen) are wall.
 
 Modules: :mod:`.levels` (state, tile queries, generator), :mod:`.art` (our palettes and
@@ -89,7 +90,7 @@ from gsl_jax.envs.procgen.coinrun.levels import (
 )
 from gsl_jax.envs.procgen.coinrun.observe import NUM_CHANNELS, render, symbolic
 from gsl_jax.envs.procgen.grid import NUM_ACTIONS
-from gsl_jax.envs.procgen.physics import box_overlap, move_body, patrol_step, tile_index
+from gsl_jax.envs.procgen.movement import box_overlap, move_body, patrol_step, tile_index
 from gsl_jax.envs.procgen.port import ProcgenPort, check_int
 
 #: Reward for the coin (coinrun.cpp ``GOAL_REWARD``).

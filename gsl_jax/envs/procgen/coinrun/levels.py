@@ -14,7 +14,7 @@ from flax import struct
 
 from gsl_jax.envs.procgen.coinrun.art import AGENTS, BACKGROUNDS, GROUNDS
 from gsl_jax.envs.procgen.grid import level_key
-from gsl_jax.envs.procgen.physics import Body, PlatformerParams
+from gsl_jax.envs.procgen.movement import Body, PlatformerParams
 
 #: World size (coinrun.cpp: ``main_width = main_height = 64``).
 WORLD = 64
@@ -67,7 +67,7 @@ class CoinRunState:
             right wall's left face).
         enemy_slow_lo, enemy_slow_hi: bool, that wall also blocks (bounces cost speed).
         enemy_alive: bool, the slot holds an enemy.
-        body: the agent (:class:`~gsl_jax.envs.procgen.physics.Body`).
+        body: the agent (:class:`~gsl_jax.envs.procgen.movement.Body`).
         last_y: float32 ``[]`` the agent's ``y`` at the end of the previous step.
         on_crate: bool ``[]`` a crate caught the agent last step (counts as ground).
         facing_right: bool ``[]``.

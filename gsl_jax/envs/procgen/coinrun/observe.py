@@ -45,7 +45,7 @@ from gsl_jax.envs.procgen.coinrun.levels import (
     CoinRunState,
     Columns,
 )
-from gsl_jax.envs.procgen.physics import tile_index
+from gsl_jax.envs.procgen.movement import tile_index
 from gsl_jax.envs.procgen.render import FRAME_SIZE
 
 #: Channels of the compact observation.
