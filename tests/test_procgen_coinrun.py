@@ -1,6 +1,7 @@
-"""Tests of the JAX Procgen coinrun (gsl_jax.envs.procgen.coinrun) and the platformer physics
-toolkit (gsl_jax.envs.procgen.physics). CPU-sized: jitted functions are compiled once per module
-through module-scoped fixtures."""
+"""Tests of coinrun's own rules, levels and observations (gsl_jax.envs.procgen.coinrun); the
+shared port contract is tested in test_procgen_contract.py and the platformer movement in
+test_procgen_movement.py. CPU-sized: jitted functions are compiled once per module through
+module-scoped fixtures."""
 
 from __future__ import annotations
 
@@ -8,9 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from procgen_checks import assert_level_bank_matches_plain
 
-from gsl_jax.envs.core import VecEnv, stack_variation_sets
 from gsl_jax.envs.procgen.coinrun import (
     AGENT,
     AGENTS,
@@ -20,16 +19,9 @@ from gsl_jax.envs.procgen.coinrun import (
     PAD,
     CoinRun,
 )
-from gsl_jax.envs.procgen.physics import (
-    Body,
-    PlatformerParams,
-    grounded,
-    move_body,
-    patrol_step,
-)
 
 # Procgen action ids.
-LEFT, NOOP, RIGHT, RIGHT_UP = 1, 4, 7, 8
+NOOP, RIGHT, RIGHT_UP = 4, 7, 8
 P = AGENT  # coinrun's body: gravity 0.2, jump 1.5, maxspeed 0.5, rx 0.5, ry 0.5787
 
 
@@ -49,11 +41,6 @@ def sym_env() -> CoinRun:
 @pytest.fixture(scope="module")
 def reset(env):
     return jax.jit(env.reset)
-
-
-@pytest.fixture(scope="module")
-def step(env):
-    return jax.jit(env.step)
 
 
 @pytest.fixture(scope="module")
@@ -90,174 +77,8 @@ def row_of(state, i):
 
 
 # ------------------------------------------------------------------------------------------------
-# Physics toolkit, on hand-made tile maps
-# ------------------------------------------------------------------------------------------------
-ROOM = (64, 20)  # rows, columns of the hand-made tile maps
-STEPS = 25  # every physics rollout runs this many steps (one compiled function for all)
-
-
-def tile_map(grid: jax.Array):
-    """A TileFn over a bool ``[rows, cols]`` array indexed ``[row, col]`` (row 0 at the
-    bottom); everything outside is solid."""
-    h, w = grid.shape
-
-    def fn(c, r):
-        inside = (r >= 0) & (r < h) & (c >= 0) & (c < w)
-        return jnp.where(inside, grid[jnp.clip(r, 0, h - 1), jnp.clip(c, 0, w - 1)], True)
-
-    return fn
-
-
-def open_room(floor: bool = True) -> np.ndarray:
-    room = np.zeros(ROOM, bool)
-    if floor:
-        room[0] = True
-    return room
-
-
-@jax.jit
-def _rollout(body, acts, room, crates):
-    solid, platform = tile_map(room), tile_map(crates)
-
-    def f(carry, a):
-        body, on_platform = carry
-        result, support = move_body(
-            body, a[0], a[1], P, solid, on_platform, platform, last_y=body.y
-        )
-        out = (result.body.x, result.body.y, result.body.vx, result.body.vy, support)
-        return (result.body, result.on_platform), out + (result.on_platform,)
-
-    return jax.lax.scan(f, (body, jnp.bool_(False)), acts)[1]
-
-
-def rollout_body(body, actions, room, crates=None):
-    """Apply ``actions`` (list of (vx, vy)) with :func:`move_body` in the tile map ``room``
-    (one-way platforms ``crates``); returns per-step numpy x, y, vx, vy, support and
-    whether a platform caught the body."""
-    n = len(actions)
-    acts = jnp.asarray(list(actions) + [(0, 0)] * (STEPS - n), jnp.int32)
-    crates = np.zeros(ROOM, bool) if crates is None else crates
-    out = _rollout(body, acts, jnp.asarray(room), jnp.asarray(crates))
-    return [np.asarray(a)[:n] for a in out]
-
-
-def test_free_fall_matches_closed_form():
-    # Each step: vy <- max(vy - g, -max_jump), then y <- y + vy (in sub-steps summing to vy).
-    start = Body.at(4.5, 50.0)
-    n = 12
-    x, y, vx, vy, support, _ = rollout_body(start, [(0, 0)] * n, open_room(floor=False))
-    k = np.arange(1, n + 1)
-    vy_expected = -np.minimum(0.2 * k, 1.5)
-    y_expected = 50.0 + np.cumsum(vy_expected)
-    np.testing.assert_allclose(vy, vy_expected, atol=1e-5)
-    np.testing.assert_allclose(y, y_expected, atol=1e-4)
-    assert not support.any() and (x == 4.5).all() and (vx == 0).all()
-    # 0.2 * (1 + ... + 7) + 1.5 * 5 = 5.6 + 7.5 after 12 steps
-    assert abs(y[-1] - (50.0 - 13.1)) < 1e-4
-
-
-def test_jump_apex_height():
-    start = Body.at(5.5, 1.0 + P.ry)  # standing on the floor (row 0)
-    x, y, vx, vy, support, _ = rollout_body(start, [(0, 1)] + [(0, 0)] * 11, open_room())
-    # vy = 1.5 on the jump step (no gravity), then 1.3, 1.1, ..., 0.1: apex 6.4 after 8 steps.
-    assert support[0]
-    assert P.jump_height == pytest.approx(6.4)
-    assert int(np.argmax(y)) == 7
-    assert y.max() - start.y == pytest.approx(6.4, abs=1e-4)
-    np.testing.assert_allclose(vy[:9], [1.5, 1.3, 1.1, 0.9, 0.7, 0.5, 0.3, 0.1, -0.1], atol=1e-5)
-
-
-def test_walking_into_a_wall_stops_flush():
-    room = open_room()
-    room[:, 8] = True  # a wall at column 8
-    start = Body.at(5.5, 1.0 + P.ry)
-    x, y, vx, vy, support, _ = rollout_body(start, [(1, 0)] * 25, room)
-    # Ground acceleration: vx = 0.1, 0.18, 0.244, ... towards 0.5 until the wall.
-    np.testing.assert_allclose(vx[:3], [0.1, 0.18, 0.244], atol=1e-6)
-    assert x.max() == pytest.approx(8 - P.rx, abs=1e-6)  # flush against the wall's face
-    assert x[-1] == pytest.approx(8 - P.rx, abs=1e-6) and vx[-1] == 0.0
-    assert support.all() and np.allclose(y, 1.0 + P.ry)
-
-
-def test_landing_on_ground_stops_the_fall():
-    start = Body.at(5.5, 6.3)
-    x, y, vx, vy, support, _ = rollout_body(start, [(0, 0)] * 10, open_room())
-    rest = np.float32(1.0) + np.float32(P.ry)
-    landed = int(np.argmax(y == rest))
-    assert landed > 0 and (y[landed:] == rest).all()
-    # The landing step keeps the fraction of vy its unblocked sub-steps used (Procgen's
-    # basic_step_object), so the body only becomes grounded one step later.
-    assert vy[landed] < 0 and vy[landed + 1] == 0
-    assert not support[landed + 1] and support[landed + 2]
-    body = Body(jnp.float32(5.5), jnp.float32(rest), jnp.float32(0), jnp.float32(0))
-    assert bool(grounded(body, P, tile_map(jnp.asarray(open_room())), jnp.bool_(False)))
-
-
-def test_one_way_platform():
-    room = open_room()
-    crates = np.zeros_like(room)
-    crates[3, 5] = True  # a crate at column 5, row 3 (floating is fine for the toolkit)
-    crates[1, 9] = True  # a crate on the floor at column 9
-    # Falling onto the crate: caught on top of it, and then it counts as ground.
-    x, y, vx, vy, support, caught = rollout_body(Body.at(5.5, 9.0), [(0, 0)] * 12, room, crates)
-    top = np.float32(4.0) + np.float32(P.ry)
-    assert caught.any() and y[-1] == top and vy[-1] == 0 and support[-1]
-    # DOWN drops through it.
-    standing = Body(jnp.float32(5.5), jnp.float32(top), jnp.float32(0), jnp.float32(0))
-    x, y, *_ = rollout_body(standing, [(0, -1)] * 6, room, crates)
-    assert y[-1] == np.float32(1.0) + np.float32(P.ry)
-    # Walking into a crate on the floor is not blocked (crates only catch from above).
-    x, y, vx, *_ = rollout_body(Body.at(7.5, 1.0 + P.ry), [(1, 0)] * 12, room, crates)
-    assert x[-1] > 10.5 and (y == np.float32(1.0) + np.float32(P.ry)).all()
-    # Jumping up through the floating crate from below is not blocked either.
-    x, y, *_ = rollout_body(Body.at(5.5, 1.0 + P.ry), [(0, 1)] + [(0, 0)] * 7, room, crates)
-    assert y.max() > 6.0
-
-
-def test_patrol_step_bounces_off_walls():
-    # Walker at 4.48 moving right at 0.15 towards a wall face at 5: the first of 4 moves of
-    # 0.0375 takes its shrunk right corner (x + 0.49) to 5.0075, past the face; it is mirrored
-    # about the face (x + 0.5 -> 2 * 5 - (x + 0.5)) and turns: 4.4825, then 3 moves left.
-    x0 = jnp.array([4.48, 4.48], jnp.float32)
-    vx0 = jnp.array([0.15, 0.15], jnp.float32)
-    lo = jnp.array([2.0, 2.0], jnp.float32)
-    hi = jnp.array([5.0, 5.0], jnp.float32)
-    slow_hi = jnp.array([True, False])
-    x, vx = jax.jit(patrol_step)(x0, vx0, lo, hi, jnp.zeros(2, bool), slow_hi)
-    np.testing.assert_allclose(np.asarray(x), [4.37, 4.37], atol=1e-5)
-    # A wall that also blocks costs the walker one of its 4 moves' worth of speed.
-    np.testing.assert_allclose(np.asarray(vx), [-0.1125, -0.15], atol=1e-6)
-
-
-def test_platformer_params_validation():
-    with pytest.raises(ValueError, match="gravity"):
-        PlatformerParams(gravity=0.0)
-    with pytest.raises(ValueError, match="rx"):
-        PlatformerParams(rx=0.8)
-    assert PlatformerParams().max_substeps == 6  # int(4 * sqrt(0.5^2 + 1.5^2))
-
-
-# ------------------------------------------------------------------------------------------------
 # Levels
 # ------------------------------------------------------------------------------------------------
-def test_same_seed_same_level_and_frames(reset, step):
-    obs_a, st_a = reset(jax.random.key(0), jnp.int32(1234))
-    obs_b, st_b = reset(jax.random.key(99), jnp.int32(1234))  # the episode key is not used
-    for _ in range(5):
-        np.testing.assert_array_equal(np.asarray(obs_a), np.asarray(obs_b))
-        for a, b in zip(jax.tree.leaves(st_a), jax.tree.leaves(st_b), strict=True):
-            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-        obs_a, st_a, *_ = step(jax.random.key(1), st_a, jnp.int32(RIGHT_UP))
-        obs_b, st_b, *_ = step(jax.random.key(2), st_b, jnp.int32(RIGHT_UP))
-
-
-def test_different_seeds_differ(levels):
-    states = jax.tree.map(lambda a: a[:20], levels)
-    ground, _, _, crates, special = level_of(states)
-    layouts = {np.concatenate([ground[i], crates[i], special[i]]).tobytes() for i in range(20)}
-    assert len(layouts) >= 19
-
-
 def test_level_structure(levels):
     n = 200
     states = levels
@@ -472,81 +293,21 @@ def test_special_actions_stand_still(sym_step, levels):
     assert float(moved.body.x) > float(a.body.x)
 
 
-def test_time_limit_truncates(levels, sym_step):
-    # game.cpp ends the episode when cur_time >= timeout (1000); standing at the start is safe.
-    state = row_of(levels, 3)
-    for t in range(3):
-        _, state, reward, done, info = sym_step(jax.random.key(0), state, jnp.int32(NOOP))
-        assert not bool(done) and int(state.time) == t + 1
-    late = state.replace(time=jnp.int32(998))
-    _, late, reward, done, info = sym_step(jax.random.key(0), late, jnp.int32(NOOP))
-    assert not bool(done) and int(late.time) == 999
-    _, late, reward, done, info = sym_step(jax.random.key(0), late, jnp.int32(NOOP))
-    assert bool(done) and bool(info["truncated"]) and not bool(info["success"])
-    assert float(reward) == 0.0
-    assert CoinRun().max_episode_steps == 1000 and CoinRun(timeout=30).max_episode_steps == 30
-
-
 # ------------------------------------------------------------------------------------------------
-# Batching and compilation
+# Options
 # ------------------------------------------------------------------------------------------------
-def test_vmap_over_population_and_envs(sym_env):
-    # A population of auto-resetting VecEnvs, each with its own level set.
-    venv = VecEnv(sym_env, 3)
-    sets = stack_variation_sets([[1, 2, 3], [7]])
-
-    @jax.jit
-    def start_and_step(key, sets):
-        k_reset, k_step = jax.random.split(key)
-        vstate = jax.vmap(venv.reset)(jax.random.split(k_reset, 2), sets)
-        actions = jnp.full((2, 3), RIGHT_UP, jnp.int32)
-        return jax.vmap(venv.step)(jax.random.split(k_step, 2), vstate, actions, sets)
-
-    vstate, reward, done, info = start_and_step(jax.random.key(1), sets)
-    assert vstate.obs.shape == (2, 3, 13, 13, 9) and vstate.obs.dtype == jnp.float32
-    assert reward.shape == done.shape == info["success"].shape == (2, 3)
-    assert (np.asarray(vstate.env_state.variation[1]) == 7).all()
-
-
-def test_step_does_not_retrace(env, step, reset):
-    _, state = reset(jax.random.key(0), jnp.int32(0))
-    for seed, action in ((0, RIGHT_UP), (5, LEFT), (9, 14)):
-        _, other = reset(jax.random.key(seed), jnp.int32(seed))
-        step(jax.random.key(seed), other, jnp.int32(action))
-        step(jax.random.key(seed), state, jnp.int32(action))
-    assert step._cache_size() == 1
-    assert reset._cache_size() == 1
-
-
 @pytest.mark.parametrize(
     ("kwargs", "field"),
     [
-        ({"distribution_mode": "extreme"}, "distribution_mode"),
-        ({"distribution_mode": "memory"}, "distribution_mode"),
-        ({"obs_mode": "rgb"}, "obs_mode"),
         ({"obs_mode": "symbolic", "view_radius": 0}, "view_radius"),
         ({"view_radius": 9}, "view_radius"),
-        ({"timeout": 0}, "timeout"),
-        ({"timeout": 2.5}, "timeout"),
-        ({"center_agent": False}, "center_agent"),
+        ({"view_radius": True}, "view_radius"),
+        ({"view_radius": 2.0}, "view_radius"),
     ],
 )
-def test_bad_arguments_raise(kwargs, field):
+def test_bad_view_radius_raises(kwargs, field):
     with pytest.raises(ValueError, match=field):
         CoinRun(**kwargs)
-
-
-def test_spaces_and_name(env, sym_env):
-    assert env.action_space.n == 15 and env.num_variations == 2**31 - 1
-    assert env.name == "coinrun-easy" and CoinRun(distribution_mode="hard").name == "coinrun-hard"
-    assert env.deterministic_reset
-    assert sym_env.observation_space.dtype == jnp.float32
-    assert env.observation_space.dtype == jnp.uint8
-
-
-def test_level_bank_gives_the_same_steps_as_plain_resets():
-    """Resets gathered from a level bank change nothing."""
-    assert_level_bank_matches_plain(CoinRun(obs_mode="symbolic", timeout=9), 8)
 
 
 # ------------------------------------------------------------------------------------------------

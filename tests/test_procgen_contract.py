@@ -42,16 +42,6 @@ class Port:
     sym_step: Any
 
 
-#: Ports still to move onto the ProcgenPort base (the refactor of issue 18 is under way); the
-#: checks that need the base are expected to fail for them, strictly, so this list must shrink.
-NOT_ON_BASE = {"coinrun"}
-
-
-def _needs_base(game: str) -> None:
-    if game in NOT_ON_BASE:
-        pytest.xfail(f"{game} is not on the ProcgenPort base yet")
-
-
 @pytest.fixture(scope="module", params=sorted(GAMES))
 def port(request) -> Port:
     pixels = make(request.param, obs_mode="pixels", timeout=TIMEOUT)
@@ -77,7 +67,6 @@ def _without_seed(state) -> list[np.ndarray]:
 # Spaces, names and arguments
 # ------------------------------------------------------------------------------------------------
 def test_spaces_and_names(port: Port):
-    _needs_base(port.game)
     env = port.pixels
     assert isinstance(env, ProcgenPort) and env.game == port.game
     assert env.name == f"{port.game}-easy"
@@ -154,7 +143,6 @@ def test_one_level_per_seed(port: Port):
 
 
 def test_frame_is_the_pixel_observation_in_either_mode(port: Port):
-    _needs_base(port.game)
     obs, _ = port.reset(jax.random.key(0), jnp.int32(9))
     _, sym_state = port.sym_reset(jax.random.key(0), jnp.int32(9))
     frame = jax.jit(port.symbolic.frame)(sym_state)

@@ -8,7 +8,6 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from gymnax.wrappers import FlattenObservationWrapper, LegacyStepAPIWrapper, LogWrapper
-from test_procgen_contract import NOT_ON_BASE
 
 from gsl_jax.envs.procgen import GAMES, make
 from gsl_jax.envs.procgen.gymnax_api import ProcgenGymnax, gymnax_make
@@ -20,8 +19,6 @@ STEPS = 20
 
 @pytest.mark.parametrize("game", sorted(GAMES))
 def test_port_through_gymnax_wrappers_auto_resets_on_its_levels(game):
-    if game in NOT_ON_BASE:
-        pytest.xfail(f"{game} is not on the ProcgenPort base yet")
     env, params = gymnax_make(game, levels=LEVELS, obs_mode="symbolic", timeout=TIMEOUT)
     assert env.name == f"{game}-easy" and env.num_actions == 15
     assert env.action_space(params).n == 15

@@ -1,5 +1,6 @@
-"""Free-moving entities for the JAX Procgen games: fixed-capacity pools, Procgen's continuous
-movement physics, overlap tests and a span rasteriser that draws entities onto a 64x64 frame.
+"""Free-moving entities for the JAX Procgen games: fixed-capacity pools, overlap tests and a
+span rasteriser that draws entities onto a 64x64 frame. (How entities move is
+:mod:`gsl_jax.envs.procgen.movement`.)
 
 Procgen's ``BasicAbstractGame`` keeps its entities in a ``std::vector`` that grows and shrinks.
 Under ``jit`` shapes are static, so an :class:`EntityPool` stores ``N`` slots with an ``alive``
@@ -11,30 +12,22 @@ Coordinates follow Procgen (``basic-abstract-game.cpp``, ``entity.cpp``): world 
 right and ``y`` *up*; an entity is the box ``[x - rx, x + rx] x [y - ry, y + ry]``. Only the
 drawing code (:class:`View`) flips to image rows.
 
-Physics (our own code, rules from ``basic-abstract-game.cpp``):
+Pool updates and queries (rules from ``basic-abstract-game.cpp``, ``entity.cpp``):
 
-* :func:`mix_velocity` is ``update_agent_velocity`` + ``decay_agent_velocity``: the agent's
-  velocity moves a fraction ``mixrate`` towards ``maxspeed * action`` and then decays by 0.9.
-* :func:`sub_step` / :func:`smart_step` are ``sub_step`` / ``basic_step_object`` for an entity
-  whose motion is blocked by cells (walls, or the outside of the world): each step is split into
-  sub-steps, x and y separately; a sub-step that would put one of the entity's four (slightly
-  shrunk) corners into a blocking cell snaps the entity's edge to the cell boundary, and the
-  velocity keeps only the fraction of sub-steps that were not blocked. Optionally, entities
-  that block the mover (``is_blocked_ents``, e.g. heist's locks) push it back to touching along
-  the sub-step's axis and zero that velocity component (``push_obj``; :func:`push_out`).
 * :func:`move` is ``Entity::step`` for entities without smart stepping: ``x += vx, y += vy``.
-* :func:`box_overlap` is ``has_collision`` (strict box overlap with a margin);
-  :func:`out_of_bounds` is ``is_out_of_bounds`` (entirely outside the world).
+* :func:`box_overlap` is ``has_collision`` (strict box overlap with a margin) against every
+  live slot; :func:`out_of_bounds` is ``is_out_of_bounds`` (entirely outside the world).
 
 Drawing: an entity is drawn as a *profile*, a shape given for every image row by one horizontal
 interval, e.g. an ellipse or a fish with a forked tail (:func:`ellipse_profile`,
-:func:`fish_profile`). :func:`profile_spans` turns every entity into ``(left, width, colour)``
-per pixel row, and :func:`paint_spans` paints all spans of all entities onto a uint8 canvas of
-palette entries with one fused pass of narrow uint8 operations. (Measured on a 2-core CPU at 256
-envs and 32 entities, this is about 1.5x faster than a per-pixel float32 ellipse test and than
-pasting per-entity patches, which XLA turns into scatters under ``vmap``.) :func:`colourise`
-maps the entries to RGB with one gather from the level's palette, as ``render.TileRenderer`` does.
-The cost of a frame grows linearly with the number of entity slots, live or not.
+:func:`fish_profile`). :func:`profile_spans` turns entities into ``(left, width, colour)`` per
+pixel row. :func:`paint_each` paints entities one at a time, in slot order (later ones on top),
+each as one pass of narrow uint8 operations over the canvas, asking for an entity's spans inside
+the loop; it stops after a given count, so with :func:`last_live` the free slots past the last
+live one cost nothing (free slots before it are painted as empty spans).
+:func:`paint_spans` paints precomputed spans of every slot the same way. :func:`colourise` maps
+the entries to RGB with one gather from the level's palette, as ``render.TileRenderer`` does.
+The cost of a frame grows linearly with the number of slots painted.
 
 Helpers: :func:`sort_rows` orders per-entity feature rows (e.g. nearest first, for compact
 observations); :func:`materialize` makes XLA:CPU compute an array once instead of recomputing it
@@ -51,15 +44,9 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from gsl_jax.envs.procgen.physics import POS_EPS
+from gsl_jax.envs.procgen.movement import box_overlap as boxes_overlap
 from gsl_jax.envs.procgen.render import FRAME_SIZE
 
-#: basic-abstract-game.cpp: corners are tested at ``0.98`` of the radius, so an entity that
-#: touches a wall exactly is not blocked by it.
-CORNER_MARGIN = 0.98
-
-#: ``(px, py) -> blocked``: whether the cell under world point(s) ``(px, py)`` blocks movement.
-BlockedFn = Callable[[jax.Array, jax.Array], jax.Array]
 #: ``v -> (rear, front)``: a profile's extent along the facing axis for row height ``v``.
 ProfileFn = Callable[[jax.Array], tuple[jax.Array, jax.Array]]
 
@@ -171,18 +158,7 @@ def box_overlap(
     Procgen's ``has_collision``: ``|dx| < rx_a + rx_b + margin`` and ``|dy| < ry_a + ry_b +
     margin`` (strict, so boxes that only touch do not overlap).
     """
-    near_x = jnp.abs(pool.x - x) < pool.rx + rx + margin
-    near_y = jnp.abs(pool.y - y) < pool.ry + ry + margin
-    return pool.alive & near_x & near_y
-
-
-def circle_overlap(
-    pool: EntityPool, x: jax.Array, y: jax.Array, r: jax.Array, margin: float | jax.Array = 0.0
-) -> jax.Array:
-    """bool ``[N]``: live entities whose circle (radius ``rx``) overlaps the circle of radius
-    ``r`` at ``(x, y)``: centre distance ``< rx + r + margin``."""
-    reach = pool.rx + r + margin
-    return pool.alive & ((pool.x - x) ** 2 + (pool.y - y) ** 2 < reach * reach)
+    return pool.alive & boxes_overlap(pool.x, pool.y, pool.rx, pool.ry, x, y, rx, ry, margin)
 
 
 def out_of_bounds(pool: EntityPool, width: float, height: float) -> jax.Array:
@@ -213,193 +189,6 @@ def sort_rows(rows: jax.Array, key: jax.Array) -> jax.Array:
     rank = jnp.sum(before, axis=1)  # [N]: how many rows come before row i
     perm = (rank[None, :] == slot[:, None]).astype(rows.dtype)  # perm[k, i]: row i goes to k
     return jnp.matmul(perm, rows, precision=jax.lax.Precision.HIGHEST)
-
-
-# --------------------------------------------------------------------------------------------
-# Agent physics
-# --------------------------------------------------------------------------------------------
-def mix_velocity(
-    vx: jax.Array,
-    vy: jax.Array,
-    action_vx: jax.Array,
-    action_vy: jax.Array,
-    mixrate: float = 0.5,
-    maxspeed: float = 0.5,
-    scale: float | jax.Array = 1.0,
-    decay: float = 0.9,
-) -> tuple[jax.Array, jax.Array]:
-    """Procgen's ``update_agent_velocity`` followed by ``decay_agent_velocity``.
-
-    ``v <- decay * ((1 - mixrate) v + mixrate * maxspeed * action * scale)`` per axis; with the
-    defaults a held direction converges to ``0.225 / 0.55 = 0.409`` world units per step.
-    """
-    gain = mixrate * maxspeed * scale
-    vx = decay * ((1 - mixrate) * vx + gain * action_vx)
-    vy = decay * ((1 - mixrate) * vy + gain * action_vy)
-    return vx, vy
-
-
-def outside_world(width: float, height: float) -> BlockedFn:
-    """The :data:`BlockedFn` of an empty ``width x height`` world whose outside blocks
-    (Procgen's ``out_of_bounds_object`` when a game leaves it at ``INVALID_OBJ``).
-
-    ``get_obj_from_floats`` reads a point as out of bounds when a coordinate is negative or its
-    cell ``floor(c)`` lies outside the grid, i.e. outside ``[0, width) x [0, height)``.
-    """
-
-    def blocked(px: jax.Array, py: jax.Array) -> jax.Array:
-        return (px < 0) | (px >= width) | (py < 0) | (py >= height)
-
-    return blocked
-
-
-def sub_step(
-    x: jax.Array,
-    y: jax.Array,
-    rx: jax.Array,
-    ry: jax.Array,
-    dx: jax.Array,
-    dy: jax.Array,
-    blocked_at: BlockedFn,
-) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """Procgen's ``sub_step`` against blocking cells: move by ``(dx, dy)`` (one of them 0).
-
-    The move counts as horizontal when ``dx != 0`` (so a zero move counts as vertical, as in
-    the C++ code). If any corner of the moved box, shrunk to :data:`CORNER_MARGIN`, lies in a
-    blocking cell, the leading edge snaps to the cell boundary: moving right
-    ``x = floor(x + rx) - rx``, left ``x = ceil(x - rx) + rx``, and the same on y.
-
-    Returns:
-        ``(x, y, blocked)``, all ``[]``.
-    """
-    nx, ny = x + dx, y + dy
-    x0, x1 = nx - rx * CORNER_MARGIN, nx + rx * CORNER_MARGIN
-    y0, y1 = ny - ry * CORNER_MARGIN, ny + ry * CORNER_MARGIN
-    # Four elementwise tests rather than a reduction over stacked corners: XLA fuses them
-    # with everything around (a reduction would start a new loop), which compiles faster.
-    block = blocked_at(x0, y0) | blocked_at(x0, y1) | blocked_at(x1, y0) | blocked_at(x1, y1)
-    horizontal = dx != 0
-    snap_x = jnp.where(dx > 0, jnp.floor(nx + rx) - rx, jnp.ceil(nx - rx) + rx)
-    snap_y = jnp.where(dy > 0, jnp.floor(ny + ry) - ry, jnp.ceil(ny - ry) + ry)
-    nx = jnp.where(block & horizontal, snap_x, nx)
-    ny = jnp.where(block & ~horizontal, snap_y, ny)
-    return nx, ny, block
-
-
-def push_out(
-    x: jax.Array,
-    y: jax.Array,
-    rx: jax.Array,
-    ry: jax.Array,
-    horizontal: jax.Array,
-    blockers: EntityPool,
-) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """Procgen's ``is_blocked_ents`` + ``push_obj`` in ``sub_step``, for blocking entities that
-    do not move: a mover (box at ``(x, y)``, half-sizes ``(rx, ry)``) that overlaps a live
-    entity of ``blockers`` (``has_collision`` with ``POS_EPS``: ``|dx| < rx + rx_b - 0.001``,
-    the same on y) is put back to touching it along the move's axis: ``x = x_b + sign(x - x_b)
-    (rx + rx_b)`` after a ``horizontal`` move, else the same on y.
-
-    The entities are visited from the last slot to the first, as Procgen walks its entity
-    vector. (Procgen moves the mover there with a nested ``sub_step`` that also tests walls; the
-    push only takes it back toward where it came from, so walls are not tested again here.)
-
-    Returns:
-        ``(x, y, hit)``, all ``[]``: the position and whether a blocker was hit.
-    """
-    hit = jnp.zeros((), bool)
-    for i in reversed(range(blockers.capacity)):
-        bx, by, brx, bry = blockers.x[i], blockers.y[i], blockers.rx[i], blockers.ry[i]
-        overlap = (
-            blockers.alive[i]
-            & (jnp.abs(x - bx) < (rx + brx) + POS_EPS)
-            & (jnp.abs(y - by) < (ry + bry) + POS_EPS)
-        )
-        x = jnp.where(overlap & horizontal, bx + jnp.sign(x - bx) * (rx + brx), x)
-        y = jnp.where(overlap & ~horizontal, by + jnp.sign(y - by) * (ry + bry), y)
-        hit = hit | overlap
-    return x, y, hit
-
-
-def smart_step(
-    x: jax.Array,
-    y: jax.Array,
-    vx: jax.Array,
-    vy: jax.Array,
-    rx: jax.Array,
-    ry: jax.Array,
-    x_first: jax.Array,
-    blocked_at: BlockedFn,
-    num_sub_steps: int = 4,
-    blockers: EntityPool | None = None,
-    loop: bool = False,
-) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
-    """Procgen's ``basic_step_object`` for a smart-stepping entity (the agent), blocked by
-    cells and, optionally, by entities that do not move.
-
-    The step is split into ``num_sub_steps`` sub-steps; each moves x then y (or y then x when
-    ``x_first`` is False) by ``v / num_sub_steps`` with :func:`sub_step`. The loop stops early
-    once both moves of a sub-step are blocked. Each velocity component is then scaled by the
-    fraction of sub-steps in which its move was not blocked.
-
-    ``blockers`` (a pool of ``[K]`` static boxes, e.g. heist's locked doors; None: none): after
-    every move, :func:`push_out` puts the entity back to touching a blocker it overlaps, the
-    move counts as blocked, and the velocity component on the move's axis becomes 0 at once
-    (``push_obj``), so the later sub-steps do not move on that axis.
-
-    Procgen uses ``max(4, int(4 |v|))`` sub-steps, which is 4 for every ``|v| < 1.25`` (the
-    agent's speed stays below 0.58 with the default :func:`mix_velocity`, 0.87 with heist's
-    ``maxspeed``), so the count is a static argument here.
-
-    ``loop``: run the sub-steps in a ``lax.fori_loop`` rather than unrolled (same results). XLA:CPU
-    fuses an unrolled chain of sub-steps into one kernel that recomputes every position for each
-    later use, which blows up when ``blocked_at`` is more than a few comparisons: with heist's
-    tile lookups and locks the unrolled step ran about 170x slower than the loop.
-
-    Returns:
-        ``(x, y, vx, vy)`` after the step, all ``[]``.
-    """
-    frac = 1.0 / num_sub_steps
-
-    def move(px, py, mvx, mvy, along_x):
-        # One move on x (``along_x``) or y with the current velocity, then the blockers.
-        zero = jnp.zeros_like(mvx)
-        dx = jnp.where(along_x, mvx * frac, zero)
-        dy = jnp.where(along_x, zero, mvy * frac)
-        px, py, block = sub_step(px, py, rx, ry, dx, dy, blocked_at)
-        if blockers is not None:
-            horizontal = dx != 0
-            px, py, hit = push_out(px, py, rx, ry, horizontal, blockers)
-            mvx = jnp.where(hit & horizontal, zero, mvx)
-            mvy = jnp.where(hit & ~horizontal, zero, mvy)
-            block = block | hit
-        return px, py, mvx, mvy, block
-
-    def substep(carry: tuple) -> tuple:
-        x, y, vx, vy, free_x, free_y, running = carry
-        # x first: x move then y move; otherwise y move then x move.
-        ax, ay, avx, avy, b1 = move(x, y, vx, vy, x_first)
-        bx, by, bvx, bvy, b2 = move(ax, ay, avx, avy, ~x_first)
-        block_x = jnp.where(x_first, b1, b2)
-        block_y = jnp.where(x_first, b2, b1)
-        x = jnp.where(running, bx, x)
-        y = jnp.where(running, by, y)
-        if blockers is not None:
-            vx = jnp.where(running, bvx, vx)
-            vy = jnp.where(running, bvy, vy)
-        free_x = free_x + (running & ~block_x)
-        free_y = free_y + (running & ~block_y)
-        return x, y, vx, vy, free_x, free_y, running & ~(block_x & block_y)
-
-    zero = jnp.zeros((), jnp.float32)
-    carry = (x, y, vx, vy, zero, zero, jnp.ones((), bool))
-    if loop:
-        carry = jax.lax.fori_loop(0, num_sub_steps, lambda _, c: substep(c), carry)
-    else:
-        for _ in range(num_sub_steps):
-            carry = substep(carry)
-    x, y, vx, vy, free_x, free_y, _ = carry
-    return x, y, vx * free_x * frac, vy * free_y * frac
 
 
 # --------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ Rules (from openai/procgen ``src/games/bigfish.cpp``, ``basic-abstract-game.cpp`
   player then moves in 4 sub-steps, x and y separately (x first when the action moves
   horizontally, y first when it moves vertically, otherwise the larger speed first, a tie broken
   by the episode RNG), blocked at the world's edges with Procgen's corner test and edge snapping
-  (:func:`~gsl_jax.envs.procgen.entities.smart_step`); each velocity component keeps the fraction
+  (:func:`~gsl_jax.envs.procgen.movement.smart_step`); each velocity component keeps the fraction
   of unblocked sub-steps. The sprite faces the last horizontal action.
   A faithful quirk: a start ``x`` within 0.98 r of a side (about 6% of easy levels, 1% of hard
   ones) leaves the player partly outside the world. There Procgen's corner test blocks every
@@ -68,6 +68,7 @@ import jax.numpy as jnp
 
 from gsl_jax.envs.core import Box, Info
 from gsl_jax.envs.procgen import entities as ent
+from gsl_jax.envs.procgen import movement as mv
 from gsl_jax.envs.procgen.bigfish import observe
 from gsl_jax.envs.procgen.bigfish.art import background_pattern, palettes
 from gsl_jax.envs.procgen.bigfish.levels import (
@@ -114,7 +115,7 @@ class BigFish(ProcgenPort):
         self.max_fish = check_int("max_fish", max_fish, 1, 64)
         self.start_r = START_R[self.distribution_mode]
         self.r_inc = (FISH_MAX_R - self.start_r) / FISH_QUOTA
-        self._blocked = ent.outside_world(WORLD, WORLD)
+        self._blocked = mv.outside_world(WORLD, WORLD)
         self._background = background_pattern()
         self._palettes = palettes()
 
@@ -140,12 +141,9 @@ class BigFish(ProcgenPort):
         # The player: velocity, then smart stepping against the world's edges.
         ax, ay = action_velocity(action)
         ax, ay = ax.astype(jnp.float32), ay.astype(jnp.float32)
-        vx, vy = ent.mix_velocity(state.vx, state.vy, ax, ay, MIXRATE, MAXSPEED)
-        cmp = jnp.abs(vx) - jnp.abs(vy)
-        x_first = jnp.where(cmp == 0, u[6] < 0.5, cmp > 0)
-        x_first = jnp.where(ax != 0, True, x_first)
-        x_first = jnp.where(ay != 0, False, x_first)  # checked last in the C++ code, so it wins
-        x, y, vx, vy = ent.smart_step(
+        vx, vy = mv.mix_velocity(state.vx, state.vy, ax, ay, MIXRATE, MAXSPEED)
+        x_first = mv.x_moves_first(vx, vy, ax, ay, u[6] < 0.5)
+        x, y, vx, vy = mv.smart_step(
             state.x, state.y, vx, vy, state.r, state.r, x_first, self._blocked
         )
 

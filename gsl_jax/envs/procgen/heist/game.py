@@ -23,7 +23,7 @@ Rules (from openai/procgen ``src/games/heist.cpp``, ``basic-abstract-game.cpp`` 
   the lock and zeroes that velocity component (``push_obj``). After the sub-steps each velocity
   component keeps the fraction of its moves that were not blocked.
   (:func:`~gsl_jax.envs.procgen.entities.mix_velocity`,
-  :func:`~gsl_jax.envs.procgen.entities.smart_step` with the locks as blockers.) So alternating
+  :func:`~gsl_jax.envs.procgen.movement.smart_step` with the locks as blockers.) So alternating
   RIGHT and UP carries the agent diagonally, and it slides along a wall into a side corridor once
   its corners clear the corridor's edges (the 0.75-wide body has 0.25 of play in a one-tile
   corridor).
@@ -46,6 +46,7 @@ import numpy as np
 
 from gsl_jax.envs.core import Box, Info
 from gsl_jax.envs.procgen import entities as ent
+from gsl_jax.envs.procgen import movement as mv
 from gsl_jax.envs.procgen.grid import NUM_ACTIONS, action_velocity
 from gsl_jax.envs.procgen.heist.art import (
     FLOOR,
@@ -127,20 +128,17 @@ class Heist(ProcgenPort):
         action = jnp.clip(action, 0, NUM_ACTIONS - 1)
         ax, ay = action_velocity(action)
         ax, ay = ax.astype(jnp.float32), ay.astype(jnp.float32)
-        vx, vy = ent.mix_velocity(state.vel[0], state.vel[1], ax, ay, MIXRATE, MAXSPEED)
+        vx, vy = mv.mix_velocity(state.vel[0], state.vel[1], ax, ay, MIXRATE, MAXSPEED)
         # basic_step_object: the faster axis first, a tie at random; for the player a
         # horizontal action means x first and a vertical one y first (checked last, so it wins).
-        cmp = jnp.abs(vx) - jnp.abs(vy)
         coin = (jax.random.bits(key, (), jnp.uint32) & 1) == 0
-        x_first = jnp.where(cmp == 0, coin, cmp > 0)
-        x_first = jnp.where(ax != 0, True, x_first)
-        x_first = jnp.where(ay != 0, False, x_first)
+        x_first = mv.x_moves_first(vx, vy, ax, ay, coin)
         # Locks block until their key is held (as of the start of the step).
         items = state.items
         locks = jax.tree.map(lambda f: f[LOCK_SLOTS], items)
         locks = locks.replace(alive=locks.alive & ~state.has_keys)
         r = jnp.float32(AGENT_R)
-        x, y, vx, vy = ent.smart_step(
+        x, y, vx, vy = mv.smart_step(
             state.pos[0],
             state.pos[1],
             vx,
@@ -197,7 +195,7 @@ class Heist(ProcgenPort):
         return symbolic_view(state, self.view_radius, TOP_SPEED)
 
 
-def wall_test(tiles: jax.Array) -> ent.BlockedFn:
+def wall_test(tiles: jax.Array) -> mv.BlockedFn:
     """The :data:`~gsl_jax.envs.procgen.entities.BlockedFn` of ``tiles``' (uint8 ``[W, W]``)
     walls: a world point ``(px, py)`` (y up) blocks when its tile is a wall or outside the world
     (Procgen's ``get_obj_from_floats`` with ``out_of_bounds_object = WALL_OBJ``; locks are
