@@ -26,29 +26,7 @@ LEFT, NOOP, UP, RIGHT, SPECIAL_D = 1, 4, 5, 7, 9
 KEY = jax.random.key(0)
 
 
-@pytest.fixture(scope="module")
-def env() -> BigFish:
-    return BigFish()
-
-
-@pytest.fixture(scope="module")
-def sym_env() -> BigFish:
-    return BigFish(obs_mode="symbolic")
-
-
-@pytest.fixture(scope="module")
-def reset(env):
-    return jax.jit(env.reset)
-
-
-@pytest.fixture(scope="module")
-def step(env):
-    return jax.jit(env.step)
-
-
-@pytest.fixture(scope="module")
-def sym_step(sym_env):
-    return jax.jit(sym_env.step)
+PORT = BigFish  # the conftest's env/sym_env/reset/step fixtures build this port
 
 
 @pytest.fixture(scope="module")

@@ -29,28 +29,11 @@ P = AGENT  # coinrun's body: gravity 0.2, jump 1.5, maxspeed 0.5, rx 0.5, ry 0.5
 # Fixtures
 # ------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def env() -> CoinRun:
-    return CoinRun()
-
-
-@pytest.fixture(scope="module")
-def sym_env() -> CoinRun:
-    return CoinRun(obs_mode="symbolic")
-
-
-@pytest.fixture(scope="module")
-def reset(env):
-    return jax.jit(env.reset)
-
-
-@pytest.fixture(scope="module")
-def sym_step(sym_env):
-    return jax.jit(sym_env.step)
-
-
-@pytest.fixture(scope="module")
 def sym_obs(sym_env):
     return jax.jit(sym_env.observe)
+
+
+PORT = CoinRun  # the conftest's env/sym_env/reset/step fixtures build this port
 
 
 @pytest.fixture(scope="module")

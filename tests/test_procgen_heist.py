@@ -36,14 +36,7 @@ DELTA_TO_ACTION = {(-1, 0): UP, (1, 0): DOWN, (0, -1): LEFT, (0, 1): RIGHT}
 NUM_LEVELS = 300  # levels generated once for the level checks
 
 
-@pytest.fixture(scope="module")
-def env() -> Heist:
-    return Heist()
-
-
-@pytest.fixture(scope="module")
-def step(env):
-    return jax.jit(env.step)
+PORT = Heist  # the conftest's env/sym_env/reset/step fixtures build this port
 
 
 @pytest.fixture(scope="module")
