@@ -33,6 +33,14 @@ from gsl_jax.envs.core import Discrete, Space, VariationSet, VecEnv, VecEnvState
 from gsl_jax.losses import dapg_loss, gae, normalize, ppo_loss
 from gsl_jax.networks import ActorCritic
 from gsl_jax.normalization import RewardNormState, normalize_reward
+from gsl_jax.validation import (
+    check_bool,
+    check_choice,
+    check_fields,
+    check_finite,
+    check_non_negative,
+    check_positive,
+)
 
 LoopMode = Literal["auto", "scan", "unroll"]
 
@@ -83,26 +91,21 @@ class PPOConfig:
     loop: LoopMode = "auto"
 
     def __post_init__(self) -> None:
-        for name in ("num_envs", "num_steps", "num_minibatches", "update_epochs"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value <= 0:
-                raise ValueError(f"ppo.{name}: must be a positive integer, got {value!r}")
+        integers = ("num_envs", "num_steps", "num_minibatches", "update_epochs")
+        check_fields("ppo", self, check_positive, integers, integer=True)
+        check_non_negative("ppo.lr_decay_updates", self.lr_decay_updates, integer=True)
+        positive = ("learning_rate", "clip_eps", "max_grad_norm", "adam_eps", "reward_clip")
+        check_fields("ppo", self, check_positive, positive)
+        check_fields("ppo", self, check_finite, ("gamma", "gae_lambda"), low=0.0, high=1.0)
+        check_fields("ppo", self, check_non_negative, ("ent_coef", "vf_coef"))
+        flags = ("clip_value", "normalize_advantages", "normalize_rewards")
+        check_fields("ppo", self, check_bool, flags)
+        check_choice("ppo.loop", self.loop, ("auto", "scan", "unroll"))
         if self.batch_size % self.num_minibatches:
             raise ValueError(
                 f"ppo.num_minibatches: the batch num_envs * num_steps = {self.batch_size} is not "
                 f"divisible by num_minibatches = {self.num_minibatches}"
             )
-        for name in ("learning_rate", "clip_eps", "max_grad_norm", "adam_eps", "reward_clip"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"ppo.{name}: must be positive, got {getattr(self, name)!r}")
-        for name in ("gamma", "gae_lambda"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"ppo.{name}: must lie in [0, 1], got {getattr(self, name)!r}")
-        for name in ("ent_coef", "vf_coef", "lr_decay_updates"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"ppo.{name}: must be non-negative, got {getattr(self, name)!r}")
-        if self.loop not in ("auto", "scan", "unroll"):
-            raise ValueError(f"ppo.loop: must be 'auto', 'scan' or 'unroll', got {self.loop!r}")
 
     @property
     def batch_size(self) -> int:
@@ -153,15 +156,10 @@ class DAPGConfig:
     normalized_max_advantage: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("demo_freq", "demo_batch_size"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) <= 0:
-                raise ValueError(
-                    f"dapg.{name}: must be a positive integer, got {getattr(self, name)!r}"
-                )
-        if self.demo_coeff < 0:
-            raise ValueError(f"dapg.demo_coeff: must be non-negative, got {self.demo_coeff}")
-        if not 0.0 < self.decay <= 1.0:
-            raise ValueError(f"dapg.decay: must lie in (0, 1], got {self.decay}")
+        check_non_negative("dapg.demo_coeff", self.demo_coeff)
+        check_fields("dapg", self, check_positive, ("demo_freq", "demo_batch_size"), integer=True)
+        check_finite("dapg.decay", self.decay, low=0.0, high=1.0, low_open=True)
+        check_fields("dapg", self, check_bool, ("use_log_prob", "normalized_max_advantage"))
 
 
 @struct.dataclass
