@@ -294,6 +294,93 @@ def _resets_are_small(vec_env: VecEnv, num_steps: int) -> bool:
     return num_steps * vec_env.num_envs * per_env <= _PREDRAW_RESET_BYTES
 
 
+def make_minibatch_loss(network: ActorCritic, config: PPOConfig, dapg: DAPGConfig | None = None):
+    """Build ``loss(params, mb, demo_args, index, key) -> (loss [], metrics)``: the loss of one
+    minibatch of :func:`make_learn`, PPO's plus the DAPG term where it applies.
+
+    Args of ``loss``:
+        params: network parameters (the argument differentiated).
+        mb: dict of ``[N]`` arrays ``obs [N, ...]``, ``action``, ``log_prob``, ``value``,
+            ``advantages``, ``returns``.
+        demo_args: ``None`` without ``dapg``, else ``(demos, max_advantage [], decay [])``: the
+            :class:`~gsl_jax.demos.DemoBuffer`, the rollout's largest advantage and
+            ``dapg.decay ** k``.
+        index: the minibatch's global index in the update (a Python int or an int32 ``[]``);
+            the DAPG term applies when ``index % dapg.demo_freq == 0`` and the buffer is
+            non-empty.
+        key: PRNG key; the demo rows are drawn with ``fold_in(key, index)``.
+
+    ``metrics`` holds :func:`~gsl_jax.losses.ppo_loss`'s and, with ``dapg``, ``dapg_loss`` (the
+    term, 0 where skipped) and ``dapg_applied`` (1.0 where it applied, else 0.0).
+    """
+
+    def policy(params, obs):
+        return network.apply(params, obs)
+
+    def demo_term(params, demo_args, index, key) -> tuple[jax.Array, jax.Array]:
+        """The DAPG term of global minibatch ``index`` and whether it applied: ``(term [],
+        applied [] bool)``, ``(0, False)`` where it does not apply.
+
+        It applies on every ``demo_freq``-th minibatch of a non-empty buffer. Elsewhere the demo
+        batch is neither drawn nor run forward and backward (``lax.cond``), so a term that is not
+        finite -- a Gaussian density beyond float32's range -- cannot reach those minibatches'
+        loss and gradient, as it would if the term were multiplied by a zero weight.
+        """
+        demos, max_advantage, decay = demo_args
+
+        def term(params):
+            obs, action = demos.sample(jax.random.fold_in(key, index), dapg.demo_batch_size)
+            demo_dist, _ = policy(params, obs)
+            log_prob = distribution_for(demo_dist).log_prob(demo_dist, action)
+            weight = dapg.demo_coeff * decay  # lambda_0 * lambda_1 ** k
+            loss = dapg_loss(log_prob, max_advantage, weight, use_log_prob=dapg.use_log_prob)
+            return loss.astype(jnp.float32)
+
+        def skip(params):
+            return jnp.zeros((), jnp.float32)
+
+        def on_buffer(params):
+            return jax.lax.cond(demos.count > 0, term, skip, params)
+
+        on_turn = index % dapg.demo_freq == 0
+        applied = on_turn & (demos.count > 0)
+        if isinstance(on_turn, bool):  # unrolled minibatches: the turn is known when tracing
+            return (on_buffer(params) if on_turn else skip(params)), applied
+        # Two conds, not one on ``applied``: the minibatch index is the same for every member
+        # of a vmapped population, so this cond stays a branch (vmap turns a cond with a batched
+        # predicate into a select that runs both sides) even where the buffers are batched.
+        return jax.lax.cond(on_turn, on_buffer, skip, params), applied
+
+    def minibatch_loss(params, mb: dict[str, jax.Array], demo_args, index, key):
+        dist, value = policy(params, mb["obs"])
+        D = distribution_for(dist)
+        adv = mb["advantages"]
+        if config.normalize_advantages:
+            adv = normalize(adv)
+        loss, metrics = ppo_loss(
+            D.log_prob(dist, mb["action"]),
+            D.entropy(dist),
+            value,
+            mb["log_prob"],
+            mb["value"],
+            adv,
+            mb["returns"],
+            clip_eps=config.clip_eps,
+            vf_coef=config.vf_coef,
+            ent_coef=config.ent_coef,
+            clip_value=config.clip_value,
+        )
+        if demo_args is not None:
+            # DAPG: raise the likelihood of demonstrated actions; only the policy head sees it.
+            term, applied = demo_term(params, demo_args, index, key)
+            loss = loss + term
+            metrics["dapg_loss"] = term
+            metrics["dapg_applied"] = jnp.asarray(applied, jnp.float32)
+        return loss, metrics
+
+    return minibatch_loss
+
+
 def make_learn(network: ActorCritic, config: PPOConfig, dapg: DAPGConfig | None = None):
     """Build ``learn(state, traj, last_value, key, demos=None) -> (state, metrics)``: the learning
     half of a PPO update, for ONE learner, on a trajectory collected by any means.
@@ -318,57 +405,13 @@ def make_learn(network: ActorCritic, config: PPOConfig, dapg: DAPGConfig | None 
     """
     optimizer = make_optimizer(config)
     loop = config.resolved_loop(network.config.kind)
-
-    def policy(params, obs):
-        dist, value = network.apply(params, obs)
-        return dist, value
-
-    def minibatch_loss(params, mb: dict[str, jax.Array], demo: dict[str, jax.Array] | None):
-        dist, value = policy(params, mb["obs"])
-        D = distribution_for(dist)
-        adv = mb["advantages"]
-        if config.normalize_advantages:
-            adv = normalize(adv)
-        loss, metrics = ppo_loss(
-            D.log_prob(dist, mb["action"]),
-            D.entropy(dist),
-            value,
-            mb["log_prob"],
-            mb["value"],
-            adv,
-            mb["returns"],
-            clip_eps=config.clip_eps,
-            vf_coef=config.vf_coef,
-            ent_coef=config.ent_coef,
-            clip_value=config.clip_value,
-        )
-        if demo is not None:
-            # DAPG: raise the likelihood of demonstrated actions; only the policy head sees it.
-            demo_dist, _ = policy(params, demo["obs"])
-            demo_log_prob = distribution_for(demo_dist).log_prob(demo_dist, demo["action"])
-            term = dapg_loss(
-                demo_log_prob,
-                demo["max_advantage"],
-                demo["weight"],
-                use_log_prob=dapg.use_log_prob,
-            )
-            loss = loss + term
-            metrics["dapg_loss"] = term
-        return loss, metrics
+    minibatch_loss = make_minibatch_loss(network, config, dapg)
 
     grad_fn = jax.grad(minibatch_loss, has_aux=True)
 
-    def demo_minibatch(demos, max_advantage, decay, index, key):
-        """The DAPG inputs of global minibatch ``index``: a demo batch and its weight, zero
-        except on every ``demo_freq``-th minibatch of a non-empty buffer."""
-        obs, action = demos.sample(jax.random.fold_in(key, index), dapg.demo_batch_size)
-        active = (index % dapg.demo_freq == 0) & (demos.count > 0)
-        weight = jnp.where(active, dapg.demo_coeff * decay, 0.0)
-        return {"obs": obs, "action": action, "max_advantage": max_advantage, "weight": weight}
-
-    def sgd_step(carry, mb, demo=None):
+    def sgd_step(carry, mb, demo_args, index, key):
         params, opt_state = carry
-        grads, metrics = grad_fn(params, mb, demo)
+        grads, metrics = grad_fn(params, mb, demo_args, index, key)
         updates, opt_state = optimizer.update(grads, opt_state, params)
         return (optax.apply_updates(params, updates), opt_state), metrics
 
@@ -386,8 +429,7 @@ def make_learn(network: ActorCritic, config: PPOConfig, dapg: DAPGConfig | None 
 
         def step(carry, idx, i):
             mb = jax.tree.map(lambda x: x[idx], batch)
-            demo = None if demo_args is None else demo_minibatch(*demo_args, first + i, key)
-            return sgd_step(carry, mb, demo)
+            return sgd_step(carry, mb, demo_args, first + i, key)
 
         if loop == "scan":
             indices = jnp.arange(config.num_minibatches)
@@ -457,7 +499,14 @@ def make_learn(network: ActorCritic, config: PPOConfig, dapg: DAPGConfig | None 
         params, opt_state = carry
 
         done = traj.done.astype(jnp.float32)
-        metrics = jax.tree.map(jnp.mean, mb_metrics)
+        dapg_metrics = {}
+        if dapg is not None:
+            # The applied term's mean: averaging in the skipped minibatches would report
+            # 1 / demo_freq of it. 0 where it applied nowhere (an empty buffer).
+            applied = mb_metrics.pop("dapg_applied").sum()
+            total = mb_metrics.pop("dapg_loss").sum()
+            dapg_metrics["dapg_loss"] = jnp.where(applied > 0, total / jnp.maximum(applied, 1), 0)
+        metrics = jax.tree.map(jnp.mean, mb_metrics) | dapg_metrics
         metrics.update(
             episodes=done.sum(),
             return_sum=(done * traj.episode_return).sum(),
@@ -482,7 +531,8 @@ def make_update(
     ``dapg.demo_batch_size`` rows drawn from ``demos`` (a :class:`~gsl_jax.demos.DemoBuffer`);
     an empty buffer contributes nothing.
 
-    ``metrics`` is a dict of scalars: the losses averaged over all minibatches, and episode sums
+    ``metrics`` is a dict of scalars: the losses averaged over all minibatches (``dapg_loss``: over
+    the minibatches the term applied to, 0 if none), and episode sums
     over the rollout (``episodes``, ``return_sum``, ``length_sum``, ``success_sum``) so that means
     can be taken over any number of updates without bias.
     """
