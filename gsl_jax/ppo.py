@@ -8,12 +8,13 @@ step is public so that rollouts collected elsewhere -- environments stepped on t
 :mod:`gsl_jax.host_rollout` -- train through the same code.
 
 Minibatch loop and the XLA:CPU trap: the gradient of a convolution inside a ``lax.scan`` /
-``while`` loop runs an order of magnitude slower on XLA:CPU than the same work unrolled (jax issue
-#12868). :attr:`PPOConfig.loop` therefore chooses per backend: ``"scan"`` keeps the epoch and
-minibatch loops (and the chunk of updates) as ``lax.scan`` -- compact programs and fast compiles,
-right for GPU/TPU and for MLPs everywhere; ``"unroll"`` writes the minibatch steps out in
-straight-line code and runs chunks as a host loop of jitted updates -- right for CNNs on CPU;
-``"auto"`` picks ``"unroll"`` for a CNN on the CPU backend and ``"scan"`` otherwise.
+``while`` loop runs far slower on XLA:CPU than the same work unrolled (jax issue #12868;
+``docs/benchmarks.md``, section 3). :attr:`PPOConfig.loop` therefore chooses per backend:
+``"scan"`` keeps the epoch and minibatch loops (and the chunk of updates) as ``lax.scan`` --
+compact programs and fast compiles, right for GPU/TPU and for MLPs everywhere; ``"unroll"``
+writes the minibatch steps out in straight-line code and runs chunks as a host loop of jitted
+updates -- right for CNNs on CPU; ``"auto"`` picks ``"unroll"`` for a CNN on the CPU backend
+and ``"scan"`` otherwise.
 """
 
 from __future__ import annotations
