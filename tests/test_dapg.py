@@ -1,5 +1,6 @@
 """DAPG inside the fused update: the gradient reaches only the policy, and demos move it."""
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -124,9 +125,8 @@ def test_skipped_minibatches_stay_finite_when_the_demo_density_overflows():
         loss, _ = loss_fn(params, mb, demo_args, index, key)
         assert float(metrics["dapg_loss"]) == 0.0 and float(metrics["dapg_applied"]) == 0.0
         assert float(loss) == pytest.approx(float(plain_loss), rel=1e-6)
-        for g, p in zip(jax.tree.leaves(grads), jax.tree.leaves(plain_grads), strict=True):
-            assert np.all(np.isfinite(g))
-            np.testing.assert_allclose(g, p, rtol=1e-5, atol=1e-7)
+        chex.assert_tree_all_finite(grads)
+        chex.assert_trees_all_close(grads, plain_grads, rtol=1e-5, atol=1e-7)
 
 
 @pytest.mark.parametrize("loop", ["scan", "unroll"])
