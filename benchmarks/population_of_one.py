@@ -22,7 +22,8 @@ import jax.numpy as jnp
 from gsl_jax.envs.core import VariationSet, VecEnv
 from gsl_jax.envs.procgen import make
 from gsl_jax.networks import NetworkConfig, make_network
-from gsl_jax.ppo import init_learner, make_update
+from gsl_jax.normalization import normalize_reward
+from gsl_jax.ppo import init_learner, make_learn, make_update
 from gsl_jax.presets import PROCGEN_COMPACT
 
 #: case name -> (game, network kind, observation mode)
@@ -83,9 +84,15 @@ def fused_case(game: str, kind: str, obs_mode: str, reps: int) -> dict[str, floa
 
 
 def host_case(kind: str, reps: int) -> dict[str, float] | None:
-    """The learning step (GAE + 3 epochs of 4 minibatches) of ``HostPPO`` on one rollout of 16
-    EnvPool maze envs x 64 steps, unbatched and vmapped over P = 1; None without EnvPool."""
-    import gsl_jax.host_rollout as host_rollout
+    """The learning step (reward normalisation, GAE + 3 epochs of 4 minibatches) of a host-rollout
+    learner on one rollout of 16 EnvPool maze envs x 64 steps, unbatched and vmapped over P = 1;
+    None without EnvPool.
+
+    The rollout comes from :class:`~gsl_jax.host_rollout.HostPPO`'s public ``init`` and
+    ``collect``; the learning step is built here from :func:`gsl_jax.ppo.make_learn`, the way
+    ``HostPPO`` builds its own, so that each side can be wrapped (or not) in ``jax.vmap``.
+    """
+    from gsl_jax.host_rollout import HostPPO
 
     try:
         from gsl_jax.envs.envpool import EnvPoolProcgen
@@ -98,26 +105,45 @@ def host_case(kind: str, reps: int) -> dict[str, float] | None:
     net = make_network(
         NetworkConfig(kind=kind, hidden=(64, 64)), env.action_space, env.observation_space.shape
     )
-    wrapped = host_rollout.vmap_population
-    drivers = {}
-    try:
-        host_rollout.vmap_population = lambda f, in_axes: jax.vmap(f, in_axes=in_axes)
-        drivers["vmap"] = host_rollout.HostPPO([env], net, config)
-    finally:
-        host_rollout.vmap_population = wrapped
-    drivers["unbatched"] = host_rollout.HostPPO([env], net, config)
-    state = drivers["unbatched"].init(jax.random.key(0))
-    noise, rng, k_perm = drivers["unbatched"]._begin(state)
-    traj, last_obs, _ = drivers["unbatched"].collect(state, noise)
+    learn = make_learn(net, config)
+
+    def learning_step(state, traj, last_obs, key):
+        norm = state.reward_norm
+        if config.normalize_rewards:
+
+            def body(norm, reward_done):
+                scaled, norm = normalize_reward(
+                    norm, *reward_done, config.gamma, config.reward_clip
+                )
+                return norm, scaled
+
+            norm, scaled = jax.lax.scan(body, norm, (traj.reward, traj.done))
+            traj = traj._replace(reward=scaled)
+        _, last_value = net.apply(state.params, last_obs)
+        state, metrics = learn(state, traj, last_value, key)
+        return state.replace(reward_norm=norm), metrics
+
+    driver = HostPPO([env], net, config)
+    state = driver.init(jax.random.key(0))  # leaves [1, ...]
+    noise = jax.random.gumbel(
+        jax.random.key(1), (1, config.num_steps, config.num_envs, env.action_space.n)
+    )
+    traj, last_obs, _ = driver.collect(state, noise)
+    key = jax.random.key(2)
+    first = lambda tree: jax.tree.map(lambda x: x[0], tree)  # noqa: E731
+    args = {
+        "unbatched": (first(state), first(traj), last_obs[0], key),
+        "vmap": (state, traj, last_obs, key[None]),
+    }
+    fns = {"unbatched": jax.jit(learning_step), "vmap": jax.jit(jax.vmap(learning_step))}
 
     def thunk(name: str) -> Callable[[], None]:
         def run() -> None:
-            out = drivers[name]._finish(state, traj, last_obs, k_perm, rng, None)
-            jax.block_until_ready(out)
+            jax.block_until_ready(fns[name](*args[name]))
 
         return run
 
-    return alternate({name: thunk(name) for name in drivers}, reps)
+    return alternate({name: thunk(name) for name in fns}, reps)
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, dict[str, float]]:

@@ -39,13 +39,18 @@ step (gathering the next level from a bank of the start states) and report
 ``info["success"]`` and ``info["variation"]``. Observations do not matter to the policies, so our
 rollout never renders.
 
-Also writes side-by-side frames (ours | real) of a few levels per game as PNGs.
+Also draws side-by-side frames (ours | real) of a few levels per game as PNGs.
 
 Usage::
 
     python benchmarks/procgen_fidelity.py                      # all ports, 500 episodes each
+    python benchmarks/procgen_fidelity.py --write-doc          # ... and refresh the docs
     python benchmarks/procgen_fidelity.py --games maze --episodes 1000 --recheck-episodes 0
     python benchmarks/procgen_fidelity.py --quick --out /tmp/fid.md   # smoke test, seconds
+
+The table is always printed. The markdown report (and the frame images next to it) are written
+only where asked: ``--out PATH``, or ``--write-doc`` for the published
+``docs/procgen_fidelity.md`` and ``docs/images``.
 
 The real games need ``envpool`` and the system Qt5 runtime (``apt-get install libqt5gui5``).
 """
@@ -872,7 +877,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--recheck-levels", type=int, default=RECHECK_LEVELS)
     parser.add_argument("--frames", type=int, default=4, help="levels per frame image (0: none)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the markdown report")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="write the markdown report here (default: none)"
+    )
+    parser.add_argument(
+        "--write-doc",
+        action="store_true",
+        help=f"write the report to {DEFAULT_OUT.relative_to(REPO)} and its frames to docs/images, "
+        "replacing the published ones",
+    )
     parser.add_argument(
         "--images", type=Path, default=None, help="PNG folder (default: <out's folder>/images)"
     )
@@ -891,8 +904,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error(f"--levels: must be >= 0, got {args.levels}")
     args.envs = min(args.envs, args.episodes)
     args.per_env = math.ceil(args.episodes / args.envs)
-    if args.images is None:
+    if args.write_doc:
+        if args.out is not None:
+            parser.error("--out, --write-doc: give one of them")
+        args.out = DEFAULT_OUT
+    if args.images is None and args.out is not None:
         args.images = args.out.parent / "images"
+    if args.images is None and args.frames:
+        log("no --out, --write-doc or --images: frame images are not drawn")
+        args.frames = 0
     return args
 
 
@@ -942,9 +962,10 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     print(table(results))
     given = sys.argv[1:] if argv is None else list(argv)
     command = " ".join(["python benchmarks/procgen_fidelity.py", *map(shlex.quote, given)])
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(markdown(results, args, command))
-    log(f"wrote {args.out}")
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(markdown(results, args, command))
+        log(f"wrote {args.out}")
     if args.json is not None:
         args.json.write_text(json.dumps(results, indent=2))
     return results

@@ -20,6 +20,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from gsl_jax.envs.core import Discrete, Space
+
 
 class CategoricalParams(NamedTuple):
     logits: jax.Array  # [..., n]
@@ -89,3 +91,24 @@ def distribution_for(
 ) -> type[Categorical] | type[DiagGaussian]:
     """The distribution class matching a parameter pytree."""
     return Categorical if isinstance(dist, CategoricalParams) else DiagGaussian
+
+
+def action_noise(key: jax.Array, action_space: Space, shape: tuple[int, ...]) -> jax.Array:
+    """The sampling noise of ``shape`` actions in one PRNG call: Gumbel ``[*shape, n]`` for
+    ``Discrete(n)``, standard normal ``[*shape, d]`` for a ``Box`` of ``d`` dimensions.
+
+    Drawing a rollout's noise ahead of its loop keeps the PRNG work out of the loop body; turn it
+    into actions with :func:`sample_with_noise`.
+    """
+    if isinstance(action_space, Discrete):
+        return jax.random.gumbel(key, shape + (action_space.n,))
+    return jax.random.normal(key, shape + (math.prod(action_space.shape),))
+
+
+def sample_with_noise(dist: CategoricalParams | GaussianParams, noise: jax.Array) -> jax.Array:
+    """An action from :func:`action_noise`'s noise: the Gumbel-max trick for a categorical (what
+    ``jax.random.categorical`` does; int32 ``[...]``), ``mean + std * eps`` for a diagonal
+    Gaussian (float32 ``[..., d]``)."""
+    if isinstance(dist, CategoricalParams):
+        return jnp.argmax(dist.logits + noise, axis=-1).astype(jnp.int32)
+    return dist.mean + jnp.exp(dist.log_std) * noise

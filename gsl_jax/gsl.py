@@ -41,6 +41,7 @@ from typing import Any, Literal
 import jax
 import numpy as np
 
+from gsl_jax import validation
 from gsl_jax.checkpoint import (
     latest_checkpoint,
     read_meta,
@@ -115,6 +116,9 @@ class GSLConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        nested = {"ppo": PPOConfig, "network": NetworkConfig, "dapg": DAPGConfig}
+        for name, klass in {**nested, "plateau": PlateauConfig}.items():
+            validation.check_instance(f"gsl.{name}", getattr(self, name), klass)
         positive = (
             "num_specialists",
             "num_low",
@@ -124,25 +128,28 @@ class GSLConfig:
             "phase2_steps",
             "updates_per_chunk",
         )
-        for name in positive:
-            if getattr(self, name) <= 0:
-                raise ValueError(f"gsl.{name}: must be positive, got {getattr(self, name)}")
-        for name in ("specialist_demo_episodes", "generalist_demo_episodes", "low_finetune_steps"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"gsl.{name}: must be >= 0, got {getattr(self, name)}")
-        if self.num_train_variations is not None and self.num_train_variations <= 0:
-            raise ValueError(
-                f"gsl.num_train_variations: must be positive, got {self.num_train_variations}"
+        validation.check_fields("gsl", self, validation.check_positive, positive, integer=True)
+        counts = ("specialist_demo_episodes", "generalist_demo_episodes", "low_finetune_steps")
+        validation.check_fields("gsl", self, validation.check_non_negative, counts, integer=True)
+        if self.num_train_variations is not None:
+            validation.check_positive(
+                "gsl.num_train_variations", self.num_train_variations, integer=True
             )
+        if self.demo_return_threshold is not None:
+            validation.check_finite("gsl.demo_return_threshold", self.demo_return_threshold)
+        # jax.random.key keeps 32 bits of a seed (2**32 + 5 gives the key of 5); numpy
+        # refuses negative seeds only when the phase that draws from it starts.
+        validation.check_finite(
+            "gsl.seed", self.seed, low=0, high=2**32, high_open=True, integer=True
+        )
+        validation.check_bool("gsl.fresh_specialist_optimizer", self.fresh_specialist_optimizer)
         if self.num_specialists > self.num_low:
             raise ValueError(
                 f"gsl.num_specialists: {self.num_specialists} specialists need at least as many "
                 f"variations, but num_low (N_lenv) is {self.num_low}"
             )
-        if self.split not in ("random", "contiguous"):
-            raise ValueError(f"gsl.split: must be 'random' or 'contiguous', got {self.split!r}")
-        if self.select_metric not in ("return", "success"):
-            raise ValueError("gsl.select_metric: must be 'return' or 'success'")
+        validation.check_choice("gsl.split", self.split, ("random", "contiguous"))
+        validation.check_choice("gsl.select_metric", self.select_metric, ("return", "success"))
 
     def train_variations(self, env: Environment) -> int:
         """The number of training variations on ``env``, validated."""

@@ -120,23 +120,30 @@ def ppo_loss(
 def dapg_loss(
     demo_log_prob: jax.Array,
     max_advantage: jax.Array,
-    demo_coeff: float,
+    weight: jax.Array | float,
     use_log_prob: bool = False,
-    decay: jax.Array | float = 1.0,
 ) -> jax.Array:
     """The DAPG demonstration term as released with GSL, to be added to the PPO loss.
 
-    ``loss = - demo_coeff * decay * stop_gradient(max_advantage) * mean(pi(a|s))`` over a demo
-    minibatch, where ``pi(a|s) = exp(demo_log_prob)`` is the likelihood (softmax probability for
-    discrete actions, density for Gaussian ones), not the log-likelihood.
+    ``loss = - weight * stop_gradient(max_advantage) * mean(pi(a|s))`` over a demo minibatch,
+    where ``pi(a|s) = exp(demo_log_prob)`` is the likelihood (softmax probability for discrete
+    actions, density for Gaussian ones), not the log-likelihood.
+
+    A zero ``weight`` does not switch the term off: a density beyond float32's range makes the
+    term ``0 * inf = NaN``. Callers skip the term where it does not apply instead of weighting
+    it by zero (see :func:`gsl_jax.ppo.make_learn`).
 
     Args:
         demo_log_prob: ``[N]`` log pi_theta(a|s) of the demo actions under the current policy.
         max_advantage: ``[]`` the largest advantage of the rollout batch (no gradient flows).
-        demo_coeff: lambda_0, 0.5 in the released scripts.
+        weight: ``[]`` the term's coefficient at this update, ``lambda_0 * lambda_1 ** k``
+            (:attr:`~gsl_jax.ppo.DAPGConfig.demo_coeff` times
+            :attr:`~gsl_jax.ppo.DAPGConfig.decay` to the power of the update count ``k``;
+            the released scripts use ``lambda_0 = 0.5`` and no decay).
         use_log_prob: use ``log pi(a|s)`` instead of ``pi(a|s)`` (original DAPG, Rajeswaran et al.).
-        decay: ``lambda_1 ** k`` for the original DAPG's decay over updates ``k`` (1.0: none).
+
+    Returns:
+        ``[]`` the term, to be minimised.
     """
     likelihood = demo_log_prob if use_log_prob else jnp.exp(demo_log_prob)
-    weight = demo_coeff * decay * jax.lax.stop_gradient(max_advantage)
-    return -weight * jnp.mean(likelihood)
+    return -weight * jax.lax.stop_gradient(max_advantage) * jnp.mean(likelihood)

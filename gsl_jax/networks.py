@@ -33,6 +33,7 @@ import numpy as np
 
 from gsl_jax.distributions import CategoricalParams, GaussianParams
 from gsl_jax.envs.core import Box, Discrete, Space
+from gsl_jax.validation import check_choice, check_finite, check_sizes
 
 NetworkKind = Literal["impala", "small_cnn", "mlp"]
 HeadKind = Literal["auto", "categorical", "gaussian"]
@@ -56,12 +57,10 @@ class NetworkConfig:
     log_std_init: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.kind not in ("impala", "small_cnn", "mlp"):
-            raise ValueError(f"network.kind: unknown network {self.kind!r}")
-        if not self.hidden or any(h <= 0 for h in self.hidden):
-            raise ValueError(f"network.hidden: sizes must be positive, got {self.hidden}")
-        if self.head not in ("auto", "categorical", "gaussian"):
-            raise ValueError(f"network.head: unknown head {self.head!r}")
+        check_choice("network.kind", self.kind, ("impala", "small_cnn", "mlp"))
+        check_sizes("network.hidden", self.hidden)
+        check_choice("network.head", self.head, ("auto", "categorical", "gaussian"))
+        check_finite("network.log_std_init", self.log_std_init)
 
 
 def _ortho(scale: float) -> nn.initializers.Initializer:

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gsl_jax.validation import check_finite, check_non_negative, check_positive
+
 
 @dataclass(frozen=True)
 class PlateauConfig:
@@ -42,17 +44,15 @@ class PlateauConfig:
     max_steps: int = 10_000_000
 
     def __post_init__(self) -> None:
-        if self.window < 1:
-            raise ValueError(f"plateau.window: must be >= 1, got {self.window}")
-        if not 0.0 <= self.rel_improvement < 1.0:
+        check_positive("plateau.window", self.window, integer=True)
+        check_finite(
+            "plateau.rel_improvement", self.rel_improvement, low=0.0, high=1.0, high_open=True
+        )
+        check_non_negative("plateau.min_steps", self.min_steps, integer=True)
+        check_positive("plateau.max_steps", self.max_steps, integer=True)
+        if self.max_steps < self.min_steps:
             raise ValueError(
-                f"plateau.rel_improvement: must lie in [0, 1), got {self.rel_improvement}"
-            )
-        if self.min_steps < 0:
-            raise ValueError(f"plateau.min_steps: must be >= 0, got {self.min_steps}")
-        if self.max_steps <= 0 or self.max_steps < self.min_steps:
-            raise ValueError(
-                f"plateau.max_steps: must be positive and >= min_steps, got {self.max_steps}"
+                f"plateau.max_steps: must be >= min_steps = {self.min_steps}, got {self.max_steps}"
             )
 
 

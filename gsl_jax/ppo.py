@@ -8,19 +8,19 @@ step is public so that rollouts collected elsewhere -- environments stepped on t
 :mod:`gsl_jax.host_rollout` -- train through the same code.
 
 Minibatch loop and the XLA:CPU trap: the gradient of a convolution inside a ``lax.scan`` /
-``while`` loop runs an order of magnitude slower on XLA:CPU than the same work unrolled (jax issue
-#12868). :attr:`PPOConfig.loop` therefore chooses per backend: ``"scan"`` keeps the epoch and
-minibatch loops (and the chunk of updates) as ``lax.scan`` -- compact programs and fast compiles,
-right for GPU/TPU and for MLPs everywhere; ``"unroll"`` writes the minibatch steps out in
-straight-line code and runs chunks as a host loop of jitted updates -- right for CNNs on CPU;
-``"auto"`` picks ``"unroll"`` for a CNN on the CPU backend and ``"scan"`` otherwise.
+``while`` loop runs far slower on XLA:CPU than the same work unrolled (jax issue #12868;
+``docs/benchmarks.md``, section 3). :attr:`PPOConfig.loop` therefore chooses per backend:
+``"scan"`` keeps the epoch and minibatch loops (and the chunk of updates) as ``lax.scan`` --
+compact programs and fast compiles, right for GPU/TPU and for MLPs everywhere; ``"unroll"``
+writes the minibatch steps out in straight-line code and runs chunks as a host loop of jitted
+updates -- right for CNNs on CPU; ``"auto"`` picks ``"unroll"`` for a CNN on the CPU backend
+and ``"scan"`` otherwise.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -28,140 +28,12 @@ import optax
 from flax import struct
 
 from gsl_jax.demos import DemoBuffer
-from gsl_jax.distributions import CategoricalParams, GaussianParams, distribution_for
-from gsl_jax.envs.core import Discrete, Space, VariationSet, VecEnv, VecEnvState
+from gsl_jax.distributions import action_noise, distribution_for, sample_with_noise
+from gsl_jax.envs.core import VariationSet, VecEnv, VecEnvState
 from gsl_jax.losses import dapg_loss, gae, normalize, ppo_loss
 from gsl_jax.networks import ActorCritic
 from gsl_jax.normalization import RewardNormState, normalize_reward
-
-LoopMode = Literal["auto", "scan", "unroll"]
-
-
-@dataclass(frozen=True)
-class PPOConfig:
-    """PPO hyperparameters. Defaults are the Procgen settings of the Procgen paper / CleanRL
-    ``ppo_procgen`` (64 envs x 256 steps, 8 minibatches, 3 epochs, lr 5e-4, gamma 0.999, ...).
-
-    Attributes:
-        num_envs: parallel environments per learner (B).
-        num_steps: rollout length per update (T); the batch is ``T * B`` transitions.
-        num_minibatches: minibatches per epoch; must divide ``T * B``.
-        update_epochs: passes over the batch per update.
-        learning_rate: Adam step size.
-        lr_decay_updates: if > 0, anneal the learning rate linearly to 0 over this many updates.
-        gamma: discount.
-        gae_lambda: GAE lambda.
-        clip_eps: PPO ratio clip (also the value clip).
-        clip_value: clip the value update around the rollout's values.
-        ent_coef: entropy bonus coefficient.
-        vf_coef: value loss coefficient.
-        max_grad_norm: global gradient-norm clip.
-        adam_eps: Adam epsilon.
-        normalize_advantages: normalise advantages per minibatch.
-        normalize_rewards: scale rewards by a running std of the discounted return.
-        reward_clip: clip of the scaled rewards.
-        loop: minibatch/chunk loop form, ``"auto"``, ``"scan"`` or ``"unroll"`` (module docstring).
-    """
-
-    num_envs: int = 64
-    num_steps: int = 256
-    num_minibatches: int = 8
-    update_epochs: int = 3
-    learning_rate: float = 5e-4
-    lr_decay_updates: int = 0
-    gamma: float = 0.999
-    gae_lambda: float = 0.95
-    clip_eps: float = 0.2
-    clip_value: bool = True
-    ent_coef: float = 0.01
-    vf_coef: float = 0.5
-    max_grad_norm: float = 0.5
-    adam_eps: float = 1e-5
-    normalize_advantages: bool = True
-    normalize_rewards: bool = True
-    reward_clip: float = 10.0
-    loop: LoopMode = "auto"
-
-    def __post_init__(self) -> None:
-        for name in ("num_envs", "num_steps", "num_minibatches", "update_epochs"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value <= 0:
-                raise ValueError(f"ppo.{name}: must be a positive integer, got {value!r}")
-        if self.batch_size % self.num_minibatches:
-            raise ValueError(
-                f"ppo.num_minibatches: the batch num_envs * num_steps = {self.batch_size} is not "
-                f"divisible by num_minibatches = {self.num_minibatches}"
-            )
-        for name in ("learning_rate", "clip_eps", "max_grad_norm", "adam_eps", "reward_clip"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"ppo.{name}: must be positive, got {getattr(self, name)!r}")
-        for name in ("gamma", "gae_lambda"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"ppo.{name}: must lie in [0, 1], got {getattr(self, name)!r}")
-        for name in ("ent_coef", "vf_coef", "lr_decay_updates"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"ppo.{name}: must be non-negative, got {getattr(self, name)!r}")
-        if self.loop not in ("auto", "scan", "unroll"):
-            raise ValueError(f"ppo.loop: must be 'auto', 'scan' or 'unroll', got {self.loop!r}")
-
-    @property
-    def batch_size(self) -> int:
-        """Transitions per update, ``num_envs * num_steps``."""
-        return self.num_envs * self.num_steps
-
-    @property
-    def minibatch_size(self) -> int:
-        return self.batch_size // self.num_minibatches
-
-    def resolved_loop(self, network_kind: str = "mlp") -> Literal["scan", "unroll"]:
-        """``loop`` with ``"auto"`` resolved: ``"unroll"`` for a CNN on the CPU backend (the
-        jax #12868 trap), ``"scan"`` otherwise (MLPs on CPU are faster with ``scan``)."""
-        if self.loop != "auto":
-            return self.loop
-        cnn_on_cpu = jax.default_backend() == "cpu" and network_kind != "mlp"
-        return "unroll" if cnn_on_cpu else "scan"
-
-    def replace(self, **changes: Any) -> PPOConfig:
-        """A copy with ``changes`` applied (validated again)."""
-        values = {f.name: getattr(self, f.name) for f in fields(self)}
-        unknown = set(changes) - set(values)
-        if unknown:
-            raise ValueError(f"ppo: unknown fields {sorted(unknown)}")
-        return PPOConfig(**{**values, **changes})
-
-
-@dataclass(frozen=True)
-class DAPGConfig:
-    """The DAPG demonstration term of GSL's phase II (defaults: the released scripts).
-
-    Attributes:
-        demo_coeff: lambda_0, the weight of the demo term (0.5).
-        demo_freq: add the term on every ``demo_freq``-th minibatch (4).
-        demo_batch_size: demo rows per such minibatch (64).
-        use_log_prob: use log pi(a|s) (original DAPG) instead of pi(a|s) (GSL's release).
-        decay: lambda_1; the term is scaled by ``decay ** k`` at update ``k`` (1.0: no decay,
-            as released; the original DAPG uses 0.95).
-        normalized_max_advantage: take max_adv over normalised advantages instead of raw GAE
-            values (the release uses raw ones).
-    """
-
-    demo_coeff: float = 0.5
-    demo_freq: int = 4
-    demo_batch_size: int = 64
-    use_log_prob: bool = False
-    decay: float = 1.0
-    normalized_max_advantage: bool = False
-
-    def __post_init__(self) -> None:
-        for name in ("demo_freq", "demo_batch_size"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) <= 0:
-                raise ValueError(
-                    f"dapg.{name}: must be a positive integer, got {getattr(self, name)!r}"
-                )
-        if self.demo_coeff < 0:
-            raise ValueError(f"dapg.demo_coeff: must be non-negative, got {self.demo_coeff}")
-        if not 0.0 < self.decay <= 1.0:
-            raise ValueError(f"dapg.decay: must lie in (0, 1], got {self.decay}")
+from gsl_jax.ppo_config import DAPGConfig, PPOConfig  # re-exported: the configs of this module
 
 
 @struct.dataclass
@@ -266,20 +138,10 @@ def shuffle_indices(key: jax.Array, n: int) -> jax.Array:
     return perm.astype(jnp.int32)
 
 
-def _action_noise(key: jax.Array, action_space: Space, shape: tuple[int, ...]) -> jax.Array:
-    """The sampling noise of ``shape`` actions in one PRNG call: Gumbel ``[..., n]`` for
-    ``Discrete(n)``, standard normal ``[..., d]`` for a ``Box`` of ``d`` dimensions."""
-    if isinstance(action_space, Discrete):
-        return jax.random.gumbel(key, shape + (action_space.n,))
-    return jax.random.normal(key, shape + (math.prod(action_space.shape),))
-
-
-def _sample_with_noise(dist: CategoricalParams | GaussianParams, noise: jax.Array) -> jax.Array:
-    """An action from :func:`_action_noise`'s noise: the Gumbel-max trick for a categorical (what
-    ``jax.random.categorical`` does), ``mean + std * eps`` for a diagonal Gaussian."""
-    if isinstance(dist, CategoricalParams):
-        return jnp.argmax(dist.logits + noise, axis=-1).astype(jnp.int32)
-    return dist.mean + jnp.exp(dist.log_std) * noise
+# Private aliases kept only for gsl_jax.host_rollout, which imports them under these names; new
+# code uses the public gsl_jax.distributions.action_noise / sample_with_noise.
+_action_noise = action_noise
+_sample_with_noise = sample_with_noise
 
 
 #: Largest total size of a rollout's ``num_steps * num_envs`` resets that is computed ahead of the
@@ -294,6 +156,93 @@ def _resets_are_small(vec_env: VecEnv, num_steps: int) -> bool:
     )
     per_env = sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(shapes))
     return num_steps * vec_env.num_envs * per_env <= _PREDRAW_RESET_BYTES
+
+
+def make_minibatch_loss(network: ActorCritic, config: PPOConfig, dapg: DAPGConfig | None = None):
+    """Build ``loss(params, mb, demo_args, index, key) -> (loss [], metrics)``: the loss of one
+    minibatch of :func:`make_learn`, PPO's plus the DAPG term where it applies.
+
+    Args of ``loss``:
+        params: network parameters (the argument differentiated).
+        mb: dict of ``[N]`` arrays ``obs [N, ...]``, ``action``, ``log_prob``, ``value``,
+            ``advantages``, ``returns``.
+        demo_args: ``None`` without ``dapg``, else ``(demos, max_advantage [], decay [])``: the
+            :class:`~gsl_jax.demos.DemoBuffer`, the rollout's largest advantage and
+            ``dapg.decay ** k``.
+        index: the minibatch's global index in the update (a Python int or an int32 ``[]``);
+            the DAPG term applies when ``index % dapg.demo_freq == 0`` and the buffer is
+            non-empty.
+        key: PRNG key; the demo rows are drawn with ``fold_in(key, index)``.
+
+    ``metrics`` holds :func:`~gsl_jax.losses.ppo_loss`'s and, with ``dapg``, ``dapg_loss`` (the
+    term, 0 where skipped) and ``dapg_applied`` (1.0 where it applied, else 0.0).
+    """
+
+    def policy(params, obs):
+        return network.apply(params, obs)
+
+    def demo_term(params, demo_args, index, key) -> tuple[jax.Array, jax.Array]:
+        """The DAPG term of global minibatch ``index`` and whether it applied: ``(term [],
+        applied [] bool)``, ``(0, False)`` where it does not apply.
+
+        It applies on every ``demo_freq``-th minibatch of a non-empty buffer. Elsewhere the demo
+        batch is neither drawn nor run forward and backward (``lax.cond``), so a term that is not
+        finite -- a Gaussian density beyond float32's range -- cannot reach those minibatches'
+        loss and gradient, as it would if the term were multiplied by a zero weight.
+        """
+        demos, max_advantage, decay = demo_args
+
+        def term(params):
+            obs, action = demos.sample(jax.random.fold_in(key, index), dapg.demo_batch_size)
+            demo_dist, _ = policy(params, obs)
+            log_prob = distribution_for(demo_dist).log_prob(demo_dist, action)
+            weight = dapg.demo_coeff * decay  # lambda_0 * lambda_1 ** k
+            loss = dapg_loss(log_prob, max_advantage, weight, use_log_prob=dapg.use_log_prob)
+            return loss.astype(jnp.float32)
+
+        def skip(params):
+            return jnp.zeros((), jnp.float32)
+
+        def on_buffer(params):
+            return jax.lax.cond(demos.count > 0, term, skip, params)
+
+        on_turn = index % dapg.demo_freq == 0
+        applied = on_turn & (demos.count > 0)
+        if isinstance(on_turn, bool):  # unrolled minibatches: the turn is known when tracing
+            return (on_buffer(params) if on_turn else skip(params)), applied
+        # Two conds, not one on ``applied``: the minibatch index is the same for every member
+        # of a vmapped population, so this cond stays a branch (vmap turns a cond with a batched
+        # predicate into a select that runs both sides) even where the buffers are batched.
+        return jax.lax.cond(on_turn, on_buffer, skip, params), applied
+
+    def minibatch_loss(params, mb: dict[str, jax.Array], demo_args, index, key):
+        dist, value = policy(params, mb["obs"])
+        D = distribution_for(dist)
+        adv = mb["advantages"]
+        if config.normalize_advantages:
+            adv = normalize(adv)
+        loss, metrics = ppo_loss(
+            D.log_prob(dist, mb["action"]),
+            D.entropy(dist),
+            value,
+            mb["log_prob"],
+            mb["value"],
+            adv,
+            mb["returns"],
+            clip_eps=config.clip_eps,
+            vf_coef=config.vf_coef,
+            ent_coef=config.ent_coef,
+            clip_value=config.clip_value,
+        )
+        if demo_args is not None:
+            # DAPG: raise the likelihood of demonstrated actions; only the policy head sees it.
+            term, applied = demo_term(params, demo_args, index, key)
+            loss = loss + term
+            metrics["dapg_loss"] = term
+            metrics["dapg_applied"] = jnp.asarray(applied, jnp.float32)
+        return loss, metrics
+
+    return minibatch_loss
 
 
 def make_learn(network: ActorCritic, config: PPOConfig, dapg: DAPGConfig | None = None):
@@ -320,57 +269,13 @@ def make_learn(network: ActorCritic, config: PPOConfig, dapg: DAPGConfig | None 
     """
     optimizer = make_optimizer(config)
     loop = config.resolved_loop(network.config.kind)
-
-    def policy(params, obs):
-        dist, value = network.apply(params, obs)
-        return dist, value
-
-    def minibatch_loss(params, mb: dict[str, jax.Array], demo: dict[str, jax.Array] | None):
-        dist, value = policy(params, mb["obs"])
-        D = distribution_for(dist)
-        adv = mb["advantages"]
-        if config.normalize_advantages:
-            adv = normalize(adv)
-        loss, metrics = ppo_loss(
-            D.log_prob(dist, mb["action"]),
-            D.entropy(dist),
-            value,
-            mb["log_prob"],
-            mb["value"],
-            adv,
-            mb["returns"],
-            clip_eps=config.clip_eps,
-            vf_coef=config.vf_coef,
-            ent_coef=config.ent_coef,
-            clip_value=config.clip_value,
-        )
-        if demo is not None:
-            # DAPG: raise the likelihood of demonstrated actions; only the policy head sees it.
-            demo_dist, _ = policy(params, demo["obs"])
-            demo_log_prob = distribution_for(demo_dist).log_prob(demo_dist, demo["action"])
-            term = dapg_loss(
-                demo_log_prob,
-                demo["max_advantage"],
-                demo["weight"],
-                use_log_prob=dapg.use_log_prob,
-            )
-            loss = loss + term
-            metrics["dapg_loss"] = term
-        return loss, metrics
+    minibatch_loss = make_minibatch_loss(network, config, dapg)
 
     grad_fn = jax.grad(minibatch_loss, has_aux=True)
 
-    def demo_minibatch(demos, max_advantage, decay, index, key):
-        """The DAPG inputs of global minibatch ``index``: a demo batch and its weight, zero
-        except on every ``demo_freq``-th minibatch of a non-empty buffer."""
-        obs, action = demos.sample(jax.random.fold_in(key, index), dapg.demo_batch_size)
-        active = (index % dapg.demo_freq == 0) & (demos.count > 0)
-        weight = jnp.where(active, dapg.demo_coeff * decay, 0.0)
-        return {"obs": obs, "action": action, "max_advantage": max_advantage, "weight": weight}
-
-    def sgd_step(carry, mb, demo=None):
+    def sgd_step(carry, mb, demo_args, index, key):
         params, opt_state = carry
-        grads, metrics = grad_fn(params, mb, demo)
+        grads, metrics = grad_fn(params, mb, demo_args, index, key)
         updates, opt_state = optimizer.update(grads, opt_state, params)
         return (optax.apply_updates(params, updates), opt_state), metrics
 
@@ -388,8 +293,7 @@ def make_learn(network: ActorCritic, config: PPOConfig, dapg: DAPGConfig | None 
 
         def step(carry, idx, i):
             mb = jax.tree.map(lambda x: x[idx], batch)
-            demo = None if demo_args is None else demo_minibatch(*demo_args, first + i, key)
-            return sgd_step(carry, mb, demo)
+            return sgd_step(carry, mb, demo_args, first + i, key)
 
         if loop == "scan":
             indices = jnp.arange(config.num_minibatches)
@@ -459,7 +363,14 @@ def make_learn(network: ActorCritic, config: PPOConfig, dapg: DAPGConfig | None 
         params, opt_state = carry
 
         done = traj.done.astype(jnp.float32)
-        metrics = jax.tree.map(jnp.mean, mb_metrics)
+        dapg_metrics = {}
+        if dapg is not None:
+            # The applied term's mean: averaging in the skipped minibatches would report
+            # 1 / demo_freq of it. 0 where it applied nowhere (an empty buffer).
+            applied = mb_metrics.pop("dapg_applied").sum()
+            total = mb_metrics.pop("dapg_loss").sum()
+            dapg_metrics["dapg_loss"] = jnp.where(applied > 0, total / jnp.maximum(applied, 1), 0)
+        metrics = jax.tree.map(jnp.mean, mb_metrics) | dapg_metrics
         metrics.update(
             episodes=done.sum(),
             return_sum=(done * traj.episode_return).sum(),
@@ -484,7 +395,8 @@ def make_update(
     ``dapg.demo_batch_size`` rows drawn from ``demos`` (a :class:`~gsl_jax.demos.DemoBuffer`);
     an empty buffer contributes nothing.
 
-    ``metrics`` is a dict of scalars: the losses averaged over all minibatches, and episode sums
+    ``metrics`` is a dict of scalars: the losses averaged over all minibatches (``dapg_loss``: over
+    the minibatches the term applied to, 0 if none), and episode sums
     over the rollout (``episodes``, ``return_sum``, ``length_sum``, ``success_sum``) so that means
     can be taken over any number of updates without bias.
     """
@@ -504,7 +416,7 @@ def make_update(
         # small, the resets themselves) is drawn before the loop in a few batched calls: on CPU
         # each PRNG call is a small while loop of its own, and these dominated the loop body.
         k_act, k_env = jax.random.split(key)
-        noise = _action_noise(k_act, network.action_space, (config.num_steps, config.num_envs))
+        noise = action_noise(k_act, network.action_space, (config.num_steps, config.num_envs))
         env_keys = jax.random.split(k_env, config.num_steps)
         # Games whose levels depend on the seed alone build each level of the set once here.
         bank = vec_env.level_bank(state.variations)
@@ -516,7 +428,7 @@ def make_update(
             env_state, norm_state, obs_buffer = carry
             step_noise, step_draws, t = xs
             dist, value = policy(state.params, env_state.obs)
-            action = _sample_with_noise(dist, step_noise)
+            action = sample_with_noise(dist, step_noise)
             log_prob = distribution_for(dist).log_prob(dist, action)
             next_env, reward, done, info = vec_env.step_with_draws(step_draws, env_state, action)
             if config.normalize_rewards:

@@ -9,7 +9,10 @@ Procgen ports' compact observations on a CPU.
 
 from __future__ import annotations
 
-from gsl_jax.ppo import PPOConfig
+from gsl_jax.gsl import GSLConfig
+from gsl_jax.networks import NetworkConfig
+from gsl_jax.plateau import PlateauConfig
+from gsl_jax.ppo import DAPGConfig, PPOConfig
 
 PROCGEN = PPOConfig()
 
@@ -60,34 +63,6 @@ PRESETS: dict[str, PPOConfig] = {
 }
 
 
-def _forkmaze_gsl():
-    # Imported here: gsl_jax.gsl imports the learner, which imports this module's users.
-    from gsl_jax.gsl import GSLConfig
-    from gsl_jax.networks import NetworkConfig
-    from gsl_jax.plateau import PlateauConfig
-    from gsl_jax.ppo import DAPGConfig
-
-    return GSLConfig(
-        ppo=FORKMAZE_PPO,
-        network=NetworkConfig(kind="mlp", hidden=(64, 64)),
-        # log pi and the normalised max advantage: with pi(a|s) itself the demo gradient
-        # vanishes on the actions the generalist has all but ruled out, which are exactly the
-        # ones the specialists' demonstrations teach (measured in docs/gsl_forkmaze.md).
-        dapg=DAPGConfig(use_log_prob=True, normalized_max_advantage=True),
-        plateau=PlateauConfig(window=5, min_steps=150_000, max_steps=400_000),
-        num_specialists=4,
-        num_low=4,
-        specialist_steps=200_000,
-        fresh_specialist_optimizer=True,
-        specialist_demo_episodes=256,
-        generalist_demo_episodes=256,
-        demo_steps=64,
-        eval_episodes=8,
-        phase2_steps=250_000,
-        updates_per_chunk=20,
-    )
-
-
 #: PPO for :class:`~gsl_jax.envs.forkmaze.ForkMaze` (episodes of at most ``depth`` steps).
 FORKMAZE_PPO = PPOConfig(
     num_envs=64,
@@ -100,4 +75,24 @@ FORKMAZE_PPO = PPOConfig(
     ent_coef=0.01,
     normalize_rewards=False,
 )
-FORKMAZE_GSL = _forkmaze_gsl()
+
+#: GSL on :class:`~gsl_jax.envs.forkmaze.ForkMaze`: the tiny preset of ``gsl-jax train``.
+FORKMAZE_GSL = GSLConfig(
+    ppo=FORKMAZE_PPO,
+    network=NetworkConfig(kind="mlp", hidden=(64, 64)),
+    # log pi and the normalised max advantage: with pi(a|s) itself the demo gradient
+    # vanishes on the actions the generalist has all but ruled out, which are exactly the
+    # ones the specialists' demonstrations teach (measured in docs/gsl_forkmaze.md).
+    dapg=DAPGConfig(use_log_prob=True, normalized_max_advantage=True),
+    plateau=PlateauConfig(window=5, min_steps=150_000, max_steps=400_000),
+    num_specialists=4,
+    num_low=4,
+    specialist_steps=200_000,
+    fresh_specialist_optimizer=True,
+    specialist_demo_episodes=256,
+    generalist_demo_episodes=256,
+    demo_steps=64,
+    eval_episodes=8,
+    phase2_steps=250_000,
+    updates_per_chunk=20,
+)

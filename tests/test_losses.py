@@ -117,9 +117,9 @@ def test_dapg_loss_categorical_hand_values():
     # Demo actions with probabilities 0.2 and 0.6: mean likelihood 0.4.
     logp = jnp.log(jnp.array([0.2, 0.6]))
     assert float(dapg_loss(logp, jnp.array(3.0), 0.5)) == pytest.approx(-0.5 * 3.0 * 0.4)
-    # Log-likelihood variant with decay 0.95^2.
+    # Log-likelihood variant; the weight lambda_0 * lambda_1 ** k = 0.5 * 0.95 ** 2.
     expected = -0.5 * 0.95**2 * 3.0 * (math.log(0.2) + math.log(0.6)) / 2
-    got = dapg_loss(logp, jnp.array(3.0), 0.5, use_log_prob=True, decay=0.95**2)
+    got = dapg_loss(logp, jnp.array(3.0), 0.5 * 0.95**2, use_log_prob=True)
     assert float(got) == pytest.approx(expected, rel=1e-6)
 
 

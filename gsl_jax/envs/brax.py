@@ -34,27 +34,11 @@ flag; **success = truncated**, i.e. the agent survived to the time limit without
 tasks that never terminate, such as halfcheetah or swimmer, every episode succeeds: use a return
 threshold there). Actions are clipped to ``[-1, 1]``; observations are brax's observation vector.
 
-Backend: the default is ``"generalized"``. Measured on the 2-core CPU machine (jax 0.10.2,
-brax 0.14.2; CPU seconds of XLA compile, which other jobs on the machine distort less than wall
-time): one ``jit(step)``, and a ``jit``-ed 100-step ``lax.scan`` of 64 ``vmap``-ed envs (reset
-included), with the scan's steady-state throughput:
-
-    env                backend      step compile  scan compile  scan run (env-steps/s)
-    inverted_pendulum  generalized     3.0 s          8.6 s      55k
-                       positional      4.8 s         10.1 s      59k
-                       spring          2.0 s          6.3 s     134k  (half the dt per step)
-                       mjx             4.6 s         14.1 s      64k
-    hopper             generalized     9.5 s         26.6 s      10k
-                       positional     10.5 s         26.5 s      12k-23k
-                       spring          9.3 s (wall)  605 s (wall: a pathological XLA compile)
-                       mjx             8.4 s         24.3 s      10k-14k
-
-``spring`` compiles fastest on the contact-free pendulum but took ten minutes to compile the
-batched hopper, which rules it out as a default. Of the rest, ``generalized`` compiles fastest on
-``inverted_pendulum`` (which the tests and quick experiments use) and within noise of the others
-on ``hopper``, runs as fast, and is brax's own default backend for these tasks (their reward
-weights and termination thresholds were tuned for it). ``backend="mjx"`` (the maintained MuJoCo
-pipeline) is a reasonable choice for contact-rich envs.
+Backend: the default is ``"generalized"``, brax's own default for these tasks (their reward
+weights and termination thresholds were tuned for it). ``"spring"`` is not a safe default: its
+compile of a batched hopper can be pathologically slow. ``backend="mjx"`` (the maintained MuJoCo
+pipeline) is a reasonable choice for contact-rich envs. The compile and run times behind this
+choice are in ``docs/benchmarks.md`` ("brax backends").
 """
 
 from __future__ import annotations

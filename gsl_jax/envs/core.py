@@ -219,10 +219,6 @@ class VariationSet:
         """Draw one position in ``[0, count)`` uniformly. Returns int32 ``[]``."""
         return jax.random.randint(key, (), 0, self.count)
 
-    def to_list(self) -> list[int]:
-        """The valid ids as a Python list (host side; not for use inside jit)."""
-        return np.asarray(self.ids)[: int(self.count)].tolist()
-
 
 def stack_variation_sets(
     sets: Sequence[Sequence[int] | np.ndarray],
@@ -411,7 +407,7 @@ class VecEnv:
         self, draws: StepDraws, state: VecEnvState, action: jax.Array
     ) -> tuple[VecEnvState, jax.Array, jax.Array, Info]:
         """:meth:`step` with its randomness given by ``draws`` (from :meth:`draw`)."""
-        _, env_state0 = self._reset_from(draws)
+        obs0, env_state0 = self._reset_from(draws)
         if isinstance(self.env, StateEnvironment):
             env_state, reward, done, info = jax.vmap(self.env.transition)(
                 draws.step_keys, state.env_state, action
@@ -422,7 +418,6 @@ class VecEnv:
             obs, env_state, reward, done, info = jax.vmap(self.env.step)(
                 draws.step_keys, state.env_state, action
             )
-            obs0, _ = self._reset_from(draws)
             env_state = _select(done, env_state0, env_state)
             obs = _select(done, obs0, obs)
         stats = state.stats.update(reward.astype(jnp.float32), done, info)
