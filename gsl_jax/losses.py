@@ -3,11 +3,13 @@
 Conventions: ``T`` is the rollout length, ``B`` the number of envs, ``N`` a flat (mini)batch.
 ``dones[t]`` is true when the episode ended on the transition taken at step ``t``; the value of
 the state after it is then not bootstrapped (time-limit truncations are treated as terminal, the
-convention of the Procgen baselines).
+convention of the Procgen baselines). Shapes are asserted with ``chex`` at trace time, so a
+mismatched batch fails when the update compiles, not as a silent broadcast.
 """
 
 from __future__ import annotations
 
+import chex
 import jax
 import jax.numpy as jnp
 
@@ -33,6 +35,9 @@ def gae(
         ``delta_t = r_t + gamma (1 - d_t) V(s_{t+1}) - V(s_t)``,
         ``A_t = delta_t + gamma lambda (1 - d_t) A_{t+1}``.
     """
+    chex.assert_rank(rewards, 2)
+    chex.assert_equal_shape([rewards, values, dones])
+    chex.assert_shape(last_value, rewards.shape[1:])
     not_done = 1.0 - dones.astype(values.dtype)
     next_values = jnp.concatenate([values[1:], last_value[None]], axis=0)
     deltas = rewards + gamma * not_done * next_values - values
@@ -61,6 +66,8 @@ def policy_loss(
     All inputs ``[N]``. Returns ``(loss [], clip_fraction [])`` with
     ``loss = mean(max(-rho A, -clip(rho, 1-eps, 1+eps) A))``, ``rho = exp(logp - logp_old)``.
     """
+    chex.assert_rank(log_prob, 1)
+    chex.assert_equal_shape([log_prob, old_log_prob, advantages])
     ratio = jnp.exp(log_prob - old_log_prob)
     unclipped = -ratio * advantages
     clipped = -jnp.clip(ratio, 1.0 - clip_eps, 1.0 + clip_eps) * advantages
@@ -80,6 +87,7 @@ def value_loss(
     With ``clip_value`` the error is the larger of the unclipped one and that of
     ``old_value + clip(value - old_value, -eps, eps)`` (the Procgen/OpenAI baselines form).
     """
+    chex.assert_equal_shape([value, old_value, returns])
     unclipped = (value - returns) ** 2
     if not clip_value:
         return 0.5 * jnp.mean(unclipped)
@@ -145,5 +153,6 @@ def dapg_loss(
     Returns:
         ``[]`` the term, to be minimised.
     """
+    chex.assert_rank([demo_log_prob, max_advantage], [1, 0])
     likelihood = demo_log_prob if use_log_prob else jnp.exp(demo_log_prob)
     return -weight * jax.lax.stop_gradient(max_advantage) * jnp.mean(likelihood)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from gsl_jax.distributions import Categorical, CategoricalParams, DiagGaussian, GaussianParams
-from gsl_jax.losses import gae, policy_loss, ppo_loss, value_loss
+from gsl_jax.losses import dapg_loss, gae, policy_loss, ppo_loss, value_loss
 from gsl_jax.normalization import RewardNormState, normalize_reward
 
 
@@ -141,3 +141,14 @@ def test_dapg_loss_gaussian_density_and_gradient_stops_at_max_advantage():
     # d/dmu of -c * A * mean(N(0|mu,1)) = -c * A * N(0|mu,1) * (0 - mu) / N_demo
     expected = -0.5 * 2.0 * density * (0.0 - np.array([0.0, 1.0])) / 2
     np.testing.assert_allclose(np.asarray(g_mean)[:, 0], expected, rtol=1e-5, atol=1e-8)
+
+
+def test_mismatched_shapes_fail_at_trace_time():
+    """chex checks the batch shapes: a [T, B] reward against [T, B + 1] values, or a minibatch
+    whose advantages have another length, is an error, not a silent broadcast."""
+    with pytest.raises(AssertionError):
+        gae(jnp.zeros((4, 3)), jnp.zeros((4, 4)), jnp.zeros((4, 3)), jnp.zeros(3), 0.99, 0.95)
+    with pytest.raises(AssertionError):
+        policy_loss(jnp.zeros(8), jnp.zeros(8), jnp.zeros((8, 1)), 0.2)
+    with pytest.raises(AssertionError):
+        dapg_loss(jnp.zeros((2, 4)), jnp.float32(1.0), 0.5)
