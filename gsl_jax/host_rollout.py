@@ -42,7 +42,6 @@ import numpy as np
 from gsl_jax.demos import DemoBuffer
 from gsl_jax.distributions import distribution_for
 from gsl_jax.envs.core import Box, EpisodeStats, Space, VariationSet, VecEnvState
-from gsl_jax.logging import RunLogger
 from gsl_jax.networks import ActorCritic, NetworkConfig, make_network
 from gsl_jax.normalization import RewardNormState, normalize_reward
 from gsl_jax.population import vmap_population
@@ -56,7 +55,7 @@ from gsl_jax.ppo import (
     make_learn,
     make_optimizer,
 )
-from gsl_jax.training import TrainResult, run_chunks
+from gsl_jax.training import TrainResult, run_population
 
 Metrics = dict[str, jax.Array]
 
@@ -337,20 +336,16 @@ def train_ppo_host(
     net = make_network(network, first.action_space, first.observation_space.shape)
     driver = HostPPO(env_list, net, ppo, dapg)
 
-    steps_per_chunk = updates_per_chunk * ppo.batch_size
-    num_chunks = -(-total_steps // steps_per_chunk)
     state = driver.init(jax.random.key(seed))
-    logger = RunLogger(
-        run_dir, num_chunks * steps_per_chunk, tensorboard=tensorboard, progress=progress
+    state, history, first_seconds = run_population(
+        lambda s: driver.run(s, updates_per_chunk, demos),
+        state,
+        updates_per_chunk * ppo.batch_size,
+        total_steps,
+        run_dir,
+        progress,
+        tensorboard,
     )
-    with logger:
-        state, history, first_seconds = run_chunks(
-            lambda s: driver.run(s, updates_per_chunk, demos),
-            state,
-            num_chunks,
-            steps_per_chunk,
-            logger,
-        )
     return TrainResult(state, history, net, envs, compile_seconds=first_seconds)
 
 

@@ -4,9 +4,12 @@ A generalist is a population of one over all variations; ``N_s`` specialists are
 ``N_s``, each with its own :class:`~gsl_jax.envs.core.VariationSet`. The same update serves both
 through ``jax.vmap``; a *chunk* runs ``K`` updates of the whole population per host call.
 
-Sharding: :func:`population_sharding` lays the population axis (and, when devices are left over,
-the env batch axis) over the available devices with a 2-D mesh ``("pop", "batch")``; the
-compiled chunk keeps that layout from call to call.
+Placement: every driver (plain PPO, each GSL phase) places its learners with
+:func:`place_population`, one rule for all: a single learner stays on one device, and a population
+axis is sharded over the local devices when ``gcd(P, devices) > 1`` (one ``"pop"`` mesh axis of
+``gcd(P, devices)`` devices; env batches are never split, since splitting one learner's env batch
+made its update 1.05-1.9x slower, ``docs/benchmarks.md``). :func:`population_sharding` is the
+lower-level 2-D ``("pop", "batch")`` layout the benchmarks measure.
 """
 
 from __future__ import annotations
@@ -161,6 +164,33 @@ def population_sharding(state: LearnerState, devices: list | None = None) -> Any
         env=jax.tree.map(lambda _: pop_batch, state.env),
         reward_norm=shardings.reward_norm.replace(returns=pop_batch),
     )
+
+
+def population_devices(population: int, devices: list | None = None) -> list:
+    """The devices a population of ``population`` learners runs on under the placement rule
+    (module docstring): the first ``gcd(population, len(devices))`` of ``devices`` (default the
+    local devices), so one device for a single learner."""
+    if population <= 0:
+        raise ValueError(f"population: must be positive, got {population}")
+    devices = list(jax.local_devices() if devices is None else devices)
+    return devices[: math.gcd(population, len(devices))]
+
+
+def place_population(
+    state: LearnerState, shard: bool = True, devices: list | None = None
+) -> tuple[LearnerState, Any | None]:
+    """Place ``state`` (leaves ``[P, ...]``) by the placement rule (module docstring).
+
+    Returns ``(state, shardings)``: ``shardings`` is the pytree of ``NamedSharding`` to compile
+    the chunk for (:func:`make_chunk`), or ``None`` where the state stays on one device (a single
+    learner, ``gcd(P, devices) == 1`` or ``shard=False``), which leaves ``state`` untouched.
+    """
+    use = population_devices(population_size(state), devices) if shard else []
+    if len(use) <= 1:
+        return state, None
+    mesh = Mesh(np.array(use), ("pop",))
+    shardings = jax.tree.map(lambda _: NamedSharding(mesh, PS("pop")), state)
+    return jax.device_put(state, shardings), shardings
 
 
 def shard_population(state: LearnerState, devices: list | None = None) -> LearnerState:
