@@ -14,6 +14,12 @@ from ``progress.chunk`` on, and after each one
 3. every ``RunIO.checkpoint_every`` chunks calls the driver's ``save(state, progress)``, which
    writes a checkpoint (:meth:`RunIO.save`) and returns the progress with the count raised.
 
+**Divergence guard.** Before any of that is saved, the chunk's per-update training metrics
+(losses, and ``nonfinite_params``, the count of non-finite parameters that
+:func:`gsl_jax.population.make_chunk` reduces inside the compiled chunk) are checked: on the
+first non-finite one the loop logs the chunk's record and raises :class:`DivergenceError` naming
+the phase, the update and the quantity, so no checkpoint is written over the last good one.
+
 State goes in and comes out explicitly: ``run_loop(chunk, state, progress, plan, io, save) ->
 LoopResult(state, progress, stopped)``; nothing is mutated. Resuming is restoring ``(state,
 progress)`` from a checkpoint and calling the loop again: since the checkpoint holds every PRNG
@@ -28,6 +34,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, NamedTuple, TypeVar
+
+import jax
+import numpy as np
 
 from gsl_jax.checkpoint import save_checkpoint
 from gsl_jax.logging import RunLogger, summarize_chunk
@@ -164,6 +173,31 @@ class RunIO:
         return progress
 
 
+class DivergenceError(ValueError):
+    """A chunk produced a non-finite loss or parameter (:func:`run_loop` stops on it)."""
+
+
+#: Chunk metrics that are episode statistics, not training quantities (not guarded).
+_EPISODE_METRICS = ("episodes", "return_sum", "length_sum", "success_sum")
+
+
+def first_nonfinite(metrics: dict[str, Any]) -> tuple[str, int, int, float] | None:
+    """``(quantity, update, member, value)`` of the earliest non-finite training metric of a
+    chunk (leaves ``[K, P]`` or ``[K]``; ``update`` counts from 0 within the chunk), or ``None``.
+    ``nonfinite_params`` counts as bad when positive (its value is then the count)."""
+    found = None
+    for key, leaf in sorted(jax.device_get(metrics).items()):
+        if key in _EPISODE_METRICS:
+            continue
+        values = np.asarray(leaf, np.float64).reshape(np.shape(leaf)[0], -1)
+        bad = values > 0 if key == "nonfinite_params" else ~np.isfinite(values)
+        if bad.any():
+            k, p = (int(i) for i in np.argwhere(bad)[0])
+            if found is None or k < found[1]:
+                found = (key, k, p, float(values[k, p]))
+    return found
+
+
 def account(progress: P, plan: ChunkPlan, summary: Record, seconds: float) -> P:
     """``progress`` after one chunk of ``plan`` whose metrics summary is ``summary``."""
     gen = progress.generalist_steps + (plan.steps_per_chunk if plan.generalist else 0)
@@ -211,8 +245,20 @@ def run_loop(
         start = time.perf_counter()
         state, metrics = chunk(state)
         summary = summarize_chunk(metrics)  # device_get: waits for the chunk to finish
+        bad = first_nonfinite(metrics)
+        updates_before = progress.chunk * int(np.shape(metrics["episodes"])[0])
         progress = account(progress, plan, summary, time.perf_counter() - start)
         io.record(progress.records[-1])
+        if bad is not None:
+            quantity, k, member, value = bad
+            shown = f"{quantity} = {value}"
+            if quantity == "nonfinite_params":
+                shown = f"{int(value)} non-finite parameters"
+            raise DivergenceError(
+                f"divergence in phase {plan.tags.get('gsl_phase', plan.label)}: {shown} at "
+                f"update {updates_before + k + 1} of the phase (member {member}); stopped without "
+                f"a checkpoint, the last good one is number {progress.checkpoints}"
+            )
         reason = plan.until(progress) if plan.until is not None else None
         if reason:
             return LoopResult(state, progress, reason)

@@ -207,7 +207,9 @@ def make_chunk(
     dapg: DAPGConfig | None = None,
 ) -> ChunkFn:
     """Build ``chunk(state [P], demos=None) -> (state [P], metrics)`` running ``num_updates``
-    PPO updates of every population member; metric leaves are ``[num_updates, P]``.
+    PPO updates of every population member; metric leaves are ``[num_updates, P]``, those of
+    :func:`gsl_jax.ppo.make_update` plus ``nonfinite_params`` (non-finite parameter entries after
+    the update: the divergence guard of :func:`gsl_jax.loop.run_loop`).
 
     With ``dapg`` every update adds the DAPG loss on ``demos`` (one
     :class:`~gsl_jax.demos.DemoBuffer`, shared by all members). With ``config.loop == "scan"``
@@ -216,8 +218,18 @@ def make_chunk(
     """
     if num_updates <= 0:
         raise ValueError(f"num_updates: must be positive, got {num_updates}")
+    one = make_update(vec_env, network, config, dapg)
+
+    def guarded(state, demos):
+        # The divergence guard's input (gsl_jax.loop): a reduction over the new parameters, so
+        # only a scalar per update leaves the device.
+        state, metrics = one(state, demos)
+        leaves = jax.tree.leaves(state.params)
+        bad = sum(jnp.sum(~jnp.isfinite(x)) for x in leaves)
+        return state, {**metrics, "nonfinite_params": bad}
+
     # The demo buffer is shared: not mapped over the population axis.
-    update = vmap_population(make_update(vec_env, network, config, dapg), in_axes=(0, None))
+    update = vmap_population(guarded, in_axes=(0, None))
 
     jit_kwargs: dict[str, Any] = {"donate_argnums": 0}
     if shardings is not None:
