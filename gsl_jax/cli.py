@@ -214,12 +214,10 @@ def run_train(cmd: TrainCommand) -> dict:
     if cmd.resume is not None:
         run_dir = cmd.resume
         saved = read_run_config(run_dir)
-        defaults = TrainCommand()
-        untouched = (cmd.gsl, cmd.env, cmd.total_steps) == (
-            defaults.gsl,
-            defaults.env,
-            defaults.total_steps,
-        )
+        if cmd.method == "ppo" and saved["method"] != "ppo":
+            raise ValueError(f"resume: {run_dir} holds a {saved['method']} run, not a ppo run")
+        given = (cmd.gsl, cmd.env, cmd.total_steps)
+        untouched = given == (TrainCommand.gsl, TrainCommand.env, TrainCommand.total_steps)
         if untouched and not options:  # no options given: continue with the saved ones
             method, spec = saved["method"], saved.get("env_spec") or {}
             klass = PPORunConfig if method == "ppo" else GSLConfig

@@ -73,6 +73,7 @@ class GSLProgress(Progress):
 
     Attributes:
         phase: the phase the run is in (:data:`PHASES`).
+        position: its index in the run's phase table (a table may repeat a phase).
         events: the event lines so far.
         low: E_low; ``subsets`` its split, one tuple per specialist.
         demos_kept: demo episodes kept ``(specialists, generalist)``.
@@ -82,6 +83,7 @@ class GSLProgress(Progress):
     """
 
     phase: str = PHASE1
+    position: int = 0
     events: tuple[str, ...] = ()
     low: tuple[int, ...] = ()
     subsets: tuple[Any, ...] = ()
@@ -188,7 +190,7 @@ class PhaseContext:
 
     def plan(self, phase: str, num_chunks: int | None, **kwargs: Any) -> ChunkPlan:
         return ChunkPlan(
-            RECORD_LABELS[phase],
+            RECORD_LABELS.get(phase, phase),
             self.build.steps_per_chunk,
             num_chunks,
             tags={"gsl_phase": phase},
@@ -234,9 +236,14 @@ def run_phases(
     final arrays (the generalist alone) and progress (phase ``"done"``)."""
     active = [p for p in table if p.applies(ctx.config)]
     names = [p.name for p in active]
-    if progress.phase != DONE and progress.phase not in names:
+    if progress.phase == DONE:
+        begin = len(active)
+    elif progress.position < len(active) and names[progress.position] == progress.phase:
+        begin = progress.position
+    elif names.count(progress.phase) == 1:  # a checkpoint written before ``position`` existed
+        begin = names.index(progress.phase)
+    else:
         raise ValueError(f"phase: {progress.phase!r} is not a phase of this run ({names})")
-    begin = len(active) if progress.phase == DONE else names.index(progress.phase)
     for i in range(begin, len(active)):
         arrays, progress = active[i].run(ctx, arrays, progress)
         following = active[i + 1] if i + 1 < len(active) else None
@@ -245,6 +252,6 @@ def run_phases(
         elif following.start is not None:
             arrays = following.start(ctx, arrays, progress)
         name = following.name if following is not None else DONE
-        progress = dataclasses.replace(progress, phase=name, chunk=0)
+        progress = dataclasses.replace(progress, phase=name, position=i + 1, chunk=0)
         progress = ctx.io.save(arrays, progress)
     return arrays, progress

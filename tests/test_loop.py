@@ -128,3 +128,30 @@ def test_first_nonfinite_picks_the_earliest_update():
     assert first_nonfinite(metrics)[:3] == ("policy_loss", 1, 1)
     metrics["nonfinite_params"][0, 0] = 7
     assert first_nonfinite(metrics) == ("nonfinite_params", 0, 0, 7.0)
+
+
+def test_phase_table_runs_in_order_checkpoints_each_boundary_and_resumes_by_position():
+    """A table that repeats a phase (a second cycle) is walked entry by entry; a run resumed at
+    the second "work" entry runs only what is left."""
+    from types import SimpleNamespace
+
+    from gsl_jax.phases import GSLProgress, Phase, run_phases
+
+    def work(ctx, arrays, progress):
+        arrays = {**arrays, "generalist": arrays["generalist"] + 1}
+        return arrays, dataclasses.replace(progress, events=(*progress.events, "work"))
+
+    def check(ctx, arrays, progress):
+        return arrays, dataclasses.replace(progress, events=(*progress.events, "check"))
+
+    saved = []
+    io = SimpleNamespace(save=lambda arrays, p: saved.append((p.phase, p.position)) or p)
+    ctx = SimpleNamespace(config=None, io=io)
+    table = (Phase("work", work), Phase("check", check), Phase("work", work))
+    arrays, prog = run_phases(ctx, {"generalist": 0}, GSLProgress(phase="work"), table)
+    assert arrays == {"generalist": 2} and prog.events == ("work", "check", "work")
+    assert saved == [("check", 1), ("work", 2), ("done", 3)]
+    arrays, prog = run_phases(ctx, {"generalist": 1}, GSLProgress(phase="work", position=2), table)
+    assert arrays == {"generalist": 2} and prog.events == ("work",)
+    with pytest.raises(ValueError, match="phase: 'select' is not a phase of this run"):
+        run_phases(ctx, {"generalist": 0}, GSLProgress(phase="select"), table)
