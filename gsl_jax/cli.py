@@ -202,7 +202,7 @@ def run_train(cmd: TrainCommand) -> dict:
     """Run the ``train`` subcommand; returns the result summary."""
     from gsl_jax.envs.registry import env_spec, make_env
     from gsl_jax.gsl import GSLConfig, result_summary, run_gsl
-    from gsl_jax.rundir import read_run_config
+    from gsl_jax.run_layout import read_run_config
     from gsl_jax.training import PPORunConfig, run_ppo
 
     if cmd.checkpoint_every <= 0:

@@ -5,7 +5,7 @@
 demonstrations, phase II with DAPG; that module describes each), every training phase through the
 one chunk loop :func:`gsl_jax.loop.run_loop`.
 
-**Checkpoints and resume.** With a ``run_dir`` (layout: :mod:`gsl_jax.rundir`) the driver writes
+**Checkpoints and resume.** With a ``run_dir`` (layout: :mod:`gsl_jax.run_layout`) the driver writes
 an orbax checkpoint (:mod:`gsl_jax.checkpoint`) at every phase boundary and every
 ``checkpoint_every`` chunks: the learner states (params, optimiser state, PRNG keys, env states),
 the demo buffer, and the :class:`~gsl_jax.phases.GSLProgress` (phase, counters, records, events,
@@ -38,7 +38,7 @@ from gsl_jax.networks import NetworkConfig
 from gsl_jax.phases import PHASE2, GSLProgress, PhaseContext, RunBuilder, first, run_phases
 from gsl_jax.plateau import PlateauConfig
 from gsl_jax.ppo import DAPGConfig, LearnerState, PPOConfig
-from gsl_jax.rundir import (
+from gsl_jax.run_layout import (
     config_differences,
     open_run_dir,
     read_run_config,

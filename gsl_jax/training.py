@@ -1,7 +1,7 @@
 """Plain PPO through the one chunk loop (:func:`gsl_jax.loop.run_loop`).
 
 - :func:`run_ppo` trains a PPO generalist into a run directory laid out as a GSL run's
-  (:mod:`gsl_jax.rundir`: ``config.json``, checkpoints, ``metrics.jsonl``, TensorBoard,
+  (:mod:`gsl_jax.run_layout`: ``config.json``, checkpoints, ``metrics.jsonl``, TensorBoard,
   ``result.json``), checkpointing every ``checkpoint_every`` chunks, and resumes a killed run to
   the parameters an uninterrupted one ends with (``gsl-jax train --method ppo``). Its generalist
   starts exactly as a GSL run's with the same env, config and seed does.
@@ -30,7 +30,7 @@ from gsl_jax.loop import ChunkPlan, Progress, RunIO, run_loop
 from gsl_jax.networks import ActorCritic, NetworkConfig, make_network
 from gsl_jax.population import init_population, make_chunk, place_population, population_size
 from gsl_jax.ppo import LearnerState, PPOConfig
-from gsl_jax.rundir import open_run_dir, read_run_config, start_run_dir, write_result
+from gsl_jax.run_layout import open_run_dir, read_run_config, start_run_dir, write_result
 
 #: Environments with more variations than this need explicit ``variation_sets``.
 _MAX_IMPLICIT_VARIATIONS = 100_000

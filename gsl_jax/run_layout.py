@@ -10,7 +10,8 @@ Layout (the same for both methods)::
     run_dir/result.json     the summary, written when the run ends
 
 A fresh run refuses a directory that holds a run; ``resume`` refuses one that holds another
-method's run, another env's or a different config (naming the fields that differ).
+method's run, another env's or a different config (naming the fields that differ). (The stricter
+manifest-based :class:`gsl_jax.rundir.RunDirectory` is meant to replace these checks.)
 """
 
 from __future__ import annotations
