@@ -1,6 +1,7 @@
-"""Plots and a GIF of a Procgen GSL benchmark run (``benchmarks/procgen_gsl.py``).
+"""Plots and a GIF of an experiment's run directory (``gsl-jax report RUN_DIR``).
 
-:func:`write_report` reads a run directory and (re)draws
+:func:`write_report` reads a run directory that follows the schema of docs/run_directory.md
+(written, for instance, by :mod:`gsl_jax.experiments.procgen`) and (re)draws
 
 * ``learning_curves.png``: mean training return against **total** env-steps (specialists,
   selection evaluation and demo rollouts included) of PPO and of GSL's generalist, one panel per
@@ -12,15 +13,17 @@
 * ``scores.png``: Procgen-normalised train and held-out scores per game (mean over seeds, each
   seed a dot) and the aggregates over games and seeds (IQM, mean, optimality gap) with their 95%
   stratified bootstrap confidence intervals;
-* ``generalist.gif``: the final generalist (GSL's, else PPO's) of the first game and seed playing
-  a few held-out levels side by side, drawn from the port's pixel renderer (or the real game's
-  frames for EnvPool runs).
+* ``generalist.gif``: the policy ``results.json``'s ``gif`` entry names playing its held-out
+  levels side by side, drawn from the port's pixel renderer (or the real game's frames for
+  EnvPool runs).
 
-The run directory layout it reads: ``results.json`` (settings, runs, aggregates),
-``GAME/seedS/eval.json`` (per-level evaluation), ``GAME/seedS/{gsl,ppo}/metrics.jsonl`` (one
-record per chunk with ``phase``, ``total_steps``, ``return_mean``) and, for the GIF, the runs'
-``config.json`` and checkpoints. The plotting functions also work on plain data, for notebooks:
-:func:`plot_curves`, :func:`policy_frames`, :func:`save_gif`.
+What it reads: ``results.json`` (:data:`RESULTS_KEYS`: games, seeds, methods, backend,
+distribution mode, level ranges, the ``runs`` with their directories and scores, the
+``evaluations``, the ``aggregates``, the ``gif``), each run's ``metrics.jsonl`` (one record per
+chunk with ``phase``, ``total_steps``, ``return_mean``), each ``eval.json`` (per-level returns)
+and, for the GIF, the run's ``config.json`` and checkpoints (or ``params.npz``). The plotting
+functions also work on plain data, for notebooks: :func:`plot_curves`, :func:`policy_frames`,
+:func:`save_gif`.
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ from typing import Any
 
 import numpy as np
 
+# policy_frames and save_gif are re-exported: notebooks draw GIFs of their own policies with them
+from gsl_jax.report_gif import policy_frames, run_gif, save_gif  # noqa: F401
+
 CURVES_PNG = "learning_curves.png"
 HEATMAP_PNG = "level_heatmap.png"
 SCORES_PNG = "scores.png"
@@ -40,6 +46,20 @@ GIF = "generalist.gif"
 #: Colours per method, fixed so that every plot agrees.
 COLORS = {"ppo": "C0", "gsl": "C3", "phase1": "C7", "specialist": "C2"}
 GENERALIST_PHASES = ("generalist", "generalist+dapg")
+#: The keys of ``results.json`` the report reads (docs/run_directory.md).
+RESULTS_KEYS = (
+    "games",
+    "seeds",
+    "methods",
+    "backend",
+    "distribution_mode",
+    "train_levels",
+    "heldout_levels",
+    "runs",
+    "evaluations",
+    "aggregates",
+    "gif",
+)
 
 
 def _plt():
@@ -58,13 +78,19 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def load_results(run_dir: str | Path) -> dict[str, Any]:
-    """``results.json`` of ``run_dir``; ``FileNotFoundError`` naming it if the run has none."""
+    """``results.json`` of ``run_dir``; ``FileNotFoundError`` naming it if the run has none,
+    ``ValueError`` naming the first of :data:`RESULTS_KEYS` it lacks."""
     path = Path(run_dir) / "results.json"
     if not path.exists():
-        raise FileNotFoundError(
-            f"run_dir: {run_dir} has no results.json (not a finished procgen_gsl run)"
+        raise FileNotFoundError(f"run_dir: {run_dir} has no results.json (not a finished run)")
+    results = json.loads(path.read_text())
+    missing = [k for k in RESULTS_KEYS if k not in results]
+    if missing:
+        raise ValueError(
+            f"results.json: {path} lacks {missing[0]!r}, so it predates the run-directory schema "
+            "(docs/run_directory.md); resuming the experiment in it rewrites it without training"
         )
-    return json.loads(path.read_text())
+    return results
 
 
 def smooth(values: Sequence[float], window: int = 3) -> np.ndarray:
@@ -167,26 +193,21 @@ def plot_curves(ax, curves: dict[str, list[list[dict[str, Any]]]], title: str = 
     ax.legend(fontsize=7, loc="lower right")
 
 
-def _subdirs(results: dict[str, Any]) -> list[tuple[str, int]]:
-    s = results["settings"]
-    return [(g, int(seed)) for g in s["games"] for seed in s["seeds"]]
-
-
 def plot_learning_curves(run_dir: str | Path, results: dict[str, Any], path: Path) -> Path:
     """``learning_curves.png`` (see the module docstring)."""
     plt = _plt()
     run_dir = Path(run_dir)
-    games = results["settings"]["games"]
+    games = results["games"]
+    first, end = results["train_levels"]
+    mode = results["distribution_mode"]
     fig, axes = plt.subplots(1, len(games), figsize=(6.5 * len(games), 4), squeeze=False)
     for ax, game in zip(axes[0], games, strict=True):
         curves: dict[str, list] = {}
-        for method in results["settings"]["methods"]:
-            curves[method] = [
-                _read_jsonl(run_dir / game / f"seed{seed}" / method / "metrics.jsonl")
-                for seed in results["settings"]["seeds"]
-            ]
-        mode = results["settings"]["distribution_mode"]
-        plot_curves(ax, curves, f"{game} ({mode}, {results['settings']['num_levels']} levels)")
+        for method in results["methods"]:
+            runs = [r for r in results["runs"] if r["game"] == game and r["method"] == method]
+            runs.sort(key=lambda r: results["seeds"].index(r["seed"]))
+            curves[method] = [_read_jsonl(run_dir / r["dir"] / "metrics.jsonl") for r in runs]
+        plot_curves(ax, curves, f"{game} ({mode}, {end - first} levels)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -235,14 +256,13 @@ def plot_level_heatmap(run_dir: str | Path, results: dict[str, Any], path: Path)
     """``level_heatmap.png`` (see the module docstring)."""
     plt = _plt()
     run_dir = Path(run_dir)
-    pairs = [
-        (g, s) for g, s in _subdirs(results) if (run_dir / g / f"seed{s}" / "eval.json").exists()
-    ][:6]
-    if not pairs:
-        raise FileNotFoundError(f"run_dir: {run_dir} has no eval.json")
-    fig, axes = plt.subplots(1, len(pairs), figsize=(3.6 * len(pairs), 5.2), squeeze=False)
-    for ax, (game, seed) in zip(axes[0], pairs, strict=True):
-        ev = json.loads((run_dir / game / f"seed{seed}" / "eval.json").read_text())
+    entries = [e for e in results["evaluations"] if (run_dir / e["path"]).exists()][:6]
+    if not entries:
+        raise FileNotFoundError(f"run_dir: {run_dir} has no evaluation (eval.json)")
+    fig, axes = plt.subplots(1, len(entries), figsize=(3.6 * len(entries), 5.2), squeeze=False)
+    for ax, entry in zip(axes[0], entries, strict=True):
+        game, seed = entry["game"], entry["seed"]
+        ev = json.loads((run_dir / entry["path"]).read_text())
         levels, columns, values = heatmap_table(ev)
         im = ax.imshow(values, aspect="auto", cmap="viridis", vmin=np.nanmin([0, *values.flat]))
         for (i, j), v in np.ndenumerate(values):
@@ -270,8 +290,7 @@ def plot_level_heatmap(run_dir: str | Path, results: dict[str, Any], path: Path)
 def plot_scores(results: dict[str, Any], path: Path) -> Path:
     """``scores.png`` (see the module docstring)."""
     plt = _plt()
-    s = results["settings"]
-    methods, games = s["methods"], s["games"]
+    methods, games, seeds = results["methods"], results["games"], results["seeds"]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [3, 2]})
     width = 0.8 / (2 * len(methods))
     for gi, game in enumerate(games):
@@ -314,175 +333,14 @@ def plot_scores(results: dict[str, Any], path: Path) -> Path:
             )
     ax2.set_yticks(range(len(names)), ["IQM", "mean", "optimality gap"])
     ax2.set_xlabel("held-out normalised score (95% stratified bootstrap CI)")
-    n_runs = len(s["seeds"]) * len(games)
-    ax2.set_title(f"aggregates over {len(games)} game(s) x {len(s['seeds'])} seed(s) = {n_runs}")
+    n_runs = len(seeds) * len(games)
+    ax2.set_title(f"aggregates over {len(games)} game(s) x {len(seeds)} seed(s) = {n_runs}")
     ax2.grid(alpha=0.3)
     ax2.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
-
-
-# ------------------------------------------------------------------------------------------------
-# GIF
-# ------------------------------------------------------------------------------------------------
-def policy_frames(
-    env, frame_env, network, params, levels: Sequence[int], steps: int, seed: int = 0
-) -> np.ndarray:
-    """uint8 ``[steps, L, 64, 64, 3]``: the stochastic policy playing each of ``levels`` once.
-
-    ``env`` is the environment the policy observes; ``frame_env`` the same game in pixel mode,
-    whose ``render(state)`` draws the frames (the state does not depend on the observation
-    mode). A level's frame freezes once its episode has ended.
-    """
-    import jax
-    import jax.numpy as jnp
-
-    from gsl_jax.distributions import distribution_for
-
-    ids = jnp.asarray(np.asarray(levels, np.int32))
-    n = ids.shape[0]
-
-    @jax.jit
-    def run(params, key):
-        k_reset, k_run = jax.random.split(key)
-        obs, state = jax.vmap(env.reset)(jax.random.split(k_reset, n), ids)
-
-        def body(carry, k):
-            obs, state, active = carry
-            frame = jax.vmap(frame_env.render)(state)
-            k_act, k_env = jax.random.split(k)
-            dist, _ = network.apply(params, obs)
-            action = distribution_for(dist).sample(k_act, dist)
-            nobs, nstate, _, done, _ = jax.vmap(env.step)(jax.random.split(k_env, n), state, action)
-            keep = lambda new, old: jnp.where(  # noqa: E731
-                active.reshape((-1,) + (1,) * (new.ndim - 1)), new, old
-            )
-            nstate = jax.tree.map(keep, nstate, state)
-            nobs = keep(nobs, obs)
-            return (nobs, nstate, active & ~done), frame
-
-        _, frames = jax.lax.scan(
-            body, (obs, state, jnp.ones(n, bool)), jax.random.split(k_run, steps)
-        )
-        return frames
-
-    return np.asarray(run(params, jax.random.key(seed)), np.uint8)
-
-
-def save_gif(frames: np.ndarray, path: str | Path, scale: int = 2, fps: int = 12) -> Path:
-    """Write ``frames`` (uint8 ``[T, H, W, 3]``, or ``[T, L, H, W, 3]`` tiled left to right with
-    a 2-pixel gap) as an animated GIF, each pixel ``scale`` x ``scale``."""
-    from PIL import Image
-
-    f = np.asarray(frames, np.uint8)
-    if f.ndim == 4:
-        f = f[:, None]
-    if f.ndim != 5 or f.shape[-1] != 3 or f.shape[0] == 0:
-        raise ValueError(f"frames: expected [T, H, W, 3] or [T, L, H, W, 3], got {f.shape}")
-    t, n, h, w, _ = f.shape
-    gap = 2
-    canvas = np.full((t, h, n * w + (n - 1) * gap, 3), 255, np.uint8)
-    for i in range(n):
-        canvas[:, :, i * (w + gap) : i * (w + gap) + w] = f[:, i]
-    if scale > 1:
-        canvas = canvas.repeat(scale, axis=1).repeat(scale, axis=2)
-    images = [Image.fromarray(c) for c in canvas]
-    path = Path(path)
-    images[0].save(
-        path,
-        save_all=True,
-        append_images=images[1:],
-        duration=int(1000 / fps),
-        loop=0,
-        optimize=False,
-    )
-    return path
-
-
-def load_policy(sub_run: str | Path):
-    """``(env, env_spec, params, network)`` of the newest checkpoint of a GSL or PPO sub-run
-    (a directory with ``config.json`` and ``checkpoints/``); params without a population axis."""
-    import jax
-
-    from gsl_jax.checkpoint import latest_checkpoint, read_meta, restore_checkpoint
-    from gsl_jax.envs.registry import make_env
-    from gsl_jax.gsl import RunBuilder, load_run_config
-
-    _, spec, config = load_run_config(sub_run)
-    env = make_env(spec["name"], **spec.get("options", {}))
-    path = latest_checkpoint(Path(sub_run) / "checkpoints")
-    if path is None:
-        raise FileNotFoundError(f"run_dir: {sub_run} holds no complete checkpoint")
-    build = RunBuilder(env, config)
-    if "progress" in read_meta(path):  # a GSL checkpoint
-        _, arrays = build.restore(path, build.fresh_generalist())
-    else:
-        arrays, _ = restore_checkpoint(path, {"generalist": build.fresh_generalist()})
-    params = jax.tree.map(lambda x: x[0], arrays["generalist"].params)
-    return env, spec, params, build.net
-
-
-def generalist_gif(run_dir: str | Path, results: dict[str, Any], path: Path) -> Path:
-    """``generalist.gif``: the first game and seed's final generalist on held-out levels."""
-    from gsl_jax.envs.registry import make_env
-
-    run_dir = Path(run_dir)
-    s = results["settings"]
-    if s["backend"] != "jax":
-        return _envpool_gif(run_dir, s, path)
-    game, seed = s["games"][0], s["seeds"][0]
-    method = "gsl" if "gsl" in s["methods"] else "ppo"
-    env, spec, params, net = load_policy(run_dir / game / f"seed{seed}" / method)
-    options = dict(spec.get("options", {}), obs_mode="pixels")
-    frame_env = make_env(spec["name"], **options)
-    first = s["num_levels"]
-    levels = list(range(first, first + s["gif_levels"]))
-    frames = policy_frames(env, frame_env, net, params, levels, s["gif_steps"], seed)
-    return save_gif(frames, path)
-
-
-def _envpool_gif(run_dir: Path, s: dict[str, Any], path: Path) -> Path:
-    """The GIF of an EnvPool run: the saved PPO parameters on the real game's frames."""
-    import jax
-
-    from gsl_jax.distributions import distribution_for
-    from gsl_jax.envs.core import Discrete
-    from gsl_jax.envs.envpool import EnvPoolProcgen
-    from gsl_jax.networks import NetworkConfig, make_network
-
-    game, seed = s["games"][0], s["seeds"][0]
-    net = make_network(
-        NetworkConfig(kind=s["network"], hidden=tuple(s["hidden"])), Discrete(15), (64, 64, 3)
-    )
-    like = net.init(jax.random.key(0), np.zeros((1, 64, 64, 3), np.uint8))
-    with np.load(run_dir / game / f"seed{seed}" / "ppo" / "params.npz") as data:
-        leaves = [data[f"arr_{i}"] for i in range(len(data.files))]
-    params = jax.tree.unflatten(jax.tree.structure(like), leaves)
-    first = s["num_levels"]
-    envs = [
-        EnvPoolProcgen(game, s["distribution_mode"], num_envs=1, levels=[first + i])
-        for i in range(s["gif_levels"])
-    ]
-    obs = np.concatenate([e.reset() for e in envs])
-    active = np.ones(len(envs), bool)
-    frames, key = [], jax.random.key(seed)
-    apply = jax.jit(net.apply)
-    for _ in range(s["gif_steps"]):
-        frames.append(obs.copy())
-        key, k = jax.random.split(key)
-        dist, _ = apply(params, obs)
-        action = np.asarray(distribution_for(dist).sample(k, dist))
-        for i, e in enumerate(envs):
-            if active[i]:
-                o, _, done, _ = e.step(action[i : i + 1])
-                active[i] = not bool(done[0])
-                if active[i]:
-                    obs[i] = o[0]
-    for e in envs:
-        e.close()
-    return save_gif(np.stack(frames), path)
 
 
 def write_report(run_dir: str | Path, gif: bool = True, log=print) -> list[Path]:
@@ -495,6 +353,6 @@ def write_report(run_dir: str | Path, gif: bool = True, log=print) -> list[Path]
         plot_level_heatmap(run_dir, results, run_dir / HEATMAP_PNG),
         plot_scores(results, run_dir / SCORES_PNG),
     ]
-    if gif and results["settings"].get("gif_levels", 0) > 0:
-        out.append(generalist_gif(run_dir, results, run_dir / GIF))
+    if gif and results["gif"]:
+        out.append(run_gif(run_dir, results, run_dir / GIF))
     return out

@@ -35,10 +35,12 @@ def _gsl_records(seed: int) -> list[dict]:
 
 
 def _write_run(run_dir: Path) -> dict:
-    runs = []
+    """A run directory in the documented schema (docs/run_directory.md), laid out differently
+    from the Procgen experiment's on purpose: the report must follow the paths it is given."""
+    runs, evaluations = [], []
     for game in GAMES:
         for seed in SEEDS:
-            sub = run_dir / game / f"seed{seed}"
+            sub = run_dir / f"{game}-s{seed}"
             for method in METHODS:
                 (sub / method).mkdir(parents=True)
                 records = _gsl_records(seed)
@@ -64,10 +66,12 @@ def _write_run(run_dir: Path) -> dict:
                     "chunks_trained": 2,
                 },
             }
-            (sub / "eval.json").write_text(json.dumps(ev))
+            (sub / "levels.json").write_text(json.dumps(ev))
+            evaluations.append({"game": game, "seed": seed, "path": f"{game}-s{seed}/levels.json"})
             for method, base in (("ppo", 6.0), ("gsl", 7.0)):
                 ret = base + seed
                 row = {"game": game, "seed": seed, "method": method, "total_steps": 1200}
+                row["dir"] = f"{game}-s{seed}/{method}"
                 for split in ("train", "heldout"):
                     row[split] = {
                         "return": ret,
@@ -82,18 +86,19 @@ def _write_run(run_dir: Path) -> dict:
         }
         for m in METHODS
     }
-    settings = {
+    results = {
         "games": list(GAMES),
         "seeds": list(SEEDS),
         "methods": list(METHODS),
         "backend": "jax",
         "distribution_mode": "easy",
-        "num_levels": N_TRAIN,
-        "heldout_levels": N_HELD,
-        "gif_levels": 2,
-        "gif_steps": 5,
+        "train_levels": [0, N_TRAIN],
+        "heldout_levels": [N_TRAIN, N_TRAIN + N_HELD],
+        "runs": runs,
+        "evaluations": evaluations,
+        "aggregates": aggregates,
+        "gif": None,
     }
-    results = {"settings": settings, "runs": runs, "aggregates": aggregates}
     (run_dir / "results.json").write_text(json.dumps(results))
     return results
 
@@ -124,6 +129,20 @@ def test_report_of_a_directory_without_results_is_a_clear_error(tmp_path):
         report.write_report(tmp_path)
     with pytest.raises(SystemExit, match="results.json"):
         cli_main(["report", str(tmp_path)])
+
+
+def test_results_without_a_schema_key_are_refused_naming_it(tmp_path):
+    results = _write_run(tmp_path)
+    del results["evaluations"]
+    (tmp_path / "results.json").write_text(json.dumps(results))
+    with pytest.raises(ValueError, match="lacks 'evaluations'"):
+        report.write_report(tmp_path, gif=False)
+
+
+def test_results_keys_are_the_documented_ones():
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "run_directory.md").read_text()
+    for key in report.RESULTS_KEYS:
+        assert f"`{key}`" in doc, key
 
 
 def test_phase_boundaries_sit_at_the_end_of_each_phase():

@@ -1,12 +1,16 @@
 """JAX re-implementations of OpenAI Procgen games, and the registry that builds them by name.
 
-``grid`` (actions, level seeds, maze generation) and ``render`` (tile atlas, themes, 64x64
-renderer, sprite pasting) are shared by the games; :class:`Maze` is the first game.
+Every game is a package (``maze/``, ``heist/``, ...) on the :class:`~.port.ProcgenPort` base
+(``port``), which owns what all games share. The games also share ``grid`` (actions, level
+seeds, maze generation), ``render`` (tile atlas, themes, the 64x64 tile renderer), ``movement``
+(Procgen's kinematics) and ``entities`` (fixed-capacity entity pools and their painting).
+``docs/adding_a_game.md`` is the checklist for a new port.
 
 The registry :data:`GAMES` maps a Procgen game name to the ``"module:Class"`` of its port. A port
-module is imported only when :func:`make` (or :func:`game_class`) asks for it, so a port that is
-missing or fails to import does not break ``import gsl_jax.envs.procgen``; it fails when used,
-with an ``ImportError`` that names the game. :func:`available_games` lists the ports that import.
+module is imported only when :func:`make` (or :func:`game_class`) asks for it, so one port that
+fails to import does not break ``import gsl_jax.envs.procgen`` or the other games; it fails when
+used, with an ``ImportError`` that names the game. :func:`available_games` imports them all and
+so raises for a broken one rather than letting it drop silently out of a benchmark.
 
     env = make("coinrun", distribution_mode="easy", obs_mode="pixels")
 """
@@ -58,19 +62,14 @@ def game_class(game: str) -> type[Environment]:
 
 
 def available_games() -> list[str]:
-    """The games of :data:`GAMES` whose port imports cleanly, in registry order.
+    """Every game of :data:`GAMES`, in registry order, each imported now.
 
-    Any exception raised while importing a port (an in-progress module may raise anything)
-    counts as "not available".
+    Raises ``ImportError`` naming the game whose port is missing or fails to import (a broken
+    port must fail loudly, not drop out of a benchmark's table).
     """
-    out = []
     for game in GAMES:
-        try:
-            game_class(game)
-        except Exception:  # a broken or half-written port is simply unavailable
-            continue
-        out.append(game)
-    return out
+        game_class(game)
+    return list(GAMES)
 
 
 def make(

@@ -1,5 +1,5 @@
 """Frame rendering shared by the JAX Procgen games: a tile atlas drawn by our own code, per-level
-colour themes, a 64x64 tile-grid renderer and a sprite paster.
+colour themes and a 64x64 tile-grid renderer with an optional overlay layer.
 
 An :class:`Atlas` stores, for each tile type, a small ``[T, T]`` *pattern* of colour slots rather
 than RGB pixels; a theme supplies the RGB colour of every slot of every tile
@@ -60,16 +60,35 @@ class Atlas:
 
 
 class TileRenderer:
-    """Draws a ``[W, W]`` grid of tile ids as a ``[64, 64, 3]`` uint8 frame.
+    """Draws a ``[W, W]`` grid of tile ids as a ``[64, 64, 3]`` uint8 frame, optionally with an
+    overlay layer of extra colours on top (sprites at sub-tile positions, a HUD).
 
     As in Procgen's ``BasicAbstractGame`` (with ``center_agent`` off) the whole world fills the
     frame: one cell is ``64 / W`` pixels wide, so cells are not whole pixels (4.27 px for W = 15);
     pixel ``p`` shows the cell under its centre, ``floor((p + 0.5) * W / 64)``, and the texel
     under its centre within that cell. The pixel-to-cell and pixel-to-texel maps are static numpy
     arrays computed once here.
+
+    Args:
+        world_dim: ``W``, cells per side.
+        atlas: the tiles' look.
+        size: frame side in pixels.
+        overlay_rgb: uint8 ``[n, 3]``, the colours of overlay classes ``1 .. n`` (row ``i - 1``
+            is class ``i``), or ``None`` for no overlay.
+
+    The overlay is drawn by choosing each pixel's palette entry before the single colour
+    gather: selecting on the finished RGB frame instead makes XLA:CPU redo the whole tile
+    render for every channel, and pasting with ``dynamic_update_slice`` becomes a scatter under
+    ``vmap``.
     """
 
-    def __init__(self, world_dim: int, atlas: Atlas, size: int = FRAME_SIZE):
+    def __init__(
+        self,
+        world_dim: int,
+        atlas: Atlas,
+        size: int = FRAME_SIZE,
+        overlay_rgb: np.ndarray | None = None,
+    ):
         if world_dim < 1 or world_dim > size:
             raise ValueError(f"world_dim: must lie in [1, {size}], got {world_dim}")
         self.world_dim = world_dim
@@ -85,13 +104,26 @@ class TileRenderer:
         k = atlas.palettes.shape[2]
         offsets = np.arange(atlas.num_tiles)[:, None, None] * k
         entries = np.where((slots == 0) & atlas.transparent[:, None, None], 0, slots + offsets)
+        palettes = atlas.palettes.reshape(atlas.num_themes, atlas.num_tiles * k, 3)
+        #: Palette entry of overlay colour ``i`` (``i >= 1``) is ``overlay_base + i``.
+        self.overlay_base = atlas.num_tiles * k - 1
+        if overlay_rgb is not None:
+            overlay_rgb = np.asarray(overlay_rgb, np.uint8)
+            extra = np.broadcast_to(overlay_rgb, (atlas.num_themes,) + overlay_rgb.shape)
+            palettes = np.concatenate([palettes, extra], axis=1)
+            if palettes.shape[1] > 256:
+                raise ValueError("overlay_rgb: too many colours for uint8 palette entries")
         # uint8 entries keep the per-pixel selects narrow (4x less data than int32).
-        dtype = np.uint8 if entries.max() < 256 else np.int32
+        dtype = np.uint8 if palettes.shape[1] <= 256 else np.int32
         self._entries = entries.astype(dtype)
-        self._palettes = atlas.palettes.reshape(atlas.num_themes, atlas.num_tiles * k, 3)
+        self._palettes = palettes.astype(np.uint8)
 
-    def render(self, tiles: jax.Array, theme: jax.Array) -> jax.Array:
-        """Draw ``tiles`` (int ``[W, W]`` of tile ids) in colour theme ``theme`` (int32 ``[]``).
+    def render(
+        self, tiles: jax.Array, theme: jax.Array, overlay: jax.Array | None = None
+    ) -> jax.Array:
+        """Draw ``tiles`` (int ``[W, W]`` of tile ids) in colour theme ``theme`` (int32 ``[]``),
+        with ``overlay`` (uint8 ``[size, size]``, 0 = none, ``i`` = overlay colour ``i``) on top
+        when given (the renderer must have been built with ``overlay_rgb``).
 
         Returns uint8 ``[size, size, 3]``.
         """
@@ -104,37 +136,14 @@ class TileRenderer:
             if self.atlas.transparent[t]:
                 mask = mask & (self._entries[t] != 0)
             entry = jnp.where(mask, jnp.asarray(self._entries[t]), entry)
+        if overlay is not None:
+            if self._palettes.shape[1] == self.overlay_base + 1:
+                raise ValueError("overlay: this renderer was built without overlay_rgb")
+            entry = jnp.where(overlay > 0, overlay + np.uint8(self.overlay_base), entry)
         # One small gather colours the frame; cheaper here than a select per palette colour.
         return jnp.asarray(self._palettes)[theme][entry]
 
 
-def paste_sprite(
-    frame: jax.Array, rgb: jax.Array, alpha: jax.Array, top: jax.Array, left: jax.Array
-) -> jax.Array:
-    """Paste a sprite onto ``frame`` with its top-left pixel at ``(top, left)``.
-
-    Args:
-        frame: uint8 ``[H, W, 3]``.
-        rgb: uint8 ``[h, w, 3]``, the sprite's colours.
-        alpha: bool ``[h, w]``, True where the sprite is opaque.
-        top, left: int32 ``[]`` pixel position; clamped so the sprite stays inside the frame
-            (``lax.dynamic_slice`` semantics).
-
-    Returns:
-        uint8 ``[H, W, 3]``. Under ``vmap`` the slice and update move one ``h x w`` block per
-        frame, so pasting costs far less than a per-pixel gather.
-    """
-    h, w = alpha.shape
-    top = jnp.clip(top, 0, frame.shape[0] - h)
-    left = jnp.clip(left, 0, frame.shape[1] - w)
-    patch = jax.lax.dynamic_slice(frame, (top, left, 0), (h, w, 3))
-    patch = jnp.where(alpha[..., None], rgb, patch)
-    return jax.lax.dynamic_update_slice(frame, patch, (top, left, 0))
-
-
-# --------------------------------------------------------------------------------------------
-# Drawing helpers for building atlases (numpy, run once at construction)
-# --------------------------------------------------------------------------------------------
 def texel_centres(size: int) -> tuple[np.ndarray, np.ndarray]:
     """``(y, x)`` float ``[size, size]`` coordinates of texel centres in ``[0, 1]``."""
     c = (np.arange(size) + 0.5) / size

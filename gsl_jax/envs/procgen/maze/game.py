@@ -35,22 +35,16 @@ Observations (``obs_mode``):
   channels (wall, cheese); cells outside the world read as wall. The default radius
   ``r = W - 1`` (window 29x29 easy, 49x49 hard) shows the whole world from any position, so the
   symbolic view holds the same information as the frame.
-
-Speed (2-core shared CPU, ``VecEnv(Maze(), 256)``, random actions, jitted ``lax.scan`` of 100
-steps, which also resets every env every step): easy about 40-70k steps/s in pixel mode and
-115-140k in symbolic mode; hard about 20k and 30k (its 13x13-cell Kruskal loop dominates).
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from gsl_jax.envs.core import Box, Discrete, Info, StateEnvironment, make_info
+from gsl_jax.envs.core import Box, Info
 from gsl_jax.envs.procgen.grid import (
     NUM_ACTIONS,
     action_velocity,
@@ -59,15 +53,9 @@ from gsl_jax.envs.procgen.grid import (
     level_key,
     maze_tile,
 )
-from gsl_jax.envs.procgen.options import check_port_options
-from gsl_jax.envs.procgen.render import (
-    Atlas,
-    TileRenderer,
-    bricks,
-    ellipse,
-    speckle,
-    texel_centres,
-)
+from gsl_jax.envs.procgen.maze.art import FLOOR, GOAL, MOUSE_LEFT, MOUSE_RIGHT, WALL, maze_atlas
+from gsl_jax.envs.procgen.port import ProcgenPort, check_int
+from gsl_jax.envs.procgen.render import TileRenderer
 
 #: World size per distribution mode (maze.cpp ``choose_world_dim``). Procgen's "memory" mode
 #: (W = 31 with an agent-centred view of radius 8) is not implemented.
@@ -77,13 +65,8 @@ WORLD_DIM = {"easy": 15, "hard": 25}
 TIMEOUT = 500
 #: Reward for reaching the cheese (maze.cpp ``REWARD``).
 REWARD = 10.0
-OBS_MODES = ("pixels", "symbolic")
-
-# Tile ids of the state grid and of the atlas.
-FLOOR, WALL, GOAL, MOUSE_LEFT, MOUSE_RIGHT = 0, 1, 2, 3, 4
 
 _SALT = 0x4D415A45  # "MAZE": keeps maze levels independent of other games' levels
-_TEX = 8  # texels per tile side; a cell is only 2.6-4.3 px wide, so more detail is invisible
 
 
 @struct.dataclass
@@ -124,103 +107,33 @@ def _move_table() -> np.ndarray:
 MOVES = _move_table()
 
 
-def maze_atlas() -> Atlas:
-    """Our own art for maze: themed floor, sand-brick wall, cheese and a mouse (both facings)."""
-    t = _TEX
-    floor = speckle(t, 0.25, seed=1).astype(np.uint8)  # slot 1: darker speckle
-    wall = bricks(t, rows=2).astype(np.uint8)  # slot 1: mortar
-
-    y, x = texel_centres(t)
-    cheese = np.zeros((t, t), np.uint8)
-    wedge = (y > 0.15) & (y < 0.9) & (x > 0.05) & (x < 0.95) & (y - 0.15 > 0.45 * (0.95 - x))
-    cheese[wedge] = 1
-    cheese[wedge & (ellipse(t, 0.72, 0.55, 0.1, 0.1) | ellipse(t, 0.55, 0.8, 0.08, 0.08))] = 2
-
-    mouse = np.zeros((t, t), np.uint8)  # facing left
-    mouse[ellipse(t, 0.6, 0.56, 0.32, 0.4) | ellipse(t, 0.5, 0.26, 0.25, 0.23)] = 1
-    mouse[ellipse(t, 0.3, 0.4, 0.14, 0.12)] = 2  # ear
-    mouse[(y > 0.8) & (x > 0.85)] = 2  # tail
-    mouse[ellipse(t, 0.5, 0.2, 0.07, 0.07)] = 3  # eye
-    patterns = np.stack([floor, wall, cheese, mouse, mouse[:, ::-1]])
-
-    floors = [  # (base, speckle) per theme: grass, dirt, stone, water, violet, teal, brick, ash
-        ((62, 112, 52), (46, 92, 40)),
-        ((112, 82, 52), (92, 66, 42)),
-        ((92, 92, 104), (72, 72, 84)),
-        ((42, 72, 124), (32, 56, 104)),
-        ((82, 52, 104), (66, 40, 88)),
-        ((32, 92, 92), (24, 76, 76)),
-        ((104, 42, 42), (84, 32, 32)),
-        ((52, 52, 52), (40, 40, 40)),
-    ]
-    fixed = [  # like Procgen, walls / cheese / mouse look the same in every theme
-        [(216, 190, 128), (196, 170, 110), (0, 0, 0), (0, 0, 0)],
-        [(0, 0, 0), (250, 206, 60), (200, 150, 30), (0, 0, 0)],
-        [(0, 0, 0), (170, 170, 176), (236, 150, 170), (10, 10, 10)],
-        [(0, 0, 0), (170, 170, 176), (236, 150, 170), (10, 10, 10)],
-    ]
-    palettes = np.array(
-        [[[*f, (0, 0, 0), (0, 0, 0)], *fixed] for f in floors], np.uint8
-    )  # [num_themes, 5, 4, 3]
-    transparent = np.array([False, False, True, True, True])
-    return Atlas(patterns=patterns, transparent=transparent, palettes=palettes)
-
-
-class Maze(StateEnvironment):
+class Maze(ProcgenPort):
     """Procgen maze (see the module docstring for the rules, observations and differences).
 
     Args:
         distribution_mode: ``"easy"`` (15x15 world) or ``"hard"`` (25x25).
         obs_mode: ``"pixels"`` (uint8 ``[64, 64, 3]``) or ``"symbolic"`` (float32
             ``[2r + 1, 2r + 1, 2]``, channels wall / cheese, centred on the mouse).
-        view_radius: ``r`` of the symbolic window; default ``W - 1`` (the whole world is
-            always in view). Ignored in pixel mode.
         timeout: episode step limit (Procgen's maze uses 500).
-        **options: no other options exist; any given raises ``ValueError`` naming it.
+        view_radius: ``r`` of the symbolic window, a positive int; default ``W - 1`` (the whole
+            world is always in view). Ignored in pixel mode.
     """
 
-    num_variations = 2**31 - 1
-    action_space = Discrete(NUM_ACTIONS)
-    deterministic_reset = True  # a level is a function of its seed alone
+    game = "maze"
+    modes = tuple(sorted(WORLD_DIM))
+    default_timeout = TIMEOUT
+    option_defaults = {"view_radius": None}
 
-    def __init__(
-        self,
-        distribution_mode: str = "easy",
-        obs_mode: str = "pixels",
-        view_radius: int | None = None,
-        timeout: int = TIMEOUT,
-        **options: Any,
-    ):
-        check_port_options(
-            "Maze",
-            options,
-            ["distribution_mode", "obs_mode", "view_radius", "timeout"],
-            distribution_mode,
-            sorted(WORLD_DIM),
-            obs_mode,
-            OBS_MODES,
-            timeout,
-        )
-        self.distribution_mode = distribution_mode
-        self.obs_mode = obs_mode
-        self.world_dim = WORLD_DIM[distribution_mode]
-        self.timeout = int(timeout)
-        self.max_episode_steps = self.timeout
+    def setup(self, view_radius: int | None) -> None:
+        self.world_dim = WORLD_DIM[self.distribution_mode]
         if view_radius is None:
             view_radius = self.world_dim - 1
-        if not isinstance(view_radius, int | np.integer) or view_radius < 1:
-            raise ValueError(f"view_radius: must be a positive int, got {view_radius!r}")
-        self.view_radius = int(view_radius)
+        self.view_radius = check_int("view_radius", view_radius, 1)
         self.renderer = TileRenderer(self.world_dim, maze_atlas())
-        if obs_mode == "pixels":
-            self.observation_space = Box((64, 64, 3), 0, 255, jnp.uint8)
-        else:
-            side = 2 * self.view_radius + 1
-            self.observation_space = Box((side, side, 2), 0.0, 1.0, jnp.float32)
 
-    @property
-    def name(self) -> str:
-        return f"maze-{self.distribution_mode}"
+    def symbolic_space(self) -> Box:
+        side = 2 * self.view_radius + 1
+        return Box((side, side, 2), 0.0, 1.0, jnp.float32)
 
     # ----------------------------------------------------------------------------------------
     # Levels
@@ -255,13 +168,8 @@ class Maze(StateEnvironment):
         )
 
     # ----------------------------------------------------------------------------------------
-    # Environment interface
+    # Rules
     # ----------------------------------------------------------------------------------------
-    def init_state(self, key: jax.Array, variation: jax.Array) -> MazeState:
-        """Start level ``variation``; ``key`` is unused (the level depends on the seed only)."""
-        del key
-        return self.generate(jnp.asarray(variation, jnp.int32))
-
     def transition(
         self, key: jax.Array, state: MazeState, action: jax.Array
     ) -> tuple[MazeState, jax.Array, jax.Array, Info]:
@@ -279,22 +187,14 @@ class Maze(StateEnvironment):
         )
         reached = state.tiles[agent[0], agent[1]] == GOAL
         time = state.time + 1
-        timed_out = time >= self.timeout
-        done = reached | timed_out
+        done, info = self.end_of_step(time, reached, reached, state.variation)
         state = state.replace(agent=agent, facing_right=facing_right, time=time)
         reward = jnp.where(reached, REWARD, 0.0).astype(jnp.float32)
-        info = make_info(reached, timed_out & ~reached, state.variation)
         return state, reward, done, info
 
     # ----------------------------------------------------------------------------------------
     # Observations
     # ----------------------------------------------------------------------------------------
-    def observe(self, state: MazeState) -> jax.Array:
-        """The observation of ``state`` in this env's ``obs_mode``."""
-        if self.obs_mode == "pixels":
-            return self.render(state)
-        return self.symbolic(state)
-
     def render(self, state: MazeState) -> jax.Array:
         """uint8 ``[64, 64, 3]`` frame: the tile grid with the mouse sprite pasted on its cell."""
         w = self.world_dim

@@ -1,0 +1,130 @@
+"""The experiment's presets and the checks that need the games: from the command line's options
+to validated :class:`~gsl_jax.experiments.procgen.settings.Settings`, before anything compiles.
+
+``quick`` (default): **coinrun**, easy, 200 training levels, 100 held-out, the port's compact
+(``symbolic``) 13x13x9 observation, an MLP (64, 64), 64 envs x 128 steps, seeds 0 and 1, a GSL
+budget of 3.3M env-steps per seed (phase I at most 45%, 4 specialists on the 8 worst levels 30%,
+phase II the rest): sized for a 2-core CPU (docs/benchmarks.md). ``paper``: pixels, the IMPALA
+CNN, the Procgen paper's PPO (64 envs x 256 steps, gamma 0.999), 25M env-steps per game and
+method, 3 seeds, 16 specialists on the 64 worst levels (for accelerators). ``tiny``: a smoke test
+(maze, eight levels, seconds of training). ``custom``: quick's values with nothing locked. A
+preset fixes its defining options (:data:`~gsl_jax.experiments.procgen.settings.LOCKED`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from gsl_jax.experiments.procgen.settings import (
+    QUICK_GSL,
+    Settings,
+    apply_overrides,
+    locked_changes,
+)
+from gsl_jax.networks import NetworkConfig
+
+_replace = dataclasses.replace
+QUICK = Settings()
+PRESETS: dict[str, Settings] = {
+    "quick": QUICK,
+    "custom": QUICK,
+    "paper": Settings(
+        seeds=(0, 1, 2),
+        obs_mode="pixels",
+        steps=25_000_000,
+        phase1_fraction=0.4,
+        specialist_fraction=0.3,
+        final_eval_episodes=4,
+        gif_steps=300,
+        checkpoint_every=10,
+        gsl=_replace(
+            QUICK_GSL,
+            ppo=_replace(QUICK_GSL.ppo, num_steps=256, gamma=0.999),
+            network=NetworkConfig(kind="impala"),
+            dapg=_replace(QUICK_GSL.dapg, demo_coeff=0.5),  # the released value; not measured
+            updates_per_chunk=5,
+            num_specialists=16,
+            num_low=64,
+            eval_episodes=4,
+            specialist_demo_episodes=256,
+            generalist_demo_episodes=256,
+            demo_steps=512,
+        ),
+    ),
+    "tiny": Settings(
+        games=("maze",),
+        seeds=(0,),
+        num_levels=8,
+        heldout_levels=4,
+        steps=6 * 16 * 16,
+        phase1_fraction=0.34,
+        specialist_fraction=0.34,
+        final_eval_episodes=1,
+        gif_levels=2,
+        gif_steps=12,
+        checkpoint_every=4,
+        timeout=40,
+        gsl=_replace(
+            QUICK_GSL,
+            ppo=_replace(
+                QUICK_GSL.ppo, num_envs=16, num_steps=16, num_minibatches=2, update_epochs=1
+            ),
+            network=NetworkConfig(kind="mlp", hidden=(16,)),
+            updates_per_chunk=1,
+            num_specialists=1,  # one specialist (on two levels): one compile less than two
+            num_low=2,
+            eval_episodes=1,
+            specialist_demo_episodes=4,
+            generalist_demo_episodes=4,
+            demo_steps=32,
+        ),
+    ),
+}
+
+
+def resolve_settings(preset: str, overrides: Mapping[str, Any] | None = None) -> Settings:
+    """The preset's settings with ``overrides`` (``None`` values ignored) applied and checked.
+
+    An option is a path (``"gsl.ppo.ent_coef"``) or a command-line name (``"learning_rate"``).
+    Raises ``ValueError`` naming the option for an unknown preset or option, an override that
+    changes an option the preset fixes, or any invalid value.
+    """
+    if not isinstance(preset, str) or preset not in PRESETS:
+        raise ValueError(f"preset: unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
+    base = PRESETS[preset]
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    settings = apply_overrides(base, given)
+    locked_changes(preset, base, given)
+    validate_settings(settings)
+    return settings
+
+
+def validate_settings(s: Settings) -> None:
+    """The checks that need the games or couple the backend to other options (the fields were
+    checked when ``s`` was built)."""
+    from gsl_jax.envs.envpool import GAME_MODES
+    from gsl_jax.envs.procgen import GAMES
+
+    known = sorted(GAMES) if s.backend == "jax" else sorted(GAME_MODES)
+    for game in s.games:
+        if game not in known:
+            where = "with a JAX port" if s.backend == "jax" else "in Procgen"
+            raise ValueError(f"games: {game!r} is not a game {where}; known: {known}")
+    if s.backend == "envpool":
+        if "gsl" in s.methods:
+            raise ValueError(
+                "methods: GSL's driver compiles its phases over a JAX environment and cannot "
+                "drive EnvPool's host-side games; use --methods ppo with --backend envpool, or "
+                "the JAX ports (--backend jax) for GSL"
+            )
+        if s.obs_mode != "pixels":
+            raise ValueError(
+                "obs_mode: the real games (--backend envpool) only have pixel observations; use "
+                "--preset paper or --preset custom --obs-mode pixels --network impala"
+            )
+        if s.timeout is not None:
+            raise ValueError("timeout: the real games keep their own time limits")
+    if s.gsl.network.kind != "mlp" and s.obs_mode == "symbolic" and "bigfish" in s.games:
+        raise ValueError("network: bigfish's symbolic observation is a vector; use --network mlp")

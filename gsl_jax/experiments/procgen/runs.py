@@ -1,0 +1,373 @@
+"""The experiment's runs: GSL and its PPO baseline per (game, seed), on the JAX ports or EnvPool.
+
+:func:`run_experiment` runs (or resumes) the whole experiment in a run directory; per (game,
+seed) it trains GSL (:func:`gsl_jax.gsl.run_gsl`), then PPO from GSL's branch point to GSL's
+total env-steps (:func:`run_ppo_phase`), then evaluates (:mod:`~.evaluate`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+from gsl_jax.checkpoint import latest_checkpoint, list_checkpoints, read_meta, save_checkpoint
+from gsl_jax.envs.core import Environment
+from gsl_jax.experiments.procgen import results as res
+from gsl_jax.experiments.procgen.evaluate import (
+    Context,
+    branch_checkpoint,
+    evaluate_envpool,
+    evaluate_run,
+    load_params,
+    save_params,
+)
+from gsl_jax.experiments.procgen.presets import validate_settings
+from gsl_jax.experiments.procgen.settings import (
+    Settings,
+    chunk_steps,
+    env_options,
+    gsl_config,
+    round_up,
+)
+from gsl_jax.gsl import run_gsl
+from gsl_jax.logging import RunLogger, summarize_chunk
+from gsl_jax.population import make_chunk
+
+
+class Progress:
+    """A tqdm bar of total env-steps over all runs, its label the current run and phase."""
+
+    def __init__(self, total: int, enabled: bool):
+        self.bar = None
+        if enabled:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, unit="step", unit_scale=True, dynamic_ncols=True)
+        self.done = 0
+        self.start = time.perf_counter()
+
+    def label(self, text: str) -> None:
+        if self.bar is not None:
+            self.bar.set_description(text, refresh=True)
+
+    def advance(self, steps: int) -> None:
+        self.done += steps
+        if self.bar is not None:
+            if self.done > self.bar.total:
+                self.bar.total = self.done
+            self.bar.update(steps)
+
+    def retotal(self, total: int) -> None:
+        if self.bar is not None:
+            self.bar.total = max(total, self.done)
+            self.bar.refresh()
+
+    def write(self, text: str) -> None:
+        text = f"[{time.perf_counter() - self.start:7.1f} s] {text}"
+        if self.bar is not None:
+            self.bar.write(text)
+        else:
+            print(text, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _save_ppo(ppo_dir: Path, index: int, state, records: list, done_steps: int) -> None:
+    meta = {"records": records, "total_steps": done_steps}
+    save_checkpoint(ppo_dir / "checkpoints", index, {"generalist": state}, meta)
+
+
+def run_ppo_phase(
+    ctx: Context,
+    total_steps: int,
+    ppo_dir: Path,
+    branch: Path | None,
+    checkpoint_every: int,
+    progress: Progress,
+    env_spec: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Train the PPO generalist to ``total_steps`` env-steps in ``ppo_dir``; returns its records.
+
+    To be replaced by the library's resumable chunk loop (issue 18, item 3): this is the one
+    place the experiment runs plain-PPO chunks itself. Starts from GSL's phase-I checkpoint
+    ``branch`` (its records up to there become PPO's first records) or, with ``branch=None``,
+    from the same initial state GSL's generalist has. Resumes from ``ppo_dir``'s last complete
+    checkpoint (``{"generalist": state}``, meta ``records`` and ``total_steps``).
+    """
+    config = ctx.config
+    chunk_size = config.updates_per_chunk * config.ppo.batch_size
+    records: list[dict[str, Any]] = []
+    prefix: list[dict[str, Any]] = []
+    latest = latest_checkpoint(ppo_dir / "checkpoints")
+    if latest is not None:
+        state, meta = ctx.restore_ppo(latest)
+        records = meta["records"]
+    elif branch is not None:
+        prog, arrays = ctx.restore_gsl(branch)
+        state = arrays["generalist"]
+        prefix = [dict(r, method="ppo") for r in prog.records if r["phase"] == "generalist"]
+    else:
+        state = ctx.like
+    ppo_dir.mkdir(parents=True, exist_ok=True)
+    if not (ppo_dir / "config.json").exists():  # what gsl_jax.report needs to rebuild the policy
+        saved = {"env": ctx.env.name, "env_spec": env_spec or {}, "config": config.to_dict()}
+        res.write_json(ppo_dir / "config.json", saved)
+    # metrics.jsonl holds exactly the checkpointed records; RunLogger appends the new ones.
+    (ppo_dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    done_steps = (records or prefix)[-1]["total_steps"] if (records or prefix) else 0
+    num_chunks = max(0, math.ceil((total_steps - done_steps) / chunk_size))
+    saved_count = len(list_checkpoints(ppo_dir / "checkpoints"))
+    chunk = make_chunk(ctx.build.vec_env, ctx.build.net, config.ppo, config.updates_per_chunk)
+    start = records[-1]["total_steps"] if records else 0
+    logger = RunLogger(ppo_dir, total_steps, progress=False, desc="ppo", start_step=start)
+    with logger:
+        for r in prefix:  # GSL's phase I, shared by both methods
+            logger.log(r["total_steps"], r)
+            records.append(r)
+        for i in range(num_chunks):
+            state, metrics = chunk(state)
+            done_steps += chunk_size
+            record = {
+                "phase": "generalist",
+                "method": "ppo",
+                "generalist_steps": done_steps,
+                "total_steps": done_steps,
+                **summarize_chunk(metrics),
+            }
+            records.append(record)
+            logger.log(done_steps, record)
+            progress.advance(chunk_size)
+            if (i + 1) % checkpoint_every == 0 or i + 1 == num_chunks:
+                saved_count += 1
+                _save_ppo(ppo_dir, saved_count, state, records, done_steps)
+    if num_chunks == 0 and latest is None:
+        _save_ppo(ppo_dir, saved_count + 1, state, records, done_steps)
+    result = {"total_steps": done_steps, "records": len(records)}
+    res.write_json(ppo_dir / "result.json", result)
+    return records
+
+
+def run_jax_pair(
+    env: Environment, game: str, seed: int, s: Settings, sub: Path, bar: Progress
+) -> None:
+    """GSL, then PPO from its branch point, then ``eval.json``, of one (game, seed) in ``sub``;
+    each part skipped if finished and resumed from its checkpoints otherwise."""
+    from gsl_jax.envs.registry import env_spec
+
+    spec = env_spec(game, **env_options(s))
+    config = gsl_config(s, seed)
+    ctx = Context(env, config)
+    gsl_dir, ppo_dir = sub / "gsl", sub / "ppo"
+    budget = s.steps
+    branch = None
+    if "gsl" in s.methods:
+        # a resumed run restarts at its last checkpoint: count the steps done up to there
+        latest = latest_checkpoint(gsl_dir / "checkpoints")
+        seen = [read_meta(latest)["progress"]["total_steps"] if latest is not None else 0]
+        bar.advance(seen[0])
+        bar.label(f"{game} seed {seed} GSL phase1")
+
+        def on_record(record: dict[str, Any]) -> None:
+            bar.label(f"{game} seed {seed} GSL {record['phase']}")
+            bar.advance(record["total_steps"] - seen[0])
+            seen[0] = record["total_steps"]
+
+        result = run_gsl(
+            env,
+            config,
+            run_dir=gsl_dir,
+            resume=(gsl_dir / "config.json").exists(),
+            checkpoint_every=s.checkpoint_every,
+            progress=False,
+            log=lambda m: bar.write(f"[{game} seed {seed} GSL] {m}"),
+            on_record=on_record,
+            env_spec=spec,
+        )
+        budget = int(result.records[-1]["total_steps"])
+        bar.advance(budget - seen[0])
+        branch = branch_checkpoint(gsl_dir)
+    if "ppo" in s.methods:
+        total = round_up(budget, chunk_steps(s))
+        # The bar counts env-steps computed: PPO's share of GSL's phase I is not run again.
+        shared = read_meta(branch)["progress"]["generalist_steps"] if branch is not None else 0
+        latest = latest_checkpoint(ppo_dir / "checkpoints")
+        resumed = read_meta(latest)["total_steps"] if latest is not None else shared
+        bar.retotal(bar.done + total - shared + _remaining_estimate(s, game, seed))
+        bar.advance(resumed - shared)
+        bar.label(f"{game} seed {seed} PPO")
+        if not (ppo_dir / "result.json").exists():
+            bar.write(
+                f"[{game} seed {seed} PPO] {total - resumed:,} env-steps to go after "
+                f"{resumed:,} ({shared:,} shared with GSL's phase I); budget {total:,}"
+            )
+            run_ppo_phase(ctx, total, ppo_dir, branch, s.checkpoint_every, bar, spec)
+    if not (sub / "eval.json").exists():
+        bar.label(f"{game} seed {seed} evaluating")
+        bar.write(
+            f"[{game} seed {seed}] evaluating on {s.num_levels} training and "
+            f"{s.heldout_levels} held-out levels"
+        )
+        res.write_json(sub / "eval.json", evaluate_run(ctx, s, sub, seed))
+
+
+def _remaining_estimate(s: Settings, game: str, seed: int) -> int:
+    """Estimated env-steps of the (game, seed) pairs after this one."""
+    pairs = [(g, x) for g in s.games for x in s.seeds]
+    later = len(pairs) - 1 - pairs.index((game, seed))
+    return later * _pair_estimate(s)
+
+
+def _pair_estimate(s: Settings) -> int:
+    """Env-steps computed for one (game, seed): GSL's budget, plus PPO's beyond the phase I it
+    shares with GSL (the bar's total is corrected as the phases' real lengths become known)."""
+    if len(s.methods) == 1:
+        return s.steps
+    return int(s.steps * (2 - s.phase1_fraction))
+
+
+def _envpool_network(s: Settings):
+    from gsl_jax.envs.core import Discrete
+    from gsl_jax.networks import make_network
+
+    network = make_network(s.gsl.network, Discrete(15), (64, 64, 3))
+    like = network.init(jax.random.key(0), np.zeros((1, 64, 64, 3), np.uint8))
+    return network, like
+
+
+def _write_envpool_config(ppo_dir: Path, game: str, seed: int, s: Settings) -> None:
+    """``config.json`` of an EnvPool PPO run: what :mod:`gsl_jax.report` reads the network from."""
+    if not (ppo_dir / "config.json").exists():
+        spec = {
+            "name": game,
+            "backend": "envpool",
+            "options": {"distribution_mode": s.distribution_mode},
+        }
+        saved = {"env": game, "env_spec": spec, "config": gsl_config(s, seed).to_dict()}
+        res.write_json(ppo_dir / "config.json", saved)
+
+
+def run_envpool_pair(game: str, seed: int, s: Settings, sub: Path, bar: Progress) -> None:
+    """PPO on the real game (``params.npz``, ``config.json``) and ``eval.json``, in ``sub``.
+    EnvPool's games cannot be saved, so an interrupted PPO run starts again."""
+    from gsl_jax.host_rollout import train_ppo_envpool
+
+    ppo_dir = sub / "ppo"
+    params_path = ppo_dir / "params.npz"
+    if not (ppo_dir / "result.json").exists():
+        if ppo_dir.exists():
+            shutil.rmtree(ppo_dir)
+        bar.label(f"{game} seed {seed} PPO (envpool)")
+        result = train_ppo_envpool(
+            game,
+            s.distribution_mode,
+            s.gsl.ppo,
+            s.gsl.network,
+            total_steps=s.steps,
+            levels=range(s.num_levels),
+            seed=seed,
+            updates_per_chunk=s.gsl.updates_per_chunk,
+            run_dir=ppo_dir,
+            progress=False,
+        )
+        save_params(params_path, jax.tree.map(lambda x: np.asarray(x[0]), result.state.params))
+        bar.advance(result.history[-1]["step"])
+        res.write_json(ppo_dir / "result.json", {"total_steps": result.history[-1]["step"]})
+    _write_envpool_config(ppo_dir, game, seed, s)
+    if not (sub / "eval.json").exists():
+        network, like = _envpool_network(s)
+        params = load_params(params_path, like)
+        bar.label(f"{game} seed {seed} evaluating (envpool)")
+        n, k = s.num_levels, s.heldout_levels
+        train = evaluate_envpool(game, s, network, params, range(0, n), seed)
+        held = evaluate_envpool(game, s, network, params, range(n, n + k), seed)
+        ev = {
+            "train_levels": [0, n],
+            "heldout_levels": [n, n + k],
+            "episodes": s.final_eval_episodes,
+            "policies": {"ppo": {"train": train, "heldout": held}},
+        }
+        res.write_json(sub / "eval.json", ev)
+
+
+def _finish(run_dir: Path, s: Settings, start: float, report: bool) -> dict[str, Any]:
+    results = res.summarize(run_dir, s)
+    results["seconds"] = time.perf_counter() - start
+    res.write_json(run_dir / "results.json", results)
+    res.print_table(results)
+    if report:
+        from gsl_jax.report import write_report
+
+        print(f"drawing the report ({time.perf_counter() - start:.1f} s)", flush=True)
+        for path in write_report(run_dir):
+            print(f"wrote {path} ({time.perf_counter() - start:.1f} s)", flush=True)
+    return results
+
+
+def run_experiment(
+    s: Settings,
+    run_dir: str | Path,
+    resume: bool = False,
+    progress: bool = True,
+    report: bool = True,
+) -> dict[str, Any]:
+    """Run (or resume) the whole experiment in ``run_dir``; returns ``results.json``'s content.
+
+    Every check (settings, games, run directory) happens before anything trains. Resuming a
+    finished run returns its results; one whose ``results.json`` predates the current schema
+    (docs/run_directory.md) gets it rewritten from its evaluations, without training.
+    """
+    from gsl_jax.envs.registry import make_env
+
+    validate_settings(s)
+    run_dir = Path(run_dir)
+    if res.prepare_run_dir(run_dir, s, resume):
+        results = json.loads((run_dir / "results.json").read_text())
+        if results.get("version") == res.RESULTS_VERSION:
+            return results
+        if s.backend == "envpool":  # version 1 wrote no config.json for these runs
+            for game in s.games:
+                for seed in s.seeds:
+                    _write_envpool_config(run_dir / res.run_path(game, seed, "ppo"), game, seed, s)
+        return _finish(run_dir, s, time.perf_counter() - results.get("seconds", 0.0), report)
+    envs = {}
+    if s.backend == "jax":
+        envs = {g: make_env(g, **env_options(s)) for g in s.games}
+    else:
+        from gsl_jax.envs.envpool import envpool_unavailable_reason
+
+        reason = envpool_unavailable_reason()
+        if reason is not None:
+            raise ImportError(f"backend: envpool is unavailable ({reason})")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not (run_dir / "experiment.json").exists():
+        saved = {
+            "kind": res.EXPERIMENT_KIND,
+            "version": res.EXPERIMENT_VERSION,
+            "settings": s.to_dict(),
+            "command": " ".join(sys.argv),
+        }
+        res.write_json(run_dir / "experiment.json", saved)
+    bar = Progress(_pair_estimate(s) * len(s.games) * len(s.seeds), progress)
+    start = time.perf_counter()
+    try:
+        for game in s.games:
+            for seed in s.seeds:
+                sub = run_dir / res.run_path(game, seed)
+                if s.backend == "jax":
+                    run_jax_pair(envs[game], game, seed, s, sub, bar)
+                else:
+                    run_envpool_pair(game, seed, s, sub, bar)
+                res.merge_metrics(run_dir, s)
+    finally:
+        bar.close()
+    return _finish(run_dir, s, start, report)

@@ -1,0 +1,369 @@
+"""Settings of the Procgen experiment: the library's :class:`~gsl_jax.gsl.GSLConfig` (which holds
+the :class:`~gsl_jax.ppo.PPOConfig`, :class:`~gsl_jax.networks.NetworkConfig`,
+:class:`~gsl_jax.ppo.DAPGConfig` and :class:`~gsl_jax.plateau.PlateauConfig` both methods use),
+plus the experiment's own fields (games, seeds, levels, budget, evaluation, GIF).
+
+Options are named by their path (``"steps"``, ``"gsl.ppo.learning_rate"``); the short names of
+the command line (``"learning_rate"``, ``"demo_episodes"``, ...) are aliases of nested paths
+(:data:`ALIASES`). The budget fields of ``gsl`` are derived from ``steps`` and the fractions
+(:data:`DERIVED`) and cannot be set.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gsl_jax.gsl import GSLConfig
+from gsl_jax.networks import NetworkConfig
+from gsl_jax.plateau import PlateauConfig
+from gsl_jax.ppo import DAPGConfig, PPOConfig
+
+METHODS = ("ppo", "gsl")
+BACKENDS = ("jax", "envpool")
+
+#: The GSL (and PPO) config of the quick preset. Its budget fields are replaced (:data:`DERIVED`).
+QUICK_GSL = GSLConfig(
+    ppo=PPOConfig(
+        num_envs=64,
+        num_steps=128,
+        num_minibatches=8,
+        update_epochs=3,
+        learning_rate=5e-4,
+        gamma=0.99,
+        gae_lambda=0.95,
+        ent_coef=0.01,
+        normalize_rewards=True,
+    ),
+    network=NetworkConfig(kind="mlp", hidden=(64, 64)),
+    # log pi and the normalised max advantage: with pi itself the demo gradient vanishes on
+    # actions the generalist has ruled out; 0.1 rather than the released 0.5 (docs/benchmarks.md,
+    # section 6: at 0.5 the term held phase II's return below plain PPO's).
+    dapg=DAPGConfig(demo_coeff=0.1, use_log_prob=True, normalized_max_advantage=True),
+    plateau=PlateauConfig(window=5, rel_improvement=0.05),
+    num_specialists=4,
+    num_low=8,
+    split="random",
+    select_metric="return",
+    eval_episodes=2,
+    specialist_demo_episodes=64,
+    generalist_demo_episodes=64,
+    demo_steps=256,
+    updates_per_chunk=3,
+)
+
+#: Fields of ``gsl`` the experiment sets itself (from ``num_levels``, ``steps`` and the fractions;
+#: ``seed`` per run).
+DERIVED = (
+    "gsl.num_train_variations",
+    "gsl.plateau.min_steps",
+    "gsl.plateau.max_steps",
+    "gsl.specialist_steps",
+    "gsl.phase2_steps",
+    "gsl.seed",
+)
+
+#: Command-line names of nested options (``demo_episodes`` sets both demo counts).
+ALIASES: dict[str, tuple[str, ...]] = {
+    "network": ("gsl.network.kind",),
+    "hidden": ("gsl.network.hidden",),
+    "num_envs": ("gsl.ppo.num_envs",),
+    "num_steps": ("gsl.ppo.num_steps",),
+    "num_minibatches": ("gsl.ppo.num_minibatches",),
+    "update_epochs": ("gsl.ppo.update_epochs",),
+    "learning_rate": ("gsl.ppo.learning_rate",),
+    "gamma": ("gsl.ppo.gamma",),
+    "updates_per_chunk": ("gsl.updates_per_chunk",),
+    "num_specialists": ("gsl.num_specialists",),
+    "num_low": ("gsl.num_low",),
+    "eval_episodes": ("gsl.eval_episodes",),
+    "demo_episodes": ("gsl.specialist_demo_episodes", "gsl.generalist_demo_episodes"),
+    "demo_steps": ("gsl.demo_steps",),
+    "demo_coeff": ("gsl.dapg.demo_coeff",),
+}
+
+#: The options a preset fixes (its defining choices); others may be changed freely.
+LOCKED = ("obs_mode", "gsl.network.kind", "gsl.network.hidden", "steps")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that defines one experiment (saved in ``experiment.json``).
+
+    Attributes:
+        games: Procgen games (the JAX ports, or any of the 16 with ``backend="envpool"``).
+        seeds: one GSL and one PPO run per seed and game.
+        methods: ``"ppo"`` and/or ``"gsl"``.
+        backend: ``"jax"`` (the ports) or ``"envpool"`` (the real games; PPO only).
+        distribution_mode: ``"easy"`` or ``"hard"``.
+        obs_mode: ``"symbolic"`` (the ports' compact view) or ``"pixels"``.
+        num_levels: N, training levels ``0 .. N-1``.
+        heldout_levels: K, held-out levels ``N .. N+K-1``.
+        steps: the budget per game, seed and method: GSL's phases are cut from it (phase I at
+            most ``phase1_fraction``, the specialists together ``specialist_fraction``, phase
+            II the rest); PPO then gets exactly what GSL used (PPO alone: ``steps``).
+        final_eval_episodes: episodes per level of the final evaluation.
+        gif_levels, gif_steps: held-out levels and frames of the GIF (0 levels: no GIF).
+        checkpoint_every: chunks between checkpoints.
+        timeout: episode step limit (``None``: the game's own).
+        gsl: GSL's config, whose ``ppo`` and ``network`` the PPO baseline uses too. Its
+            :data:`DERIVED` fields are recomputed on construction (``seed`` is 0 here; each run
+            uses its own, see :func:`gsl_config`).
+    """
+
+    games: tuple[str, ...] = ("coinrun",)
+    seeds: tuple[int, ...] = (0, 1)
+    methods: tuple[str, ...] = METHODS
+    backend: str = "jax"
+    distribution_mode: str = "easy"
+    obs_mode: str = "symbolic"
+    num_levels: int = 200
+    heldout_levels: int = 100
+    steps: int = 3_300_000
+    phase1_fraction: float = 0.45
+    specialist_fraction: float = 0.3
+    final_eval_episodes: int = 2
+    gif_levels: int = 4
+    gif_steps: int = 200
+    checkpoint_every: int = 5
+    timeout: int | None = None
+    gsl: GSLConfig = QUICK_GSL
+
+    def __post_init__(self) -> None:
+        for name in ("games", "seeds", "methods"):
+            value = getattr(self, name)
+            if isinstance(value, str) or not isinstance(value, tuple | list):
+                raise ValueError(f"{name}: expected a list, got {value!r}")
+            object.__setattr__(self, name, tuple(value))
+        _check_fields(self)
+        object.__setattr__(self, "gsl", _derive(self))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: the experiment's fields and ``gsl`` as :meth:`GSLConfig.to_dict`."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Settings:
+        """Inverse of :meth:`to_dict`; also reads the flat settings of version 1 (before the
+        configs were nested). ``ValueError`` naming the field for anything unknown or invalid."""
+        if not isinstance(data, Mapping):
+            raise ValueError(f"settings: expected a JSON object, got {type(data).__name__}")
+        if "gsl" not in data:
+            data = _upgrade_flat(data)
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"settings.{unknown[0]}: not a field of the Procgen experiment")
+        kwargs = dict(data)
+        try:
+            kwargs["gsl"] = GSLConfig.from_dict(data["gsl"])
+        except (TypeError, AttributeError) as err:
+            raise ValueError(f"settings.gsl: not a GSL config ({err})") from None
+        return cls(**kwargs)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _positive_int(name: str, value: Any) -> None:
+    if not _is_int(value) or value <= 0:
+        raise ValueError(f"{name}: must be a positive integer, got {value!r}")
+
+
+def _check_fields(s: Settings) -> None:
+    """The experiment's own fields (the nested configs check theirs)."""
+    if not s.games or not all(isinstance(g, str) for g in s.games):
+        raise ValueError(f"games: give at least one game name, got {list(s.games)}")
+    if len(set(s.games)) != len(s.games):
+        raise ValueError(f"games: duplicates in {list(s.games)}")
+    if (
+        not s.seeds
+        or not all(_is_int(x) and 0 <= x < 2**31 for x in s.seeds)
+        or len(set(s.seeds)) != len(s.seeds)
+    ):
+        raise ValueError(f"seeds: give distinct integers in [0, 2**31), got {list(s.seeds)}")
+    if not s.methods or set(s.methods) - set(METHODS) or len(set(s.methods)) != len(s.methods):
+        raise ValueError(f"methods: choose from {list(METHODS)}, got {list(s.methods)}")
+    choices = {
+        "backend": BACKENDS,
+        "distribution_mode": ("easy", "hard"),
+        "obs_mode": ("symbolic", "pixels"),
+    }
+    for name, allowed in choices.items():
+        if getattr(s, name) not in allowed:
+            raise ValueError(f"{name}: must be one of {list(allowed)}, got {getattr(s, name)!r}")
+    for name in (
+        "num_levels",
+        "heldout_levels",
+        "steps",
+        "final_eval_episodes",
+        "gif_steps",
+        "checkpoint_every",
+    ):
+        _positive_int(name, getattr(s, name))
+    if s.timeout is not None:
+        _positive_int("timeout", s.timeout)
+    if not _is_int(s.gif_levels) or not 0 <= s.gif_levels <= s.heldout_levels:
+        raise ValueError(f"gif_levels: must lie in [0, {s.heldout_levels}], got {s.gif_levels!r}")
+    if s.num_levels + s.heldout_levels >= 2**31 - 1:
+        raise ValueError("heldout_levels: training and held-out levels exceed the level seeds")
+    for name in ("phase1_fraction", "specialist_fraction"):
+        value = getattr(s, name)
+        if not isinstance(value, int | float) or not (math.isfinite(value) and 0 < value < 1):
+            raise ValueError(f"{name}: must lie in (0, 1), got {value!r}")
+    if s.phase1_fraction + s.specialist_fraction >= 1:
+        raise ValueError("specialist_fraction: phase I and the specialists leave no phase II")
+    if not isinstance(s.gsl, GSLConfig):
+        raise ValueError(f"gsl: expected a GSLConfig, got {type(s.gsl).__name__}")
+    if "gsl" in s.methods and s.gsl.num_low > s.num_levels:
+        raise ValueError(f"gsl.num_low: {s.gsl.num_low} worst levels of only {s.num_levels}")
+
+
+def round_up(x: float, step: int) -> int:
+    """``x`` rounded up to a whole, positive number of ``step``."""
+    return max(step, int(math.ceil(x / step)) * step)
+
+
+def _derive(s: Settings) -> GSLConfig:
+    """``s.gsl`` with its budget cut from ``s.steps``, each phase a whole number of chunks:
+    phase I ends at its budget or, earlier, when the plateau criterion fires in its last
+    quarter; ``seed`` is 0."""
+    # The plateau may not fire before 3/4 of phase I: on coinrun at 1M env-steps it fired on a
+    # noisy dip at 390k while PPO went on improving, handing 40% of the budget to specialists.
+    g = s.gsl
+    chunk = g.updates_per_chunk * g.ppo.batch_size
+    phase1 = round_up(s.steps * s.phase1_fraction, chunk)
+    specialist = round_up(s.steps * s.specialist_fraction / g.num_specialists, chunk)
+    phase2 = round_up(s.steps - phase1 - g.num_specialists * specialist, chunk)
+    plateau = dataclasses.replace(g.plateau, min_steps=(3 * phase1) // 4, max_steps=phase1)
+    return dataclasses.replace(
+        g,
+        plateau=plateau,
+        num_train_variations=s.num_levels,
+        specialist_steps=specialist,
+        phase2_steps=phase2,
+        seed=0,
+    )
+
+
+def gsl_config(s: Settings, seed: int) -> GSLConfig:
+    """GSL's config of the run with ``seed`` (the PPO baseline uses its ``ppo`` and
+    ``network``, and the very same initial state)."""
+    return dataclasses.replace(s.gsl, seed=seed)
+
+
+def chunk_steps(s: Settings) -> int:
+    """Env-steps of one learner per compiled chunk."""
+    return s.gsl.updates_per_chunk * s.gsl.ppo.batch_size
+
+
+def env_options(s: Settings) -> dict[str, Any]:
+    """The options of ``make_env`` for every game of ``s``."""
+    options: dict[str, Any] = {"distribution_mode": s.distribution_mode, "obs_mode": s.obs_mode}
+    if s.timeout is not None:
+        options["timeout"] = s.timeout
+    return options
+
+
+# ------------------------------------------------------------------------------------------------
+# Options by path: overrides and the version-1 (flat) settings
+# ------------------------------------------------------------------------------------------------
+def _get(tree: Mapping[str, Any], path: str) -> Any:
+    node: Any = tree
+    for part in path.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            raise KeyError(path)
+        node = node[part]
+    return node
+
+
+def _set(tree: dict[str, Any], path: str, value: Any) -> None:
+    *parents, last = path.split(".")
+    node = tree
+    for part in parents:
+        node = node[part]
+    node[last] = value
+
+
+def _plain(value: Any) -> Any:
+    """JSON's view of a value (tuples as lists), for comparisons with ``to_dict``."""
+    return json.loads(json.dumps(value))
+
+
+def _same_kind(old: Any, value: Any) -> bool:
+    """Whether ``value`` may replace ``old`` (JSON's view): ints stay ints, numbers numbers."""
+    if old is None or value is None:
+        return True
+    if isinstance(old, bool) or isinstance(value, bool):
+        return isinstance(old, bool) and isinstance(value, bool)
+    if isinstance(old, int):
+        return isinstance(value, int)
+    if isinstance(old, float):
+        return isinstance(value, int | float)
+    if isinstance(old, list):
+        return isinstance(value, list | tuple)
+    return isinstance(value, type(old))
+
+
+def apply_overrides(base: Settings, overrides: Mapping[str, Any]) -> Settings:
+    """``base`` with each ``{option: value}`` of ``overrides`` applied; an option is a path
+    (``"gsl.ppo.ent_coef"``) or an :data:`ALIASES` name. ``ValueError`` naming the option for
+    an unknown or derived one, or an invalid value."""
+    tree = base.to_dict()
+    for name, value in overrides.items():
+        for path in ALIASES.get(name, (name,)):
+            if path in DERIVED:
+                raise ValueError(
+                    f"{name}: set by the experiment from num_levels, steps, phase1_fraction and "
+                    "specialist_fraction (and each run's seed); set those instead"
+                )
+            try:
+                old = _get(tree, path)
+            except KeyError:
+                raise ValueError(f"{name}: not an option of the Procgen experiment") from None
+            if isinstance(old, Mapping):
+                raise ValueError(f"{name}: a group of options; set its fields ({path}.FIELD)")
+            if not _same_kind(old, value):
+                raise ValueError(f"{name}: expected {type(old).__name__}, got {value!r}")
+            _set(tree, path, _plain(value))
+    try:
+        return Settings.from_dict(tree)
+    except TypeError as err:
+        raise ValueError(f"{', '.join(overrides) or 'settings'}: invalid value ({err})") from None
+
+
+def _upgrade_flat(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Version-1 settings (every option flat, the nested configs implied) as version 2's dict.
+
+    The fields version 1 did not save took the values :data:`QUICK_GSL` holds, so the result
+    equals the settings that run had."""
+    own = {f.name for f in dataclasses.fields(Settings)} - {"gsl"}
+    tree = Settings().to_dict()
+    for name, value in data.items():
+        if name in own:
+            tree[name] = value
+        elif name in ALIASES:
+            for path in ALIASES[name]:
+                _set(tree, path, value)
+        else:
+            raise ValueError(f"settings.{name}: not a field of the Procgen experiment")
+    return tree
+
+
+def locked_changes(preset: str, base: Settings, overrides: Mapping[str, Any]) -> None:
+    """``ValueError`` if an override changes an option the preset fixes (:data:`LOCKED`)."""
+    if preset == "custom":
+        return
+    tree = base.to_dict()
+    for name, value in overrides.items():
+        for path in ALIASES.get(name, (name,)):
+            if path in LOCKED and _plain(value) != _get(tree, path):
+                raise ValueError(
+                    f"{name}: the {preset} preset fixes {name} = {_get(tree, path)!r}, got "
+                    f"{value!r}; drop the option or use --preset custom"
+                )
