@@ -2,6 +2,7 @@
 
     gsl-jax ppo   [--env CartPole-v1] [--total-steps 200000] [--preset classic_control] [...]
     gsl-jax train [--env forkmaze] [--run-dir runs/gsl] [--gsl.num-specialists 4] [...]
+    gsl-jax train --method ppo [--total-steps N] [--gsl.ppo.learning-rate 5e-4] [...]
     gsl-jax train --resume RUN_DIR
     gsl-jax eval  RUN_DIR [--episodes 8] [--heldout 0]
     gsl-jax report RUN_DIR [--no-gif]     (a benchmarks/procgen_gsl.py run directory)
@@ -113,8 +114,15 @@ def run_ppo(cmd: PPOCommand) -> float:
 
 @dataclass(frozen=True)
 class TrainCommand:
-    """Train a generalist with generalist-specialist learning (GSL) into a resumable run_dir."""
+    """Train a generalist with generalist-specialist learning (GSL), or with plain PPO
+    (--method ppo), into a resumable run_dir."""
 
+    method: Literal["gsl", "ppo"] = "gsl"
+    """gsl, or ppo: plain PPO with the same --gsl.ppo, --gsl.network, --gsl.num-train-variations,
+    --gsl.updates-per-chunk and --gsl.seed, the same run_dir layout, checkpoints and --resume."""
+    total_steps: int | None = None
+    """--method ppo only: env-steps to train for (default: the GSL config's training budget,
+    plateau.max-steps + phase2-steps + num-specialists x specialist-steps + low-finetune-steps)."""
     env: str = "forkmaze"
     """Environment: forkmaze, a gymnax id (e.g. CartPole-v1) or a Procgen game (maze, heist,
     bigfish, coinrun)."""
@@ -169,32 +177,70 @@ def _env_options(cmd: TrainCommand) -> dict:
     return options
 
 
+def gsl_budget(config: GSLConfig) -> int:
+    """The env-steps GSL's training phases are given: ``--method ppo``'s default budget."""
+    budget = config.plateau.max_steps + config.phase2_steps + config.low_finetune_steps
+    return budget + config.num_specialists * config.specialist_steps
+
+
+def ppo_run_config(cmd: TrainCommand):
+    """The :class:`~gsl_jax.training.PPORunConfig` of a ``train --method ppo`` command."""
+    from gsl_jax.training import PPORunConfig
+
+    g = cmd.gsl
+    return PPORunConfig(
+        ppo=g.ppo,
+        network=g.network,
+        total_steps=cmd.total_steps if cmd.total_steps is not None else gsl_budget(g),
+        num_train_variations=g.num_train_variations,
+        updates_per_chunk=g.updates_per_chunk,
+        seed=g.seed,
+    )
+
+
 def run_train(cmd: TrainCommand) -> dict:
     """Run the ``train`` subcommand; returns the result summary."""
     from gsl_jax.envs.registry import env_spec, make_env
-    from gsl_jax.gsl import load_run_config, result_summary, run_gsl
+    from gsl_jax.gsl import GSLConfig, result_summary, run_gsl
+    from gsl_jax.run_layout import read_run_config
+    from gsl_jax.training import PPORunConfig, run_ppo
 
     if cmd.checkpoint_every <= 0:
         raise ValueError(f"checkpoint_every: must be positive, got {cmd.checkpoint_every}")
-    run_dir, config, name, options = cmd.run_dir, cmd.gsl, cmd.env, _env_options(cmd)
+    if cmd.method != "ppo" and cmd.total_steps is not None:
+        raise ValueError("total_steps: only --method ppo takes it (GSL's budget is its phases')")
+    run_dir, method, name, options = cmd.run_dir, cmd.method, cmd.env, _env_options(cmd)
+    config = ppo_run_config(cmd) if method == "ppo" else cmd.gsl
     if cmd.resume is not None:
         run_dir = cmd.resume
-        _, spec, saved = load_run_config(run_dir)
-        untouched = cmd.gsl == TrainCommand.gsl and cmd.env == TrainCommand.env and not options
-        if untouched:  # no options given: continue with the saved ones
-            config, name, options = saved, spec["name"], spec.get("options", {})
+        saved = read_run_config(run_dir)
+        if cmd.method == "ppo" and saved["method"] != "ppo":
+            raise ValueError(f"resume: {run_dir} holds a {saved['method']} run, not a ppo run")
+        given = (cmd.gsl, cmd.env, cmd.total_steps)
+        untouched = given == (TrainCommand.gsl, TrainCommand.env, TrainCommand.total_steps)
+        if untouched and not options:  # no options given: continue with the saved ones
+            method, spec = saved["method"], saved.get("env_spec") or {}
+            klass = PPORunConfig if method == "ppo" else GSLConfig
+            config, name, options = (
+                klass.from_dict(saved["config"]),
+                spec["name"],
+                spec.get("options", {}),
+            )
     env = make_env(name, **options)
-    print(f"gsl-jax train: {env.name}, run_dir {run_dir}" + (" (resume)" if cmd.resume else ""))
-    result = run_gsl(
-        env,
-        config,
+    resumed = " (resume)" if cmd.resume else ""
+    print(f"gsl-jax train: {env.name}, method {method}, run_dir {run_dir}{resumed}")
+    common = dict(
         run_dir=run_dir,
         resume=cmd.resume is not None,
         checkpoint_every=cmd.checkpoint_every,
         progress=cmd.progress,
         env_spec=env_spec(name, **options),
     )
-    summary = result_summary(result, env)
+    if method == "ppo":
+        run_ppo(env, config, **common)
+        summary = json.loads((Path(run_dir) / "result.json").read_text())
+    else:
+        summary = result_summary(run_gsl(env, config, **common), env)
     print(
         f"final mean episode return: {summary['final_return']:.3f} after "
         f"{summary['generalist_steps']:,} generalist / {summary['total_steps']:,} total env-steps"

@@ -19,6 +19,7 @@ import numpy as np
 from gsl_jax.envs.core import Environment
 from gsl_jax.evaluation import VariationScores, evaluate_variations
 from gsl_jax.gsl import GSLConfig, GSLResult, run_gsl
+from gsl_jax.phases import FINETUNE_LOW, GENERALIST_LABELS, PHASE1, RECORD_LABELS, SPECIALISTS
 from gsl_jax.training import TrainResult, train_ppo
 
 
@@ -60,7 +61,10 @@ def compare_gsl_ppo(
     eval_episodes: int = 16,
     log=print,
 ) -> Comparison:
-    """Run GSL and PPO on ``env`` at equal total env-steps and evaluate both per variation."""
+    """Run GSL and PPO on ``env`` at equal total env-steps and evaluate both per variation.
+
+    Both place their learners by the one rule of :func:`gsl_jax.population.place_population`:
+    the PPO baseline, a single learner, stays on one device as GSL's generalist does."""
     gsl = run_gsl(env, config, log=log)
     gsl_total = int(gsl.records[-1]["total_steps"])
     steps_per_chunk = config.updates_per_chunk * config.ppo.batch_size
@@ -108,10 +112,10 @@ def plot_comparison(result: Comparison, path: str | Path, title: str = "") -> Pa
     records = result.gsl.records
     # The generalist's curve in two pieces, phase I and phase II, with the specialists between.
     boundary = next(
-        (i for i, r in enumerate(records) if r["phase"] not in ("generalist",)), len(records)
+        (i for i, r in enumerate(records) if r.get("gsl_phase", PHASE1) != PHASE1), len(records)
     )
     for piece, label in ((records[:boundary], "GSL generalist"), (records[boundary:], None)):
-        gen = [r for r in piece if r["phase"] in ("generalist", "generalist+dapg")]
+        gen = [r for r in piece if r["phase"] in GENERALIST_LABELS]
         ax.plot(
             [r["total_steps"] for r in gen],
             [r["return_mean"] for r in gen],
@@ -120,7 +124,8 @@ def plot_comparison(result: Comparison, path: str | Path, title: str = "") -> Pa
             color="C3",
             markersize=3,
         )
-    spec = [r["total_steps"] for r in records if r["phase"] in ("specialists", "finetune_low")]
+    workers = (RECORD_LABELS[SPECIALISTS], RECORD_LABELS[FINETUNE_LOW])
+    spec = [r["total_steps"] for r in records if r["phase"] in workers]
     if spec:
         ax.axvspan(min(spec), max(spec), color="C2", alpha=0.15, label="specialists training")
     ax.set_xlabel("total env-steps (specialists, evaluation and demos included)")

@@ -225,3 +225,17 @@ def successful_episodes(
             finished,
         )
     return np.concatenate(obs_rows), np.concatenate(act_rows), kept, finished
+
+
+def count_successes(traj: dict[str, np.ndarray], return_threshold: float | None = None) -> int:
+    """How many complete episodes of a ``[T, B]`` trajectory succeeded, by the rule of
+    :func:`successful_episodes` (whose ``kept`` stops at ``max_episodes``; this count does not)."""
+    if return_threshold is None:
+        return int(np.sum(traj["done"] & traj["success"]))
+    count = 0
+    for b in range(traj["done"].shape[1]):
+        start = 0
+        for t in np.flatnonzero(traj["done"][:, b]):
+            count += float(traj["reward"][start : t + 1, b].sum()) >= return_threshold
+            start = t + 1
+    return int(count)

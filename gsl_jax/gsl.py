@@ -1,26 +1,16 @@
 """The GSL driver: generalist -> specialists -> demonstrations -> generalist with DAPG.
 
-:func:`run_gsl` runs Algorithm 1 of Jia et al. (2022) as compiled chunks with the host in
-between:
+:func:`run_gsl` runs Algorithm 1 of Jia et al. (2022) as the phase table
+:data:`gsl_jax.gsl_phases.GSL_PHASES` (phase I, selection, optional pi_g_low, specialists,
+demonstrations, phase II with DAPG; that module describes each), every training phase through the
+one chunk loop :func:`gsl_jax.loop.run_loop`.
 
-1. **Phase I** (``"phase1"``): a generalist (a population of one) trains with PPO on the training
-   variations until the plateau criterion H fires (:mod:`gsl_jax.plateau`) or its budget runs out.
-2. **Selection**: the generalist is evaluated on every training variation; the ``num_low`` lowest
-   become E_low, split into ``num_specialists`` disjoint subsets (:mod:`gsl_jax.selection`).
-3. **Optional pi_g_low** (``"finetune_low"``): with ``low_finetune_steps > 0`` a copy of the
-   generalist first trains on E_low alone, and the specialists are cloned from that copy.
-4. **Specialists** (``"specialists"``): ``num_specialists`` clones, one per subset, train together
-   in one vmapped program for ``specialist_steps`` env-steps each.
-5. **Demonstrations**: each specialist plays its subset and keeps its successful episodes; the
-   generalist does the same on E \\ E_low (:mod:`gsl_jax.demos`).
-6. **Phase II** (``"phase2"``): the generalist resumes PPO on all training variations with the
-   DAPG term on the demos (or without it, with a warning, if no demo was kept).
-
-**Checkpoints and resume.** With a ``run_dir`` the driver writes an orbax checkpoint
-(:mod:`gsl_jax.checkpoint`) at every phase boundary and every ``checkpoint_every`` chunks: the
-learner states (params, optimiser state, PRNG keys, env states), the demo buffer, the phase and all
-counters and records. ``resume=True`` restarts from the last *complete* checkpoint; since every
-random draw comes from the states or from ``config.seed``, a resumed run ends with the same
+**Checkpoints and resume.** With a ``run_dir`` (layout: :mod:`gsl_jax.run_layout`) the driver writes
+an orbax checkpoint (:mod:`gsl_jax.checkpoint`) at every phase boundary and every
+``checkpoint_every`` chunks: the learner states (params, optimiser state, PRNG keys, env states),
+the demo buffer, and the :class:`~gsl_jax.phases.GSLProgress` (phase, counters, records, events,
+selection and demo counts). ``resume=True`` restarts from the last *complete* checkpoint; since
+every random draw comes from the states or from ``config.seed``, a resumed run ends with the same
 parameters as an uninterrupted one on the same device.
 
 **Honest accounting.** Every record carries ``generalist_steps`` and ``total_steps`` (specialist
@@ -32,35 +22,45 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import jax
 import numpy as np
 
 from gsl_jax import validation
-from gsl_jax.checkpoint import (
-    latest_checkpoint,
-    read_meta,
-    restore_checkpoint,
-    save_checkpoint,
-)
-from gsl_jax.demos import DemoBuffer, rollout_trajectory, successful_episodes
-from gsl_jax.envs.core import Environment, VariationSet, VecEnv, stack_variation_sets
-from gsl_jax.evaluation import evaluate_variations
-from gsl_jax.logging import RunLogger, summarize_chunk
-from gsl_jax.networks import NetworkConfig, make_network
-from gsl_jax.plateau import PlateauConfig, plateau_reached
-from gsl_jax.population import clone_learner, init_population, make_chunk, shard_population
+from gsl_jax.checkpoint import latest_checkpoint
+from gsl_jax.envs.core import Environment
+from gsl_jax.gsl_phases import GSL_PHASES
+from gsl_jax.logging import RunLogger
+from gsl_jax.loop import RunIO
+from gsl_jax.networks import NetworkConfig
+from gsl_jax.phases import PHASE2, GSLProgress, PhaseContext, RunBuilder, first, run_phases
+from gsl_jax.plateau import PlateauConfig
 from gsl_jax.ppo import DAPGConfig, LearnerState, PPOConfig
-from gsl_jax.selection import SplitMode, lowest_variations, split_variations
+from gsl_jax.run_layout import (
+    config_differences,
+    open_run_dir,
+    read_run_config,
+    start_run_dir,
+    write_result,
+)
+from gsl_jax.selection import SplitMode
+
+__all__ = [
+    "GSLConfig",
+    "GSLResult",
+    "RunBuilder",
+    "config_differences",
+    "load_generalist",
+    "load_run_config",
+    "result_summary",
+    "run_gsl",
+]
 
 #: Environments with more variations than this need an explicit ``num_train_variations``.
 _MAX_IMPLICIT_VARIATIONS = 100_000
-PHASES = ("phase1", "finetune_low", "specialists", "phase2", "done")
 
 
 @dataclass(frozen=True)
@@ -204,30 +204,21 @@ class GSLConfig:
         return cls(**kwargs)
 
 
-def config_differences(saved: dict[str, Any], given: dict[str, Any], prefix: str = "") -> list:
-    """``[(field, saved_value, given_value)]`` for every leaf field that differs."""
-    out = []
-    for key in sorted(set(saved) | set(given)):
-        a, b = saved.get(key), given.get(key)
-        if isinstance(a, dict) and isinstance(b, dict):
-            out += config_differences(a, b, f"{prefix}{key}.")
-        elif a != b:
-            out.append((f"{prefix}{key}", a, b))
-    return out
-
-
 @dataclass
 class GSLResult:
     """What :func:`run_gsl` returns.
 
     Attributes:
         generalist: the final generalist state (population axis of size 1).
-        records: one dict per chunk: phase, generalist_steps, total_steps and the chunk summary.
+        records: one dict per chunk: phase, gsl_phase, generalist_steps, total_steps and the
+            chunk summary.
         events: the readable event log (phase changes, selections, demo counts).
         low_variations: E_low; ``subsets`` its split, one array per specialist.
         demos_kept: successful demo episodes kept (specialists, generalist).
         network: the actor-critic module.
         resumed_from: the checkpoint this run resumed from, if any.
+        specialist_demos: per specialist, its variations and demo episodes wanted and kept,
+            successful and finished episodes (names a specialist that fell short).
     """
 
     generalist: LearnerState
@@ -238,183 +229,36 @@ class GSLResult:
     demos_kept: tuple[int, int]
     network: Any = None
     resumed_from: str | None = None
-
-
-@dataclass
-class _Progress:
-    """The host side of a run: everything besides arrays that a checkpoint must hold."""
-
-    phase: str = "phase1"
-    chunk: int = 0  # chunks done in the current phase
-    checkpoints: int = 0
-    generalist_steps: int = 0
-    total_steps: int = 0
-    phase1_returns: list[float] = field(default_factory=list)
-    phase1_steps: list[int] = field(default_factory=list)
-    low: list[int] = field(default_factory=list)
-    subsets: list[list[int]] = field(default_factory=list)
-    demos_kept: list[int] = field(default_factory=lambda: [0, 0])
-    demo_capacity: int = 0
-    demo_action_shape: list[int] = field(default_factory=list)
-    demo_action_dtype: str = "int32"
-    records: list[dict[str, Any]] = field(default_factory=list)
-    events: list[str] = field(default_factory=list)
-
-
-def _collect_demos(
-    vec_env: VecEnv,
-    network: Any,
-    params: Any,
-    ids: np.ndarray,
-    episodes: int,
-    config: GSLConfig,
-    key: jax.Array,
-) -> tuple[np.ndarray | None, np.ndarray | None, int, int]:
-    """Successful episodes of one policy on ``ids``: ``(obs, action, kept, env_steps)``."""
-    if episodes == 0 or ids.size == 0:
-        return None, None, 0, 0
-    traj = rollout_trajectory(
-        vec_env, network, params, VariationSet.from_ids(ids), key, config.demo_steps
-    )
-    obs, action, kept, _ = successful_episodes(traj, episodes, config.demo_return_threshold)
-    return obs, action, kept, config.demo_steps * vec_env.num_envs
-
-
-def _rewrite(path: Path, lines: list[str]) -> None:
-    """Replace ``path`` atomically with ``lines``."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(line + "\n" for line in lines))
-    tmp.replace(path)
-
-
-def _first(population: LearnerState) -> LearnerState:
-    """Member 0 of a population, without the population axis."""
-    return jax.tree.map(lambda x: x[0], population)
-
-
-def _start_phase2(generalist: LearnerState) -> LearnerState:
-    """The generalist as phase II begins: its update counter restarts at 0.
-
-    The DAPG term is scaled by ``dapg.decay ** state.updates`` (original DAPG's
-    ``lambda1 ** k``, ``k`` = updates *with demonstrations*). Counting phase I's updates too
-    would start phase II with the term already decayed away (0.95 ** 168 < 1e-3 after the quick
-    preset's phase I). Nothing else reads the counter; params, optimiser, env and
-    reward-normalisation state carry over unchanged."""
-    return generalist.replace(updates=jax.numpy.zeros_like(generalist.updates))
-
-
-def _prepare_run_dir(
-    run_dir: Path, env: Environment, config: GSLConfig, resume: bool
-) -> Path | None:
-    """Check ``run_dir`` against ``resume`` and the saved config; returns the checkpoint to
-    resume from (``None`` for a fresh run). Nothing is written before every check passed."""
-    saved_path = run_dir / "config.json"
-    if not resume:
-        taken = ("config.json", "checkpoints", "result.json", "metrics.jsonl")
-        if any((run_dir / name).exists() for name in taken):
-            raise FileExistsError(
-                f"run_dir: {run_dir} already holds a run; resume a GSL run (resume=True, "
-                "`gsl-jax train --resume DIR`) or choose another directory"
-            )
-        return None
-    if not saved_path.exists():
-        raise FileNotFoundError(f"resume: {run_dir} holds no GSL run (no config.json)")
-    try:
-        saved = json.loads(saved_path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise ValueError(f"resume: {saved_path} is unreadable ({err})") from None
-    if saved.get("env") != env.name:
-        raise ValueError(
-            f"resume: {run_dir} was run on env {saved.get('env')!r}, this run is on {env.name!r}"
-        )
-    diffs = config_differences(saved.get("config", {}), config.to_dict(), "gsl.")
-    if diffs:
-        listed = "; ".join(f"{k}: saved {a!r}, given {b!r}" for k, a, b in diffs[:5])
-        raise ValueError(
-            f"resume: the config conflicts with the one saved in {saved_path} ({listed}); "
-            "resume with the saved config or start a new run_dir"
-        )
-    return latest_checkpoint(run_dir / "checkpoints")
+    specialist_demos: list[dict[str, Any]] = field(default_factory=list)
 
 
 def load_run_config(run_dir: str | Path) -> tuple[str, dict[str, Any], GSLConfig]:
     """``(env_name, env_spec, config)`` saved in ``run_dir/config.json`` by :func:`run_gsl`."""
-    path = Path(run_dir) / "config.json"
-    if not path.exists():
-        raise FileNotFoundError(f"run_dir: {run_dir} holds no GSL run (no config.json)")
+    saved = read_run_config(run_dir)
+    if saved["method"] != "gsl":
+        raise ValueError(f"run_dir: {run_dir} holds a {saved['method']} run, not a GSL run")
     try:
-        saved = json.loads(path.read_text())
         config = GSLConfig.from_dict(saved["config"])
-    except (OSError, json.JSONDecodeError, KeyError, TypeError) as err:
-        raise ValueError(f"{path}: not a gsl_jax run config ({err})") from None
+    except (KeyError, TypeError) as err:
+        raise ValueError(f"{Path(run_dir) / 'config.json'}: not a GSL config ({err})") from None
     return saved["env"], saved.get("env_spec", {}), config
 
 
-class RunBuilder:
-    """The network, vectorised env, PRNG keys and learner constructors of one GSL config.
-
-    :func:`run_gsl` builds every learner through it, so code that restores a checkpoint of a run
-    (the benchmark, the report) gets the very same structures from :meth:`restore`."""
-
-    def __init__(self, env: Environment, config: GSLConfig):
-        self.env, self.config = env, config
-        self.net = make_network(config.network, env.action_space, env.observation_space.shape)
-        self.vec_env = VecEnv(env, config.ppo.num_envs)
-        keys = jax.random.split(jax.random.key(config.seed), 4)
-        self.k_init, self.k_spec, self.k_demo, self.k_low = keys
-        ids = np.arange(config.train_variations(env))
-        self.train_set = stack_variation_sets([ids], env, field="training variations")
-
-    def fresh_generalist(self) -> LearnerState:
-        return init_population(self.k_init, self.vec_env, self.net, self.config.ppo, self.train_set)
-
-    def workers_from(self, source: LearnerState, sets: list, key: jax.Array) -> LearnerState:
-        stacked = stack_variation_sets(sets, self.env, field="specialist variations")
-        return clone_learner(
-            key,
-            source,
-            self.vec_env,
-            stacked,
-            copy_optimizer=not self.config.fresh_specialist_optimizer,
-            config=self.config.ppo,
-        )
-
-    def restore(self, path: Path, generalist_like: LearnerState) -> tuple[_Progress, dict]:
-        """``(progress, arrays)`` of checkpoint ``path``; ``ValueError`` naming it if foreign."""
-        try:
-            prog = _Progress(**read_meta(path)["progress"])
-        except (KeyError, TypeError) as err:
-            raise ValueError(
-                f"checkpoint {path}: not a GSL checkpoint ({err}); delete it to resume "
-                "from the one before"
-            ) from None
-        like: dict[str, Any] = {"generalist": generalist_like}
-        if prog.phase == "finetune_low":
-            like["worker"] = self.workers_from(
-                _first(generalist_like), [np.asarray(prog.low)], self.k_low
-            )
-        elif prog.phase == "specialists":
-            sets = [np.asarray(s) for s in prog.subsets]
-            like["worker"] = self.workers_from(_first(generalist_like), sets, self.k_spec)
-        elif prog.phase == "phase2" and prog.demo_capacity:
-            n = prog.demo_capacity
-            space = self.env.observation_space
-            obs_like = np.zeros((n, *space.shape), np.dtype(space.dtype))
-            act_like = np.zeros((n, *prog.demo_action_shape), np.dtype(prog.demo_action_dtype))
-            like["demos"] = DemoBuffer.from_arrays(obs_like, act_like, 0)
-        arrays, _ = restore_checkpoint(path, like)
-        return prog, arrays
-
-
 def load_generalist(run_dir: str | Path, env: Environment | None = None):
-    """The generalist of the newest complete checkpoint in ``run_dir``.
+    """The generalist of the newest complete checkpoint in ``run_dir`` (a GSL or a PPO run).
 
     Returns ``(env, config, params, network, phase)``: ``params`` without a population axis,
-    ``phase`` the checkpoint's phase (``"done"`` for a finished run). ``env`` defaults to the one
+    ``phase`` the checkpoint's phase (``"done"`` for a finished run); ``config`` a
+    :class:`GSLConfig` or a :class:`~gsl_jax.training.PPORunConfig`. ``env`` defaults to the one
     rebuilt from the saved env spec.
     """
     from gsl_jax.envs.registry import make_env
 
+    saved = read_run_config(run_dir)
+    if saved["method"] == "ppo":
+        from gsl_jax.training import load_ppo_generalist
+
+        return load_ppo_generalist(run_dir, env)
     name, spec, config = load_run_config(run_dir)
     if env is None:
         if not spec:
@@ -425,7 +269,7 @@ def load_generalist(run_dir: str | Path, env: Environment | None = None):
         raise FileNotFoundError(f"run_dir: {run_dir} holds no complete checkpoint yet")
     build = RunBuilder(env, config)
     prog, arrays = build.restore(path, build.fresh_generalist())
-    return env, config, _first(arrays["generalist"]).params, build.net, prog.phase
+    return env, config, first(arrays["generalist"]).params, build.net, prog.phase
 
 
 def run_gsl(
@@ -440,7 +284,7 @@ def run_gsl(
     env_spec: dict[str, Any] | None = None,
     shard: bool = True,
 ) -> GSLResult:
-    """Run GSL on ``env``; see the module docstring for the phases.
+    """Run GSL on ``env``; see the module docstring and :mod:`gsl_jax.gsl_phases`.
 
     Args:
         env: the environment; variations ``0 .. config.num_train_variations - 1`` are trained on.
@@ -456,269 +300,67 @@ def run_gsl(
         log: receives the event lines.
         on_record: receives each chunk's record.
         env_spec: how to rebuild ``env`` (saved with the config, for ``gsl-jax train --resume``).
-        shard: with several local devices, spread the specialists' population axis over them
-            (:func:`gsl_jax.population.shard_population`); single learners (the generalist,
-            pi_g_low) stay on one device. On a multi-core CPU,
-            ``XLA_FLAGS=--xla_force_host_platform_device_count=N`` (set before JAX starts)
-            exposes ``N`` CPU devices; on 2 cores that ran the quick Procgen preset's 4
-            specialists in 0.70x of their one-device time and ForkMaze's in 0.57x, while
-            splitting one learner's env batch over the two made its update 1.05-1.9x slower
-            (``docs/benchmarks.md``, section 2).
+        shard: place learners by the placement rule of
+            :func:`gsl_jax.population.place_population` (a population of specialists is spread
+            over the local devices when ``gcd(P, devices) > 1``; a single learner stays on one).
+            On a multi-core CPU, ``XLA_FLAGS=--xla_force_host_platform_device_count=N`` (set
+            before JAX starts) exposes ``N`` CPU devices.
     """
     config.validate_for(env)
     if checkpoint_every <= 0:
         raise ValueError(f"checkpoint_every: must be positive, got {checkpoint_every}")
-    run_path = Path(run_dir) if run_dir is not None else None
-    resume_from = None
-    if run_path is not None:
-        resume_from = _prepare_run_dir(run_path, env, config, resume)
-    elif resume:
-        raise ValueError("resume: needs a run_dir")
-
-    n_train = config.train_variations(env)
-    all_ids = np.arange(n_train)
+    run_path, resume_from = open_run_dir(
+        run_dir, resume, "gsl", env.name, config.to_dict(), prefix="gsl."
+    )
     build = RunBuilder(env, config)
-    net, vec_env = build.net, build.vec_env
-    steps_per_chunk = config.updates_per_chunk * config.ppo.batch_size
-    k_spec, k_demo, k_low = build.k_spec, build.k_demo, build.k_low
-    workers_from = build.workers_from
-
-    # ---------------------------------------------------------------- start or restore
-    prog = _Progress()
-    arrays: dict[str, Any] = {"generalist": build.fresh_generalist()}
+    prog, arrays = GSLProgress(), {"generalist": build.fresh_generalist()}
     if resume_from is not None:
         prog, arrays = build.restore(resume_from, arrays["generalist"])
         log(f"resumed from {resume_from} (phase {prog.phase}, {prog.generalist_steps:,} steps)")
-
-    if run_path is not None:
-        run_path.mkdir(parents=True, exist_ok=True)
-        if resume_from is None and not (run_path / "config.json").exists():
-            saved = {"env": env.name, "env_spec": env_spec or {}, "config": config.to_dict()}
-            (run_path / "config.json").write_text(json.dumps(saved, indent=1))
-        # The metrics file holds exactly the checkpointed records: chunks that ran after the
-        # last checkpoint of a killed run are dropped and will be logged again.
-        _rewrite(run_path / "metrics.jsonl", [json.dumps(r) for r in prog.records])
-        _rewrite(run_path / "events.log", prog.events)
+    start_run_dir(run_path, "gsl", env.name, env_spec, config.to_dict(), prog.records, prog.events)
     budget = config.plateau.max_steps + config.phase2_steps
     budget += config.num_specialists * config.specialist_steps + config.low_finetune_steps
     logger = RunLogger(run_path, budget, progress=progress, desc="gsl", start_step=prog.total_steps)
-
-    def event(message: str) -> None:
-        prog.events.append(message)
-        log(message)
-        if run_path is not None:
-            with open(run_path / "events.log", "a") as f:
-                f.write(message + "\n")
-
-    def checkpoint() -> None:
-        if run_path is None:
-            return
-        prog.checkpoints += 1
-        meta = {"progress": dataclasses.asdict(prog), "env": env.name}
-        save_checkpoint(run_path / "checkpoints", prog.checkpoints, arrays, meta)
-
-    def account(phase: str, metrics: dict, generalist: bool, members: int) -> None:
-        summary = summarize_chunk(metrics)
-        if generalist:
-            prog.generalist_steps += steps_per_chunk
-        prog.total_steps += steps_per_chunk * members
-        record = {
-            "phase": phase,
-            "generalist_steps": prog.generalist_steps,
-            "total_steps": prog.total_steps,
-            **summary,
-        }
-        prog.records.append(record)
-        logger.log(prog.total_steps, record)
-        if on_record is not None:
-            on_record(record)
-
-    def after_chunk() -> None:
-        prog.chunk += 1
-        if prog.chunk % checkpoint_every == 0:
-            checkpoint()
-
-    def enter(phase: str) -> None:
-        prog.phase, prog.chunk = phase, 0
-        checkpoint()
-
-    def spread_specialists() -> None:
-        # At the start of the phase, so restored and freshly cloned specialists alike run
-        # sharded; the chunk compiles for the layout it is given. Only when the population axis
-        # itself can be split (else population_sharding would split each env batch instead).
-        if shard and math.gcd(config.num_specialists, jax.device_count()) > 1:
-            arrays["worker"] = shard_population(arrays["worker"])
-
-    chunk = make_chunk(vec_env, net, config.ppo, config.updates_per_chunk)
     with logger:
-        if prog.phase == "phase1":
-            if prog.chunk == 0:
-                event(f"phase I: generalist on {n_train} variations")
-            while True:
-                arrays["generalist"], metrics = chunk(arrays["generalist"])
-                account("generalist", metrics, True, 1)
-                prog.phase1_returns.append(prog.records[-1]["return_mean"])
-                prog.phase1_steps.append(prog.generalist_steps)
-                fired, reason = plateau_reached(
-                    prog.phase1_returns, prog.phase1_steps, config.plateau
-                )
-                if fired:
-                    event(
-                        f"phase I ends at {prog.generalist_steps:,} steps ({reason}); "
-                        f"mean return {prog.records[-1]['return_mean']:.2f}"
-                    )
-                    break
-                after_chunk()
-            _select(env, net, arrays, prog, config, all_ids, event)
-            if config.low_finetune_steps > 0:
-                source = _first(arrays["generalist"])
-                arrays["worker"] = workers_from(source, [np.asarray(prog.low)], k_low)
-                event(f"pi_g_low: fine-tune a copy on E_low for {config.low_finetune_steps:,}")
-                enter("finetune_low")
-            else:
-                sets = [np.asarray(s) for s in prog.subsets]
-                arrays["worker"] = workers_from(_first(arrays["generalist"]), sets, k_spec)
-                enter("specialists")
-
-        if prog.phase == "finetune_low":
-            for _ in range(prog.chunk, math.ceil(config.low_finetune_steps / steps_per_chunk)):
-                arrays["worker"], metrics = chunk(arrays["worker"])
-                account("finetune_low", metrics, False, 1)
-                after_chunk()
-            sets = [np.asarray(s) for s in prog.subsets]
-            arrays["worker"] = workers_from(_first(arrays["worker"]), sets, k_spec)
-            enter("specialists")
-
-        if prog.phase == "specialists":
-            spread_specialists()
-            num_chunks = math.ceil(config.specialist_steps / steps_per_chunk)
-            if prog.chunk == 0:
-                devices = len(jax.tree.leaves(arrays["worker"])[0].sharding.device_set)
-                event(
-                    f"specialists: {config.num_specialists} x {num_chunks * steps_per_chunk:,} "
-                    f"steps" + (f", sharded over {devices} devices" if devices > 1 else "")
-                )
-            for _ in range(prog.chunk, num_chunks):
-                arrays["worker"], metrics = chunk(arrays["worker"])
-                account("specialists", metrics, False, config.num_specialists)
-                after_chunk()
-            demos = _demonstrations(vec_env, net, arrays, prog, config, all_ids, k_demo, event)
-            arrays = {"generalist": _start_phase2(arrays["generalist"])}
-            if demos is not None:
-                arrays["demos"] = demos
-                prog.demo_capacity = demos.capacity
-                prog.demo_action_shape = list(demos.action.shape[1:])
-                prog.demo_action_dtype = str(demos.action.dtype)
-                if run_path is not None and not (run_path / "demos.npz").exists():
-                    demos.save(run_path / "demos.npz")
-            enter("phase2")
-
-        if prog.phase == "phase2":
-            demos = arrays.get("demos")
-            if demos is not None:
-                phase2 = make_chunk(
-                    vec_env, net, config.ppo, config.updates_per_chunk, dapg=config.dapg
-                )
-                run = lambda state: phase2(state, demos)  # noqa: E731
-                if prog.chunk == 0:
-                    event(f"phase II: PPO + DAPG on {int(demos.count)} demo transitions")
-            else:
-                run = chunk
-                if prog.chunk == 0:
-                    message = "no successful demonstrations were kept: phase II runs without DAPG"
-                    warnings.warn(message, stacklevel=2)
-                    event(f"phase II: {message}")
-            for _ in range(prog.chunk, math.ceil(config.phase2_steps / steps_per_chunk)):
-                arrays["generalist"], metrics = run(arrays["generalist"])
-                account("generalist+dapg" if demos is not None else "generalist", metrics, True, 1)
-                after_chunk()
-            event(f"done: {prog.generalist_steps:,} generalist / {prog.total_steps:,} total steps")
-            arrays = {"generalist": arrays["generalist"]}
-            enter("done")
-
+        io = RunIO(run_path, logger, log, on_record, checkpoint_every, meta={"env": env.name})
+        arrays, prog = run_phases(PhaseContext(build, io, shard), arrays, prog, GSL_PHASES)
     result = GSLResult(
         arrays["generalist"],
-        prog.records,
-        prog.events,
+        list(prog.records),
+        list(prog.events),
         np.asarray(prog.low),
         [np.asarray(s) for s in prog.subsets],
-        (prog.demos_kept[0], prog.demos_kept[1]),
-        net,
+        (int(prog.demos_kept[0]), int(prog.demos_kept[1])),
+        build.net,
         str(resume_from) if resume_from is not None else None,
+        [dict(d) for d in prog.specialist_demos],
     )
-    if run_path is not None and not (run_path / "result.json").exists():
-        (run_path / "result.json").write_text(json.dumps(result_summary(result, env), indent=1))
+    write_result(run_path, result_summary(result, env))
     return result
 
 
+def _phase2_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The phase-II records: by ``gsl_phase``, or, in records written before it existed, those
+    after the last specialist record."""
+    if all("gsl_phase" in r for r in records):
+        return [r for r in records if r["gsl_phase"] == PHASE2]
+    ends = [i for i, r in enumerate(records) if r["phase"] in ("specialists", "finetune_low")]
+    return records[ends[-1] + 1 :] if ends else []
+
+
 def result_summary(result: GSLResult, env: Environment) -> dict[str, Any]:
-    """The JSON summary written to ``result.json``."""
-    last_phase2 = [r for r in result.records if r["phase"] != "specialists"]
+    """The JSON summary written to ``result.json``; ``final_return`` is the mean return of the
+    last phase-II chunk (NaN before phase II)."""
+    phase2 = _phase2_records(result.records)
     return {
         "env": env.name,
+        "method": "gsl",
         "generalist_steps": result.records[-1]["generalist_steps"] if result.records else 0,
         "total_steps": result.records[-1]["total_steps"] if result.records else 0,
-        "final_return": last_phase2[-1]["return_mean"] if last_phase2 else math.nan,
+        "final_return": phase2[-1]["return_mean"] if phase2 else math.nan,
         "low_variations": result.low_variations.tolist(),
         "subsets": [s.tolist() for s in result.subsets],
         "demos_kept": list(result.demos_kept),
+        "specialist_demos": result.specialist_demos,
         "events": result.events,
     }
-
-
-def _select(env, net, arrays, prog: _Progress, config: GSLConfig, all_ids, event) -> None:
-    """Evaluate the generalist per variation and choose E_low and its split (into ``prog``)."""
-    scores = evaluate_variations(
-        env,
-        net,
-        _first(arrays["generalist"]).params,
-        all_ids,
-        episodes=config.eval_episodes,
-        seed=config.seed,
-    )
-    metric = scores.mean_return() if config.select_metric == "return" else scores.success_rate()
-    low = lowest_variations(all_ids, metric, config.num_low)
-    subsets = split_variations(low, config.num_specialists, config.split, config.seed)
-    prog.total_steps += int(scores.lengths.sum())
-    prog.low = low.tolist()
-    prog.subsets = [s.tolist() for s in subsets]
-    event(f"selection: E_low = {prog.low} by {config.select_metric}")
-    for i, subset in enumerate(prog.subsets):
-        event(f"  specialist {i}: variations {subset}")
-
-
-def _demonstrations(
-    vec_env, net, arrays, prog: _Progress, config: GSLConfig, all_ids, key, event
-) -> DemoBuffer | None:
-    """Collect successful episodes of the specialists (on their subsets) and of the generalist
-    (on E \\ E_low); ``None`` if none was kept."""
-    per_specialist = -(-config.specialist_demo_episodes // config.num_specialists)
-    obs_parts, act_parts = [], []
-    kept_s = 0
-    keys = jax.random.split(key, config.num_specialists + 1)
-    for i, subset in enumerate(prog.subsets):
-        params = jax.tree.map(lambda x, i=i: x[i], arrays["worker"].params)
-        obs, act, kept, used = _collect_demos(
-            vec_env, net, params, np.asarray(subset), per_specialist, config, keys[i]
-        )
-        prog.total_steps += used
-        if kept:
-            obs_parts.append(obs)
-            act_parts.append(act)
-        kept_s += kept
-    rest = np.setdiff1d(all_ids, prog.low)
-    generalist = _first(arrays["generalist"]).params
-    obs, act, kept_g, used = _collect_demos(
-        vec_env, net, generalist, rest, config.generalist_demo_episodes, config, keys[-1]
-    )
-    prog.total_steps += used
-    if kept_g:
-        obs_parts.append(obs)
-        act_parts.append(act)
-    prog.demos_kept = [kept_s, kept_g]
-    event(f"demonstrations: kept {kept_s} specialist and {kept_g} generalist episodes")
-    if not obs_parts:
-        return None
-    return DemoBuffer.from_arrays(
-        np.concatenate(obs_parts), np.concatenate(act_parts), kept_s + kept_g
-    )

@@ -40,9 +40,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from gsl_jax.demos import DemoBuffer
-from gsl_jax.distributions import distribution_for
+from gsl_jax.distributions import action_noise, distribution_for, sample_with_noise
 from gsl_jax.envs.core import Box, EpisodeStats, Space, VariationSet, VecEnvState
-from gsl_jax.logging import RunLogger
 from gsl_jax.networks import ActorCritic, NetworkConfig, make_network
 from gsl_jax.normalization import RewardNormState, normalize_reward
 from gsl_jax.population import vmap_population
@@ -51,12 +50,10 @@ from gsl_jax.ppo import (
     LearnerState,
     PPOConfig,
     Transition,
-    _action_noise,
-    _sample_with_noise,
     make_learn,
     make_optimizer,
 )
-from gsl_jax.training import TrainResult, run_chunks
+from gsl_jax.training import TrainResult, run_population
 
 Metrics = dict[str, jax.Array]
 
@@ -156,11 +153,11 @@ class HostPPO:
         def begin(state: LearnerState):
             rng, k_roll, k_perm = jax.random.split(state.rng, 3)
             k_act, _ = jax.random.split(k_roll)  # the second key drives envs in the fused rollout
-            return _action_noise(k_act, network.action_space, (T, B)), rng, k_perm
+            return action_noise(k_act, network.action_space, (T, B)), rng, k_perm
 
         def act(params, obs, noise, t):
             dist, value = network.apply(params, obs)
-            action = _sample_with_noise(dist, noise[t])
+            action = sample_with_noise(dist, noise[t])
             return action, distribution_for(dist).log_prob(dist, action), value
 
         def finish(state, traj, last_obs, k_perm, rng, demos):
@@ -337,20 +334,16 @@ def train_ppo_host(
     net = make_network(network, first.action_space, first.observation_space.shape)
     driver = HostPPO(env_list, net, ppo, dapg)
 
-    steps_per_chunk = updates_per_chunk * ppo.batch_size
-    num_chunks = -(-total_steps // steps_per_chunk)
     state = driver.init(jax.random.key(seed))
-    logger = RunLogger(
-        run_dir, num_chunks * steps_per_chunk, tensorboard=tensorboard, progress=progress
+    state, history, first_seconds = run_population(
+        lambda s: driver.run(s, updates_per_chunk, demos),
+        state,
+        updates_per_chunk * ppo.batch_size,
+        total_steps,
+        run_dir,
+        progress,
+        tensorboard,
     )
-    with logger:
-        state, history, first_seconds = run_chunks(
-            lambda s: driver.run(s, updates_per_chunk, demos),
-            state,
-            num_chunks,
-            steps_per_chunk,
-            logger,
-        )
     return TrainResult(state, history, net, envs, compile_seconds=first_seconds)
 
 

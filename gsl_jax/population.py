@@ -4,9 +4,12 @@ A generalist is a population of one over all variations; ``N_s`` specialists are
 ``N_s``, each with its own :class:`~gsl_jax.envs.core.VariationSet`. The same update serves both
 through ``jax.vmap``; a *chunk* runs ``K`` updates of the whole population per host call.
 
-Sharding: :func:`population_sharding` lays the population axis (and, when devices are left over,
-the env batch axis) over the available devices with a 2-D mesh ``("pop", "batch")``; the
-compiled chunk keeps that layout from call to call.
+Placement: every driver (plain PPO, each GSL phase) places its learners with
+:func:`place_population`, one rule for all: a single learner stays on one device, and a population
+axis is sharded over the local devices when ``gcd(P, devices) > 1`` (one ``"pop"`` mesh axis of
+``gcd(P, devices)`` devices; env batches are never split, since splitting one learner's env batch
+made its update 1.05-1.9x slower, ``docs/benchmarks.md``). :func:`population_sharding` is the
+lower-level 2-D ``("pop", "batch")`` layout the benchmarks measure.
 """
 
 from __future__ import annotations
@@ -163,6 +166,33 @@ def population_sharding(state: LearnerState, devices: list | None = None) -> Any
     )
 
 
+def population_devices(population: int, devices: list | None = None) -> list:
+    """The devices a population of ``population`` learners runs on under the placement rule
+    (module docstring): the first ``gcd(population, len(devices))`` of ``devices`` (default the
+    local devices), so one device for a single learner."""
+    if population <= 0:
+        raise ValueError(f"population: must be positive, got {population}")
+    devices = list(jax.local_devices() if devices is None else devices)
+    return devices[: math.gcd(population, len(devices))]
+
+
+def place_population(
+    state: LearnerState, shard: bool = True, devices: list | None = None
+) -> tuple[LearnerState, Any | None]:
+    """Place ``state`` (leaves ``[P, ...]``) by the placement rule (module docstring).
+
+    Returns ``(state, shardings)``: ``shardings`` is the pytree of ``NamedSharding`` to compile
+    the chunk for (:func:`make_chunk`), or ``None`` where the state stays on one device (a single
+    learner, ``gcd(P, devices) == 1`` or ``shard=False``), which leaves ``state`` untouched.
+    """
+    use = population_devices(population_size(state), devices) if shard else []
+    if len(use) <= 1:
+        return state, None
+    mesh = Mesh(np.array(use), ("pop",))
+    shardings = jax.tree.map(lambda _: NamedSharding(mesh, PS("pop")), state)
+    return jax.device_put(state, shardings), shardings
+
+
 def shard_population(state: LearnerState, devices: list | None = None) -> LearnerState:
     """Place ``state`` on the devices as :func:`population_sharding` describes."""
     return jax.device_put(state, population_sharding(state, devices))
@@ -177,7 +207,9 @@ def make_chunk(
     dapg: DAPGConfig | None = None,
 ) -> ChunkFn:
     """Build ``chunk(state [P], demos=None) -> (state [P], metrics)`` running ``num_updates``
-    PPO updates of every population member; metric leaves are ``[num_updates, P]``.
+    PPO updates of every population member; metric leaves are ``[num_updates, P]``, those of
+    :func:`gsl_jax.ppo.make_update` plus ``nonfinite_params`` (non-finite parameter entries after
+    the update: the divergence guard of :func:`gsl_jax.loop.run_loop`).
 
     With ``dapg`` every update adds the DAPG loss on ``demos`` (one
     :class:`~gsl_jax.demos.DemoBuffer`, shared by all members). With ``config.loop == "scan"``
@@ -186,8 +218,18 @@ def make_chunk(
     """
     if num_updates <= 0:
         raise ValueError(f"num_updates: must be positive, got {num_updates}")
+    one = make_update(vec_env, network, config, dapg)
+
+    def guarded(state, demos):
+        # The divergence guard's input (gsl_jax.loop): a reduction over the new parameters, so
+        # only a scalar per update leaves the device.
+        state, metrics = one(state, demos)
+        leaves = jax.tree.leaves(state.params)
+        bad = sum(jnp.sum(~jnp.isfinite(x)) for x in leaves)
+        return state, {**metrics, "nonfinite_params": bad}
+
     # The demo buffer is shared: not mapped over the population axis.
-    update = vmap_population(make_update(vec_env, network, config, dapg), in_axes=(0, None))
+    update = vmap_population(guarded, in_axes=(0, None))
 
     jit_kwargs: dict[str, Any] = {"donate_argnums": 0}
     if shardings is not None:

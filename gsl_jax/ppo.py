@@ -138,12 +138,6 @@ def shuffle_indices(key: jax.Array, n: int) -> jax.Array:
     return perm.astype(jnp.int32)
 
 
-# Private aliases kept only for gsl_jax.host_rollout, which imports them under these names; new
-# code uses the public gsl_jax.distributions.action_noise / sample_with_noise.
-_action_noise = action_noise
-_sample_with_noise = sample_with_noise
-
-
 #: Largest total size of a rollout's ``num_steps * num_envs`` resets that is computed ahead of the
 #: rollout loop (one batched call) rather than inside it; bigger ones (pixel envs) stay inside.
 _PREDRAW_RESET_BYTES = 16 * 2**20

@@ -1,13 +1,20 @@
-"""The host loop: build a population of PPO learners, run compiled chunks, log between them.
+"""Plain PPO through the one chunk loop (:func:`gsl_jax.loop.run_loop`).
 
-:func:`train_ppo` is the one-call entry point for plain PPO (a generalist is ``P = 1``; pass
-several variation sets for a population of specialists). The loop does no per-step Python: it
-calls a compiled chunk of ``updates_per_chunk`` updates, then summarises and logs.
+- :func:`run_ppo` trains a PPO generalist into a run directory laid out as a GSL run's
+  (:mod:`gsl_jax.run_layout`: ``config.json``, checkpoints, ``metrics.jsonl``, TensorBoard,
+  ``result.json``), checkpointing every ``checkpoint_every`` chunks, and resumes a killed run to
+  the parameters an uninterrupted one ends with (``gsl-jax train --method ppo``). Its generalist
+  starts exactly as a GSL run's with the same env, config and seed does.
+- :func:`train_ppo` is the one-call, in-memory entry point for a generalist (``P = 1``) or a
+  population of learners (one variation set each), optionally writing metrics to a folder.
+
+Both place learners by the rule of :func:`gsl_jax.population.place_population`.
 """
 
 from __future__ import annotations
 
-import time
+import dataclasses
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,16 +23,14 @@ from typing import Any
 import jax
 import numpy as np
 
+from gsl_jax.checkpoint import restore_checkpoint
 from gsl_jax.envs.core import Environment, VariationSet, VecEnv, stack_variation_sets
-from gsl_jax.logging import RunLogger, summarize_chunk
+from gsl_jax.logging import RunLogger
+from gsl_jax.loop import ChunkPlan, Progress, RunIO, run_loop
 from gsl_jax.networks import ActorCritic, NetworkConfig, make_network
-from gsl_jax.population import (
-    ChunkFn,
-    init_population,
-    make_chunk,
-    population_sharding,
-)
+from gsl_jax.population import init_population, make_chunk, place_population, population_size
 from gsl_jax.ppo import LearnerState, PPOConfig
+from gsl_jax.run_layout import open_run_dir, read_run_config, start_run_dir, write_result
 
 #: Environments with more variations than this need explicit ``variation_sets``.
 _MAX_IMPLICIT_VARIATIONS = 100_000
@@ -33,12 +38,13 @@ _MAX_IMPLICIT_VARIATIONS = 100_000
 
 @dataclass
 class TrainResult:
-    """What :func:`train_ppo` returns.
+    """What :func:`train_ppo` and :func:`run_ppo` return.
 
     Attributes:
         state: the final population state (leaves ``[P, ...]``).
-        history: one summary dict per chunk (see :func:`gsl_jax.logging.summarize_chunk`), with
-            ``step`` (env-steps per member so far) and ``steps_per_second``.
+        history: one record per chunk (:mod:`gsl_jax.loop`: ``phase``, ``generalist_steps``,
+            ``total_steps``, the chunk summary, ``seconds``, ``steps_per_second``) plus ``step``,
+            the env-steps per member so far.
         network: the network module (``network.apply(state.params[p], obs)``).
         vec_env: the vectorised environment.
         compile_seconds: wall time of the first chunk (compilation included).
@@ -47,9 +53,8 @@ class TrainResult:
     state: LearnerState
     history: list[dict[str, Any]]
     network: ActorCritic
-    vec_env: VecEnv
+    vec_env: Any
     compile_seconds: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def final_return(self) -> float:
@@ -60,38 +65,179 @@ class TrainResult:
         return float("nan")
 
 
-def run_chunks(
-    chunk: ChunkFn,
-    state: LearnerState,
-    num_chunks: int,
-    steps_per_chunk: int,
-    logger: RunLogger | None = None,
-    callback: Callable[[int, LearnerState, dict[str, Any]], None] | None = None,
-    start_step: int = 0,
-) -> tuple[LearnerState, list[dict[str, Any]], float]:
-    """Run ``num_chunks`` compiled chunks, logging after each.
+def history_of(records: Sequence[dict[str, Any]], steps_per_chunk: int) -> list[dict[str, Any]]:
+    """Loop records as a :class:`TrainResult` history (``step``: env-steps per member)."""
+    return [dict(r, step=(i + 1) * steps_per_chunk) for i, r in enumerate(records)]
 
-    Returns ``(state, history, first_chunk_seconds)``. ``callback(i, state, record)`` runs on the
-    host after chunk ``i`` (for checkpoints or early stopping).
+
+def _positive_int(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value <= 0:
+        raise ValueError(f"{name}: must be a positive integer, got {value!r}")
+
+
+@dataclass(frozen=True)
+class PPORunConfig:
+    """Everything a :func:`run_ppo` run needs besides the environment.
+
+    Attributes:
+        ppo: PPO settings; ``network``: the actor-critic.
+        total_steps: env-steps to train for (rounded up to whole chunks).
+        num_train_variations: train on variations ``0 .. n - 1``; default all of the env's.
+        updates_per_chunk: PPO updates per compiled chunk.
+        seed: PRNG seed (the generalist starts as a GSL run's with this seed does).
     """
-    history: list[dict[str, Any]] = []
-    first_seconds = 0.0
-    step = start_step
-    for i in range(num_chunks):
-        t0 = time.perf_counter()
-        state, metrics = chunk(state)
-        record = summarize_chunk(metrics)  # device_get: waits for the chunk to finish
-        seconds = time.perf_counter() - t0
-        if i == 0:
-            first_seconds = seconds
-        step += steps_per_chunk
-        record.update(step=step, chunk=i, steps_per_second=steps_per_chunk / seconds)
-        history.append(record)
-        if logger is not None:
-            logger.log(step, record)
-        if callback is not None:
-            callback(i, state, record)
-    return state, history, first_seconds
+
+    ppo: PPOConfig = field(default_factory=PPOConfig)
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    total_steps: int = 1_000_000
+    num_train_variations: int | None = None
+    updates_per_chunk: int = 10
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _positive_int("total_steps", self.total_steps)
+        _positive_int("updates_per_chunk", self.updates_per_chunk)
+        if self.num_train_variations is not None:
+            _positive_int("num_train_variations", self.num_train_variations)
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed: must be an integer >= 0, got {self.seed!r}")
+
+    def train_variations(self, env: Environment) -> int:
+        """The number of training variations on ``env``, validated."""
+        n = self.num_train_variations
+        if n is None:
+            if env.num_variations > _MAX_IMPLICIT_VARIATIONS:
+                raise ValueError(
+                    f"num_train_variations: {env.name} has {env.num_variations:,} variations; "
+                    "set how many to train on (e.g. 200 Procgen levels)"
+                )
+            n = env.num_variations
+        if n > env.num_variations:
+            raise ValueError(
+                f"num_train_variations: {n} exceeds the {env.num_variations} variations of "
+                f"{env.name}"
+            )
+        return n
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of every field (nested configs as dicts)."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PPORunConfig:
+        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError`` naming them."""
+        kwargs = _known(cls, data, "ppo run config: unknown field")
+        for name, klass in (("ppo", PPOConfig), ("network", NetworkConfig)):
+            if name in kwargs:
+                sub = _known(klass, kwargs[name], f"ppo run config: unknown field {name}.")
+                # JSON has no tuples: give tuple-valued fields (e.g. network.hidden) theirs back
+                kwargs[name] = klass(
+                    **{k: tuple(v) if isinstance(v, list) else v for k, v in sub.items()}
+                )
+        return cls(**kwargs)
+
+
+def _known(cls: type, data: dict[str, Any], message: str) -> dict[str, Any]:
+    unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
+    if unknown:
+        raise ValueError(f"{message}{unknown[0]!r}")
+    return dict(data)
+
+
+@dataclass(frozen=True)
+class PPOProgress(Progress):
+    """A PPO run's checkpointed host state: :class:`~gsl_jax.loop.Progress` and its phase
+    (``"ppo"`` while training, ``"done"`` at the end)."""
+
+    phase: str = "ppo"
+
+
+def _generalist_init(env: Environment, config: PPORunConfig) -> tuple[ActorCritic, VecEnv, Any]:
+    """The network, env batch and initial generalist: GSL's (``RunBuilder``) for this seed."""
+    net = make_network(config.network, env.action_space, env.observation_space.shape)
+    vec_env = VecEnv(env, config.ppo.num_envs)
+    ids = np.arange(config.train_variations(env))
+    sets = stack_variation_sets([ids], env, field="training variations")
+    k_init = jax.random.split(jax.random.key(config.seed), 4)[0]
+    return net, vec_env, init_population(k_init, vec_env, net, config.ppo, sets)
+
+
+def run_ppo(
+    env: Environment,
+    config: PPORunConfig,
+    run_dir: str | Path | None = None,
+    resume: bool = False,
+    checkpoint_every: int = 10,
+    progress: bool = False,
+    log: Callable[[str], None] = print,
+    on_record: Callable[[dict[str, Any]], None] | None = None,
+    env_spec: dict[str, Any] | None = None,
+    shard: bool = True,
+) -> TrainResult:
+    """Train a PPO generalist on ``env`` into ``run_dir`` (module docstring).
+
+    Args mirror :func:`gsl_jax.gsl.run_gsl`'s: ``resume`` continues the run in ``run_dir`` from
+    its last complete checkpoint (the config must equal the saved one; a finished run returns at
+    once), ``checkpoint_every`` chunks between checkpoints, ``env_spec`` how to rebuild ``env``.
+    """
+    config.train_variations(env)
+    run_path, resume_from = open_run_dir(run_dir, resume, "ppo", env.name, config.to_dict(), "")
+    net, vec_env, state = _generalist_init(env, config)
+    prog = PPOProgress()
+    if resume_from is not None:
+        arrays, meta = restore_checkpoint(resume_from, {"generalist": state})
+        state, prog = arrays["generalist"], PPOProgress.from_dict(meta["progress"])
+        log(f"resumed from {resume_from} ({prog.total_steps:,} steps)")
+    start_run_dir(run_path, "ppo", env.name, env_spec, config.to_dict(), prog.records)
+    state, shardings = place_population(state, shard)
+    chunk = make_chunk(vec_env, net, config.ppo, config.updates_per_chunk, shardings)
+    steps = config.updates_per_chunk * config.ppo.batch_size
+    num_chunks = -(-config.total_steps // steps)
+    plan = ChunkPlan("generalist", steps, num_chunks, tags={"method": "ppo"})
+    logger = RunLogger(
+        run_path, num_chunks * steps, progress=progress, desc="ppo", start_step=prog.total_steps
+    )
+    with logger:
+        io = RunIO(run_path, logger, log, on_record, checkpoint_every, meta={"env": env.name})
+        save = lambda s, p: io.save({"generalist": s}, p)  # noqa: E731
+        if prog.phase != "done":
+            state, prog, _ = run_loop(chunk, state, prog, plan, io, save)
+            prog = save(state, dataclasses.replace(prog, phase="done"))
+    history = history_of(prog.records, steps)
+    result = TrainResult(state, history, net, vec_env, history[0]["seconds"] if history else 0.0)
+    summary = {
+        "env": env.name,
+        "method": "ppo",
+        "generalist_steps": prog.generalist_steps,
+        "total_steps": prog.total_steps,
+        "final_return": result.final_return,
+        "seed": config.seed,
+    }
+    write_result(run_path, summary)
+    return result
+
+
+def load_ppo_generalist(run_dir: str | Path, env: Environment | None = None):
+    """``(env, config, params, network, phase)`` of the newest complete checkpoint of a
+    :func:`run_ppo` run, as :func:`gsl_jax.gsl.load_generalist` returns them."""
+    from gsl_jax.checkpoint import latest_checkpoint, read_meta
+    from gsl_jax.envs.registry import make_env
+
+    saved = read_run_config(run_dir)
+    config = PPORunConfig.from_dict(saved["config"])
+    if env is None:
+        spec = saved.get("env_spec") or {}
+        if not spec:
+            raise ValueError(f"run_dir: {run_dir} saved no env spec; pass the env")
+        env = make_env(spec["name"], **spec.get("options", {}))
+    path = latest_checkpoint(Path(run_dir) / "checkpoints")
+    if path is None:
+        raise FileNotFoundError(f"run_dir: {run_dir} holds no complete checkpoint yet")
+    net, _, like = _generalist_init(env, config)
+    arrays, _ = restore_checkpoint(path, {"generalist": like})
+    phase = read_meta(path)["progress"].get("phase", "ppo")
+    params = jax.tree.map(lambda x: x[0], arrays["generalist"].params)
+    return env, config, params, net, phase
 
 
 def train_ppo(
@@ -107,7 +253,7 @@ def train_ppo(
     tensorboard: bool = True,
     shard: bool = True,
 ) -> TrainResult:
-    """Train PPO on ``env`` for ``total_steps`` env-steps per population member.
+    """Train PPO on ``env`` for ``total_steps`` env-steps per population member, in memory.
 
     Args:
         env: the environment.
@@ -119,10 +265,11 @@ def train_ppo(
             with more than 100,000 variations, such as the Procgen ports).
         seed: PRNG seed.
         updates_per_chunk: PPO updates per compiled chunk (logging granularity).
-        run_dir: where to write ``metrics.jsonl`` and TensorBoard events (``None``: nowhere).
+        run_dir: where to write ``metrics.jsonl`` (x axis: env-steps of all members) and
+            TensorBoard events (``None``: nowhere); no checkpoints (:func:`run_ppo` has them).
         progress: draw a progress bar.
         tensorboard: write TensorBoard events when ``run_dir`` is set.
-        shard: lay the population over all local devices (:func:`population_sharding`).
+        shard: place the population by :func:`gsl_jax.population.place_population`.
 
     All arguments are validated before anything is compiled.
     """
@@ -140,19 +287,40 @@ def train_ppo(
     sets: VariationSet = stack_variation_sets(variation_sets, env, field="variation_sets")
     net = make_network(network, env.action_space, env.observation_space.shape)
     vec_env = VecEnv(env, ppo.num_envs)
-
-    steps_per_chunk = updates_per_chunk * ppo.batch_size
-    num_chunks = -(-total_steps // steps_per_chunk)
-
     state = init_population(jax.random.key(seed), vec_env, net, ppo, sets)
-    shardings = None
-    if shard and jax.device_count() > 1:
-        shardings = population_sharding(state)
-        state = jax.device_put(state, shardings)
+    state, shardings = place_population(state, shard)
     chunk = make_chunk(vec_env, net, ppo, updates_per_chunk, shardings)
-    logger = RunLogger(
-        run_dir, num_chunks * steps_per_chunk, tensorboard=tensorboard, progress=progress
+    state, history, first = run_population(
+        chunk,
+        state,
+        updates_per_chunk * ppo.batch_size,
+        total_steps,
+        run_dir,
+        progress,
+        tensorboard,
     )
+    return TrainResult(state, history, net, vec_env, first)
+
+
+def run_population(
+    chunk: Callable[[Any], tuple[Any, Any]],
+    state: Any,
+    steps_per_chunk: int,
+    total_steps: int,
+    run_dir: str | Path | None,
+    progress: bool,
+    tensorboard: bool,
+) -> tuple[Any, list[dict[str, Any]], float]:
+    """The in-memory loop of :func:`train_ppo` and :func:`gsl_jax.host_rollout.train_ppo_host`:
+    ``total_steps`` per member of ``state``'s population through ``chunk``. Returns ``(state,
+    history, first_chunk_seconds)`` (:class:`TrainResult`'s fields)."""
+    members = population_size(state)
+    num_chunks = -(-total_steps // steps_per_chunk)
+    label = "generalist" if members == 1 else "population"
+    plan = ChunkPlan(label, steps_per_chunk, num_chunks, members, generalist=members == 1)
+    budget = num_chunks * steps_per_chunk * members
+    logger = RunLogger(run_dir, budget, tensorboard=tensorboard, progress=progress)
     with logger:
-        state, history, first = run_chunks(chunk, state, num_chunks, steps_per_chunk, logger)
-    return TrainResult(state, history, net, vec_env, compile_seconds=first)
+        state, prog, _ = run_loop(chunk, state, Progress(), plan, RunIO(None, logger))
+    history = history_of(prog.records, steps_per_chunk)
+    return state, history, history[0]["seconds"]

@@ -87,6 +87,33 @@ def test_train_eval_and_resume_commands(tmp_path, capsys):
         main(["eval", str(run_dir), "--heldout", "10", "--out", str(tmp_path / "e.json")])
 
 
+def test_train_method_ppo_writes_a_resumable_run_directory(tmp_path, capsys):
+    run_dir = tmp_path / "ppo"
+    args = ["train", "--method", "ppo", "--run-dir", str(run_dir), "--total-steps", "512"]
+    main([*args, *TINY_TRAIN, "--checkpoint-every", "1"])
+    out = capsys.readouterr().out
+    assert "method ppo" in out and "final mean episode return" in out
+    result = json.loads((run_dir / "result.json").read_text())
+    assert result["method"] == "ppo" and result["total_steps"] == result["generalist_steps"] == 512
+    saved = json.loads((run_dir / "config.json").read_text())
+    assert saved["method"] == "ppo" and saved["config"]["total_steps"] == 512
+    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [r["total_steps"] for r in records] == [256, 512]  # 2 updates of 8 x 16 per chunk
+    assert {r["phase"] for r in records} == {"generalist"}
+    assert len(list((run_dir / "checkpoints").iterdir())) == 3  # 2 chunks, then "done"
+
+    main(["train", "--resume", str(run_dir)])  # finished: the saved result, unchanged
+    assert "(resume)" in capsys.readouterr().out
+    assert json.loads((run_dir / "result.json").read_text()) == result
+    main(["eval", str(run_dir), "--episodes", "1"])
+    assert json.loads((run_dir / "eval.json").read_text())["phase"] == "done"
+    # A GSL resume of a PPO run is refused by name.
+    with pytest.raises(SystemExit, match="holds a ppo run, not a gsl run"):
+        main(["train", "--resume", str(run_dir), *TINY_TRAIN])
+    with pytest.raises(SystemExit, match="total_steps: only --method ppo"):
+        main(["train", "--run-dir", str(tmp_path / "x"), "--total-steps", "512"])
+
+
 def test_unknown_env_is_named():
     with pytest.raises(SystemExit, match="env: unknown environment 'pong'"):
         main(["train", "--env", "pong", "--no-progress"])

@@ -4,7 +4,7 @@ import jax
 import numpy as np
 import pytest
 
-from gsl_jax.demos import DemoBuffer, successful_episodes
+from gsl_jax.demos import DemoBuffer, count_successes, successful_episodes
 
 
 def trajectory():
@@ -37,6 +37,16 @@ def test_return_threshold_replaces_missing_success_flag():
     # Returns: 3 (env 0, first), 2 (env 0, second), 6 (env 1): a threshold of 3 keeps two.
     _, action, kept, _ = successful_episodes(traj, 10, return_threshold=3.0)
     assert kept == 2 and len(action) == 9
+
+
+def test_count_successes_is_not_capped_by_the_episodes_kept():
+    traj = trajectory()
+    assert count_successes(traj) == 2  # env 0's first episode and env 1's
+    assert successful_episodes(traj, max_episodes=1)[2] == 1  # kept stops at the cap
+    traj["success"][:] = False
+    assert count_successes(traj) == 0
+    # Returns 3, 2 and 6 (as above): thresholds 3, 2 and 7 count 2, 3 and 0 episodes.
+    assert [count_successes(traj, t) for t in (3.0, 2.0, 7.0)] == [2, 3, 0]
 
 
 def test_buffer_sampling_stays_within_count():

@@ -10,7 +10,8 @@ import pytest
 
 from gsl_jax.checkpoint import list_checkpoints, read_meta
 from gsl_jax.envs.gymnax import GymnaxEnv
-from gsl_jax.gsl import GSLConfig, run_gsl
+from gsl_jax.gsl import GSLConfig, GSLResult, result_summary, run_gsl
+from gsl_jax.phases import PHASES
 from gsl_jax.plateau import PlateauConfig
 from gsl_jax.ppo import PPOConfig
 
@@ -105,9 +106,23 @@ def test_run_dir_holds_config_checkpoints_and_results(finished_run):
     saved = json.loads((run_dir / "result.json").read_text())
     assert saved["total_steps"] == result.records[-1]["total_steps"]
     assert len((run_dir / "metrics.jsonl").read_text().splitlines()) == len(result.records)
-    # Checkpoints at every phase boundary: finetune_low, specialists, phase2 and done.
+    # Checkpoints at every phase boundary, named by the one phase vocabulary.
     metas = [read_meta(p)["progress"]["phase"] for p in list_checkpoints(run_dir / "checkpoints")]
-    assert metas == ["finetune_low", "specialists", "phase2", "done"]
+    assert metas == ["select", "finetune_low", "specialists", "demos", "phase2", "done"]
+    assert tuple(metas) == PHASES[1:]
+    assert [r["gsl_phase"] for r in result.records] == ["phase1"] * 2 + ["finetune_low"] + [
+        "specialists"
+    ] * 2 + ["phase2"]
+    # Per-specialist demo counts, in the result, result.json and the events.
+    assert [d["variations"] for d in result.specialist_demos] == [
+        s.tolist() for s in result.subsets
+    ]
+    for d in result.specialist_demos:
+        assert d["wanted"] == 1 and d["kept"] <= min(d["wanted"], d["successes"])
+        assert d["successes"] <= d["episodes"]
+    assert sum(d["kept"] for d in result.specialist_demos) == result.demos_kept[0]
+    assert saved["specialist_demos"] == result.specialist_demos
+    assert any(e.startswith("  specialist 1: kept") for e in result.events)
 
 
 def test_resuming_a_finished_run_returns_its_result(finished_run):
@@ -195,3 +210,26 @@ def test_dapg_decay_counts_phase_two_updates_only():
         assert int(result.generalist.updates[0]) == 2  # phase II's own updates
     assert losses[0] < 0.0
     assert 0.3 < losses[1] / losses[0] < 0.8
+
+
+def test_result_summary_final_return_is_phase_two_only():
+    """``final_return`` is the last phase-II record's return: not phase I's (or pi_g_low's) when
+    phase II has no record yet, and not a later non-phase-II record's."""
+
+    def rec(gsl_phase, label, ret, steps):
+        return dict(
+            phase=label, gsl_phase=gsl_phase, return_mean=ret, generalist_steps=steps,
+            total_steps=steps,
+        )  # fmt: skip
+
+    before = [rec("phase1", "generalist", 7.0, 1), rec("specialists", "specialists", 9.0, 2)]
+    result = GSLResult(None, before, [], np.array([1]), [np.array([1])], (0, 0))
+    assert np.isnan(result_summary(result, GymnaxEnv("CartPole-v1"))["final_return"])
+    after = before + [rec("phase2", "generalist+dapg", 3.0, 3), rec("phase2", "generalist", 4.0, 4)]
+    result.records = after
+    assert result_summary(result, GymnaxEnv("CartPole-v1"))["final_return"] == 4.0
+    # Records written before ``gsl_phase`` existed: those after the last specialist record.
+    result.records = [{k: v for k, v in r.items() if k != "gsl_phase"} for r in before]
+    assert np.isnan(result_summary(result, GymnaxEnv("CartPole-v1"))["final_return"])
+    result.records = [{k: v for k, v in r.items() if k != "gsl_phase"} for r in after]
+    assert result_summary(result, GymnaxEnv("CartPole-v1"))["final_return"] == 4.0

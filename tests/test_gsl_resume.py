@@ -1,5 +1,5 @@
-"""Kill a GSL run (SIGKILL, in phase I and again during specialist training), resume it, and get
-exactly the parameters of an uninterrupted run with the same seed."""
+"""Kill a GSL run (SIGKILL, in phase I and again during specialist training) or a plain PPO run,
+resume it, and get exactly the parameters of an uninterrupted run with the same seed."""
 
 from __future__ import annotations
 
@@ -17,11 +17,12 @@ import pytest
 from gsl_jax.checkpoint import latest_checkpoint, list_checkpoints
 
 SCRIPT = Path(__file__).parent / "scripts" / "gsl_run.py"
+PPO_SCRIPT = Path(__file__).parent / "scripts" / "ppo_run.py"
 pytestmark = pytest.mark.slow
 
 
-def start(run_dir: Path, resume: bool = False) -> subprocess.Popen:
-    args = [sys.executable, str(SCRIPT), str(run_dir)] + (["--resume"] if resume else [])
+def start(run_dir: Path, resume: bool = False, script: Path = SCRIPT) -> subprocess.Popen:
+    args = [sys.executable, str(script), str(run_dir)] + (["--resume"] if resume else [])
     return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -86,3 +87,31 @@ def test_killed_and_resumed_run_ends_with_the_uninterrupted_parameters(tmp_path)
     metrics = [json.loads(line) for line in (broken / "metrics.jsonl").read_text().splitlines()]
     assert [m["total_steps"] for m in metrics] == sorted({m["total_steps"] for m in metrics})
     assert all((p / "meta.json").exists() for p in list_checkpoints(broken / "checkpoints"))
+
+
+def test_killed_and_resumed_ppo_run_ends_with_the_uninterrupted_parameters(tmp_path):
+    whole, broken = tmp_path / "whole", tmp_path / "broken"
+    reference = start(whole, script=PPO_SCRIPT)
+    run = start(broken, script=PPO_SCRIPT)
+    kill_when(run, broken, "ppo", 3)
+    resumed_at = latest_checkpoint(broken / "checkpoints")
+    assert phase_of(resumed_at)[0] == "ppo"
+
+    out = finish(start(broken, resume=True, script=PPO_SCRIPT))
+    assert f"resumed from {resumed_at}" in out
+    finish(reference)
+
+    a, b = params(whole), params(broken)
+    assert len(a) == len(b) > 0
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_array_equal(x, y)
+    whole_result = json.loads((whole / "result.json").read_text())
+    broken_result = json.loads((broken / "result.json").read_text())
+    assert whole_result == broken_result and whole_result["total_steps"] == 256 * 30
+    metrics = [json.loads(line) for line in (broken / "metrics.jsonl").read_text().splitlines()]
+    assert [m["total_steps"] for m in metrics] == [256 * (i + 1) for i in range(30)]
+    assert [m["return_mean"] for m in metrics] == [
+        json.loads(line)["return_mean"]
+        for line in (whole / "metrics.jsonl").read_text().splitlines()
+    ]
+    assert phase_of(latest_checkpoint(broken / "checkpoints")) == ("done", 30)

@@ -46,12 +46,30 @@ def test_evaluate_variations_by_hand():
         evaluate_variations(env, net, params, [10])
 
 
-def test_lowest_variations_breaks_ties_by_id():
+def test_lowest_variations_ranks_by_score_and_breaks_ties_at_random():
     ids = np.array([10, 11, 12, 13, 14])
     scores = np.array([5.0, 1.0, 3.0, 1.0, 9.0])
-    assert lowest_variations(ids, scores, 3).tolist() == [11, 13, 12]
+    # 11 and 13 tie at 1.0: both come before 12 (3.0), in a key-dependent order.
+    picks = {tuple(lowest_variations(ids, scores, 3, jax.random.key(k)).tolist()) for k in range(8)}
+    assert picks == {(11, 13, 12), (13, 11, 12)}
     with pytest.raises(ValueError, match="n_low: must lie in \\[1, 5\\]"):
-        lowest_variations(ids, scores, 6)
+        lowest_variations(ids, scores, 6, jax.random.key(0))
+
+
+def test_tied_zero_scores_are_chosen_by_the_key_and_never_beat_a_lower_score():
+    """Two evaluation episodes: most variations score exactly 0. The 4 lowest must be the one
+    negative variation plus 3 of the 0-scorers, and which 3 depends on the key (not on the ids)."""
+    ids = np.arange(40)
+    scores = np.zeros(40)
+    scores[25] = -1.0
+    scores[::7] = 2.0  # ids 0, 7, 14, 21, 28, 35 scored higher: never picked
+    chosen = [lowest_variations(ids, scores, 4, jax.random.key(k)).tolist() for k in range(6)]
+    for low in chosen:
+        assert low[0] == 25 and all(scores[v] == 0.0 for v in low[1:])
+    assert len({tuple(low) for low in chosen}) > 1  # different keys, different ties broken
+    first = lowest_variations(ids, scores, 4, jax.random.key(3)).tolist()
+    assert first == chosen[3]  # the same key, the same choice
+    assert [1, 2, 3] not in [low[1:] for low in chosen]  # not simply the lowest ids
 
 
 def test_split_variations_is_disjoint_and_balanced():

@@ -102,6 +102,14 @@ GSL_SCRIPT = textwrap.dedent(
             "params": [np.asarray(x).tolist() for x in jax.tree.leaves(result.generalist.params)],
             "demos_kept": list(result.demos_kept),
         }}
+    # Plain PPO follows the same rule: one learner stays on one device, a population of two
+    # is split over both.
+    from gsl_jax.training import train_ppo
+    for sets in ([range(16)], [range(8), range(8, 16)]):
+        ppo = train_ppo(GymnaxEnv("CartPole-v1"), config.ppo, total_steps=256,
+                        variation_sets=sets, updates_per_chunk=2, progress=False)
+        leaf = jax.tree.leaves(ppo.state.params)[0]
+        out[f"ppo_{{len(sets)}}_devices"] = len(leaf.sharding.device_set)
     print(json.dumps(out))
     """
 )
@@ -123,6 +131,7 @@ def test_gsl_shards_its_specialists_over_two_devices_and_computes_the_same():
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     one, two = out["False"], out["True"]
     assert one["generalist_devices"] == two["generalist_devices"] == 1  # one learner: not split
+    assert out["ppo_1_devices"] == 1 and out["ppo_2_devices"] == 2  # the same rule for PPO
     sharded = [e for e in two["events"] if e.startswith("specialists:")]
     assert sharded and sharded[0].endswith("sharded over 2 devices"), two["events"]
     # Same run otherwise: the same selection, subsets and demos, and close parameters.
@@ -131,3 +140,18 @@ def test_gsl_shards_its_specialists_over_two_devices_and_computes_the_same():
     assert one["demos_kept"] == two["demos_kept"]
     for a, b in zip(one["params"], two["params"], strict=True):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-5)
+
+
+def test_placement_rule_uses_gcd_of_population_and_devices():
+    from gsl_jax.population import population_devices
+
+    devices = ["d0", "d1", "d2", "d3"]  # the rule only picks among them
+    got = {p: population_devices(p, devices) for p in (1, 2, 3, 4, 6, 8)}
+    assert got == {
+        1: ["d0"],  # a single learner: one device
+        2: ["d0", "d1"],
+        3: ["d0"],  # gcd(3, 4) = 1: the population stays on one device
+        4: devices,
+        6: ["d0", "d1"],
+        8: devices,
+    }

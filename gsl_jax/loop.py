@@ -1,0 +1,267 @@
+"""The one resumable chunk loop every driver runs: plain PPO, each GSL phase, host rollouts.
+
+A driver hands :func:`run_loop` a compiled *chunk* (``chunk(state) -> (state, metrics)``, e.g.
+from :func:`gsl_jax.population.make_chunk`), the learner state, the run's host counters
+(:class:`Progress`) and a :class:`ChunkPlan` saying what one chunk is worth. The loop runs chunks
+from ``progress.chunk`` on, and after each one
+
+1. accounts env-steps: ``generalist_steps`` (the generalist's own samples) and ``total_steps``
+   (every sample any learner drew, so that methods compare at equal cost);
+2. appends a record (``phase``, ``generalist_steps``, ``total_steps``, the chunk summary of
+   :func:`gsl_jax.logging.summarize_chunk`, ``seconds``, ``steps_per_second``) to the progress and
+   hands it to :class:`RunIO` (``metrics.jsonl``, TensorBoard and the progress bar through
+   :class:`~gsl_jax.logging.RunLogger`, plus an ``on_record`` callback);
+3. every ``RunIO.checkpoint_every`` chunks calls the driver's ``save(state, progress)``, which
+   writes a checkpoint (:meth:`RunIO.save`) and returns the progress with the count raised.
+
+**Divergence guard.** Before any of that is saved, the chunk's per-update training metrics
+(losses, and ``nonfinite_params``, the count of non-finite parameters that
+:func:`gsl_jax.population.make_chunk` reduces inside the compiled chunk) are checked: on the
+first non-finite one the loop logs the chunk's record and raises :class:`DivergenceError` naming
+the phase, the update and the quantity, so no checkpoint is written over the last good one.
+
+State goes in and comes out explicitly: ``run_loop(chunk, state, progress, plan, io, save) ->
+LoopResult(state, progress, stopped)``; nothing is mutated. Resuming is restoring ``(state,
+progress)`` from a checkpoint and calling the loop again: since the checkpoint holds every PRNG
+key and ``progress.chunk``, the resumed loop runs exactly the chunks the killed one had left.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Generic, NamedTuple, TypeVar
+
+import jax
+import numpy as np
+
+from gsl_jax.checkpoint import save_checkpoint
+from gsl_jax.logging import RunLogger, summarize_chunk
+
+S = TypeVar("S")
+P = TypeVar("P", bound="Progress")
+Record = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Progress:
+    """The host counters of a run; JSON-ready, so each checkpoint's metadata holds them.
+
+    Attributes:
+        chunk: chunks done in the current loop (a GSL phase, or the whole PPO run).
+        checkpoints: checkpoints written so far (the next one gets index ``checkpoints + 1``).
+        generalist_steps: env-steps of the generalist so far.
+        total_steps: env-steps of every learner, evaluation and demo collection included.
+        records: one dict per chunk so far (see the module docstring).
+    """
+
+    chunk: int = 0
+    checkpoints: int = 0
+    generalist_steps: int = 0
+    total_steps: int = 0
+    records: tuple[Record, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The metadata form (lists instead of tuples)."""
+        return {
+            f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
+            for f in dataclasses.fields(self)
+        }
+
+    @classmethod
+    def from_dict(cls: type[P], data: dict[str, Any]) -> P:
+        """Inverse of :meth:`to_dict`; keys that are no field (older checkpoints) are ignored."""
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in known}
+        return cls(**kwargs)
+
+
+@dataclass(frozen=True)
+class ChunkPlan:
+    """What one loop runs and what each of its chunks is worth.
+
+    Attributes:
+        label: the records' ``phase`` (e.g. ``"generalist"``, ``"specialists"``).
+        steps_per_chunk: env-steps of one learner in one chunk (updates x ``ppo.batch_size``).
+        num_chunks: chunks the loop runs in all (counting those before a resume); ``None``: until
+            ``until`` stops it.
+        members: learners trained by a chunk (``P``); ``total_steps`` grows by
+            ``members * steps_per_chunk`` per chunk.
+        generalist: the chunk trains the generalist (``generalist_steps`` grows too).
+        until: called after each chunk with the new progress; a non-empty string (the reason)
+            ends the loop before any checkpoint of that chunk.
+        tags: extra keys of every record (e.g. ``{"gsl_phase": "phase1"}``).
+    """
+
+    label: str
+    steps_per_chunk: int
+    num_chunks: int | None = None
+    members: int = 1
+    generalist: bool = True
+    until: Callable[[Progress], str | None] | None = None
+    tags: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.steps_per_chunk <= 0:
+            raise ValueError(f"steps_per_chunk: must be positive, got {self.steps_per_chunk}")
+        if self.num_chunks is None and self.until is None:
+            raise ValueError("num_chunks: a loop without num_chunks needs an until criterion")
+
+
+class LoopResult(NamedTuple, Generic[S, P]):
+    """What :func:`run_loop` returns: the final state and progress, and why it stopped early
+    (the ``until`` reason; ``None`` when it ran its ``num_chunks``)."""
+
+    state: S
+    progress: P
+    stopped: str | None
+
+
+class RunIO:
+    """Where a run's host output goes: records (``RunLogger`` and ``on_record``), event lines
+    (``log`` and ``run_dir/events.log``) and checkpoints (``run_dir/checkpoints``).
+
+    Args:
+        run_dir: the run directory; ``None`` keeps everything in memory (no checkpoints).
+        logger: writes the records; ``None`` writes none.
+        log: receives each event line.
+        on_record: receives each record.
+        checkpoint_every: chunks between two checkpoints inside a loop.
+        meta: extra metadata stored with every checkpoint (e.g. the env name).
+    """
+
+    def __init__(
+        self,
+        run_dir: Path | None,
+        logger: RunLogger | None = None,
+        log: Callable[[str], None] = print,
+        on_record: Callable[[Record], None] | None = None,
+        checkpoint_every: int = 10,
+        meta: dict[str, Any] | None = None,
+    ):
+        if checkpoint_every <= 0:
+            raise ValueError(f"checkpoint_every: must be positive, got {checkpoint_every}")
+        self.run_dir, self.logger, self.log = run_dir, logger, log
+        self.on_record, self.checkpoint_every = on_record, checkpoint_every
+        self.meta = dict(meta or {})
+
+    def record(self, record: Record) -> None:
+        """Log one chunk record at x = its ``total_steps``."""
+        if self.logger is not None:
+            self.logger.log(record["total_steps"], record)
+        if self.on_record is not None:
+            self.on_record(record)
+
+    def event(self, line: str) -> None:
+        """Log one event line (and append it to ``events.log``)."""
+        self.log(line)
+        if self.run_dir is not None:
+            with open(self.run_dir / "events.log", "a") as f:
+                f.write(line + "\n")
+
+    def save(self, arrays: Any, progress: P) -> P:
+        """Checkpoint ``arrays`` with ``progress``; returns the progress with ``checkpoints``
+        raised (unchanged without a run directory)."""
+        if self.run_dir is None:
+            return progress
+        progress = dataclasses.replace(progress, checkpoints=progress.checkpoints + 1)
+        meta = {"progress": progress.to_dict(), **self.meta}
+        save_checkpoint(self.run_dir / "checkpoints", progress.checkpoints, arrays, meta)
+        return progress
+
+
+class DivergenceError(ValueError):
+    """A chunk produced a non-finite loss or parameter (:func:`run_loop` stops on it)."""
+
+
+#: Chunk metrics that are episode statistics, not training quantities (not guarded).
+_EPISODE_METRICS = ("episodes", "return_sum", "length_sum", "success_sum")
+
+
+def first_nonfinite(metrics: dict[str, Any]) -> tuple[str, int, int, float] | None:
+    """``(quantity, update, member, value)`` of the earliest non-finite training metric of a
+    chunk (leaves ``[K, P]`` or ``[K]``; ``update`` counts from 0 within the chunk), or ``None``.
+    ``nonfinite_params`` counts as bad when positive (its value is then the count)."""
+    found = None
+    for key, leaf in sorted(jax.device_get(metrics).items()):
+        if key in _EPISODE_METRICS:
+            continue
+        values = np.asarray(leaf, np.float64).reshape(np.shape(leaf)[0], -1)
+        bad = values > 0 if key == "nonfinite_params" else ~np.isfinite(values)
+        if bad.any():
+            k, p = (int(i) for i in np.argwhere(bad)[0])
+            if found is None or k < found[1]:
+                found = (key, k, p, float(values[k, p]))
+    return found
+
+
+def account(progress: P, plan: ChunkPlan, summary: Record, seconds: float) -> P:
+    """``progress`` after one chunk of ``plan`` whose metrics summary is ``summary``."""
+    gen = progress.generalist_steps + (plan.steps_per_chunk if plan.generalist else 0)
+    total = progress.total_steps + plan.steps_per_chunk * plan.members
+    record = {
+        "phase": plan.label,
+        **plan.tags,
+        "generalist_steps": gen,
+        "total_steps": total,
+        **summary,
+        "seconds": seconds,
+        "steps_per_second": plan.steps_per_chunk * plan.members / max(seconds, 1e-9),
+    }
+    return dataclasses.replace(
+        progress,
+        chunk=progress.chunk + 1,
+        generalist_steps=gen,
+        total_steps=total,
+        records=(*progress.records, record),
+    )
+
+
+def run_loop(
+    chunk: Callable[[S], tuple[S, Any]],
+    state: S,
+    progress: P,
+    plan: ChunkPlan,
+    io: RunIO,
+    save: Callable[[S, P], P] | None = None,
+) -> LoopResult[S, P]:
+    """Run ``plan``'s chunks from ``progress.chunk`` on (module docstring).
+
+    Args:
+        chunk: ``chunk(state) -> (state, metrics)``, metric leaves ``[K, P]``.
+        state: the learner state the chunk takes.
+        progress: the run's counters; ``progress.chunk`` chunks of this loop are done already.
+        plan: what a chunk is worth and when the loop ends.
+        io: where records go, and how often to checkpoint.
+        save: ``save(state, progress) -> progress`` writes a checkpoint (usually a wrapper of
+            :meth:`RunIO.save` that adds the driver's other arrays); ``None``: no checkpoints.
+
+    Returns ``LoopResult(state, progress, stopped)``.
+    """
+    while plan.num_chunks is None or progress.chunk < plan.num_chunks:
+        start = time.perf_counter()
+        state, metrics = chunk(state)
+        summary = summarize_chunk(metrics)  # device_get: waits for the chunk to finish
+        bad = first_nonfinite(metrics)
+        updates_before = progress.chunk * int(np.shape(metrics["episodes"])[0])
+        progress = account(progress, plan, summary, time.perf_counter() - start)
+        io.record(progress.records[-1])
+        if bad is not None:
+            quantity, k, member, value = bad
+            shown = f"{quantity} = {value}"
+            if quantity == "nonfinite_params":
+                shown = f"{int(value)} non-finite parameters"
+            raise DivergenceError(
+                f"divergence in phase {plan.tags.get('gsl_phase', plan.label)}: {shown} at "
+                f"update {updates_before + k + 1} of the phase (member {member}); stopped without "
+                f"a checkpoint, the last good one is number {progress.checkpoints}"
+            )
+        reason = plan.until(progress) if plan.until is not None else None
+        if reason:
+            return LoopResult(state, progress, reason)
+        if save is not None and progress.chunk % io.checkpoint_every == 0:
+            progress = save(state, progress)
+    return LoopResult(state, progress, None)
