@@ -9,7 +9,8 @@ from gsl_jax.envs.core import VariationSet, VecEnv, stack_variation_sets
 from gsl_jax.envs.gymnax import GymnaxEnv
 from gsl_jax.networks import NetworkConfig, make_network
 from gsl_jax.population import clone_learner, init_population, make_chunk, vmap_population
-from gsl_jax.ppo import PPOConfig, init_learner, make_update, shuffle_indices
+from gsl_jax.ppo import PPOConfig, init_learner, make_update
+from gsl_jax.shuffle import shuffle_indices
 
 SMALL = PPOConfig(num_envs=4, num_steps=16, num_minibatches=2, update_epochs=2, gamma=0.99)
 
