@@ -250,7 +250,7 @@ def test_jit_and_vmap_over_a_population_of_env_batches(port: Port):
 
 
 def test_step_compiles_once(port: Port):
-    step = jax.jit(port.pixels.step)
+    step = port.step  # shared with the other tests, which call it with the same shapes
     _, state = port.reset(jax.random.key(0), jnp.int32(1))
     for t in range(3):
         _, state, *_ = step(jax.random.key(t), state, jnp.int32(t))
