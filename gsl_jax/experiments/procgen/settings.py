@@ -19,39 +19,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from gsl_jax.gsl import GSLConfig
-from gsl_jax.networks import NetworkConfig
-from gsl_jax.plateau import PlateauConfig
-from gsl_jax.ppo import DAPGConfig, PPOConfig
+from gsl_jax.presets import LOG_PROB_DAPG, MLP_64, PROCGEN_COMPACT
 
 METHODS = ("ppo", "gsl")
 BACKENDS = ("jax", "envpool")
 
-#: The GSL (and PPO) config of the quick preset. Its budget fields are replaced (:data:`DERIVED`).
+#: The GSL (and PPO) config of the quick preset: the library's compact-observation PPO and MLP,
+#: and its DAPG term weighted by 0.1 rather than the released 0.5 (docs/benchmarks.md, section 6:
+#: at 0.5 the term held phase II's return below plain PPO's). Its budget fields are replaced
+#: (:data:`DERIVED`); the fields left out take :class:`GSLConfig`'s defaults.
 QUICK_GSL = GSLConfig(
-    ppo=PPOConfig(
-        num_envs=64,
-        num_steps=128,
-        num_minibatches=8,
-        update_epochs=3,
-        learning_rate=5e-4,
-        gamma=0.99,
-        gae_lambda=0.95,
-        ent_coef=0.01,
-        normalize_rewards=True,
-    ),
-    network=NetworkConfig(kind="mlp", hidden=(64, 64)),
-    # log pi and the normalised max advantage: with pi itself the demo gradient vanishes on
-    # actions the generalist has ruled out; 0.1 rather than the released 0.5 (docs/benchmarks.md,
-    # section 6: at 0.5 the term held phase II's return below plain PPO's).
-    dapg=DAPGConfig(demo_coeff=0.1, use_log_prob=True, normalized_max_advantage=True),
-    plateau=PlateauConfig(window=5, rel_improvement=0.05),
-    num_specialists=4,
-    num_low=8,
-    split="random",
-    select_metric="return",
+    ppo=PROCGEN_COMPACT,
+    network=MLP_64,
+    dapg=dataclasses.replace(LOG_PROB_DAPG, demo_coeff=0.1),
     eval_episodes=2,
-    specialist_demo_episodes=64,
-    generalist_demo_episodes=64,
     demo_steps=256,
     updates_per_chunk=3,
 )
