@@ -51,10 +51,37 @@ def _fail(bench, argv, match, tmp_path):
         (["--preset", "custom", "--num-minibatches", "7"], "num_minibatches"),
         (["--seeds", "0", "0"], "seeds"),
         (["--preset", "custom", "--timeout", "0"], "timeout"),
+        # non-finite and out-of-range numbers, named as the option was given (issue 24)
+        (["--demo-coeff", "nan"], r"demo_coeff \(gsl.dapg.demo_coeff\): must be a finite number"),
+        (["--learning-rate", "inf"], r"learning_rate \(gsl.ppo.learning_rate\): must be a finite"),
+        (["--gamma", "nan"], r"gamma \(gsl.ppo.gamma\): must be a finite number"),
+        (["--seeds", "-1"], r"seeds\[0\]: must be >= 0, got -1"),
+        (["--seeds", "0", "2147483648"], r"seeds\[1\]: must be < 2\*\*31"),
+        (["--final-eval-episodes", "0"], "final_eval_episodes: must be a positive integer, got 0"),
+        (["--phase1-fraction", "nan"], "phase1_fraction: must be a finite number, got nan"),
+        (["--specialist-fraction", "inf"], "specialist_fraction: must be a finite number"),
+        (["--set", "steps=Infinity"], "steps: expected int, got inf"),
+        (["--set", "gsl.ppo.vf_coef=NaN"], "gsl.ppo.vf_coef: must be a finite number, got nan"),
+        (["--set", "gsl.dapg.demo_coeff=-1"], "gsl.dapg.demo_coeff: must be non-negative"),
+        (["--set", 'gsl.ppo.normalize_rewards="no"'], "gsl.ppo.normalize_rewards: expected bool"),
     ],
 )
 def test_bad_input_is_a_clear_error_before_training(bench, tmp_path, argv, match):
     _fail(bench, argv, match, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--steps", "inf"), ("--seeds", "1.5"), ("--num-envs", "nan"), ("--demo-coeff", "x")],
+)
+def test_a_number_of_the_wrong_type_is_refused_by_the_parser_naming_the_option(
+    bench, tmp_path, capsys, option, value
+):
+    with pytest.raises(SystemExit) as info:
+        bench.main([option, value, "--run-dir", str(tmp_path / "run"), "--no-progress"])
+    assert info.value.code == 2
+    assert f"argument {option}: invalid" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
 
 
 def test_unknown_preset_and_method_are_rejected_by_the_parser(bench, tmp_path):
@@ -170,12 +197,68 @@ def test_bad_settings_name_the_field_before_anything_compiles(overrides, match):
 
 
 def test_settings_built_directly_check_their_own_fields():
-    with pytest.raises(ValueError, match="num_levels: must be a positive integer, got 2.5"):
+    with pytest.raises(ValueError, match="num_levels: must be an integer, got 2.5"):
         exp.Settings(num_levels=2.5)
     with pytest.raises(ValueError, match="games: expected a list"):
         exp.Settings(games="coinrun")
-    with pytest.raises(ValueError, match="gsl: expected a GSLConfig"):
+    with pytest.raises(ValueError, match="gsl: must be a GSLConfig"):
         exp.Settings(gsl={"num_low": 3})
+
+
+_NAN, _INF = float("nan"), float("inf")
+_COUNTS = ("num_levels", "heldout_levels", "steps", "final_eval_episodes", "gif_steps")
+#: (field, bad value, expected message) for each numeric field of the experiment's own settings:
+#: NaN, inf, negative, zero, a fraction, a bool and a string where a number belongs.
+_BAD_FIELDS = [
+    *[
+        (name, value, f"{name}: must be {what}")
+        for name in (*_COUNTS, "checkpoint_every", "timeout")
+        for value, what in [
+            (_NAN, "an integer"),
+            (_INF, "an integer"),
+            (-1, "a positive integer"),
+            (0, "a positive integer"),
+            (2.5, "an integer"),
+            (True, "an integer"),
+            ("3", "an integer"),
+        ]
+    ],
+    *[
+        (name, value, f"{name}: must {what}")
+        for name in ("phase1_fraction", "specialist_fraction")
+        for value, what in [
+            (_NAN, "be a finite number"),
+            (_INF, "be a finite number"),
+            (-0.1, "lie in \\(0, 1\\)"),
+            (0.0, "lie in \\(0, 1\\)"),
+            (1, "lie in \\(0, 1\\)"),
+            (True, "be a finite number"),
+            ("0.3", "be a finite number"),
+        ]
+    ],
+    ("gif_levels", -1, "gif_levels: must lie in \\[0, 100\\]"),
+    ("gif_levels", 101, "gif_levels: must lie in \\[0, 100\\]"),
+    ("gif_levels", _NAN, "gif_levels: must be an integer"),
+    ("gif_levels", False, "gif_levels: must be an integer"),
+    ("seeds", (_NAN,), "seeds\\[0\\]: must be an integer"),
+    ("seeds", (0, -1), "seeds\\[1\\]: must be >= 0"),
+    ("seeds", (2**31,), "seeds\\[0\\]: must be < 2\\*\\*31"),
+    ("seeds", (True,), "seeds\\[0\\]: must be an integer"),
+    ("seeds", ("0",), "seeds\\[0\\]: must be an integer"),
+    ("seeds", (), "seeds: give at least one"),
+    ("games", (3,), "games\\[0\\]: must be a str"),
+    ("methods", ("ppo", "sac"), "methods\\[1\\]: must be one of 'ppo', 'gsl'"),
+    ("backend", "torch", "backend: must be one of 'jax', 'envpool'"),
+    ("distribution_mode", None, "distribution_mode: must be one of"),
+]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "match"), _BAD_FIELDS, ids=[f"{f}={v!r}" for f, v, _ in _BAD_FIELDS]
+)
+def test_each_numeric_setting_is_checked_for_type_finiteness_and_range(field, value, match):
+    with pytest.raises(ValueError, match=f"^{match}"):
+        exp.Settings(**{field: value})
 
 
 @pytest.mark.parametrize("preset", ["quick", "paper", "tiny"])
