@@ -283,3 +283,47 @@ def test_baseline_checkpoints_of_older_runs_are_read_as_the_same_progress():
     assert progress.total_steps == progress.generalist_steps == 512
     assert progress.records == tuple(records)
     assert progress_of({"progress": progress.to_dict()}, 256, 9) == progress
+
+
+def test_a_diverging_baseline_stops_naming_its_run_and_keeps_the_last_good_checkpoint(tmp_path):
+    """A chunk with a NaN loss (a stand-in chunk: nothing compiles) stops the baseline with the
+    library's DivergenceError naming the run, the update and the quantity; the checkpoint of the
+    chunk before stays the newest and no result.json is written."""
+    from types import SimpleNamespace
+
+    import numpy as np
+    from flax import struct
+
+    from gsl_jax.checkpoint import list_checkpoints, read_meta
+    from gsl_jax.experiments.procgen.baseline import run_baseline
+    from gsl_jax.loop import DivergenceError
+
+    @struct.dataclass
+    class Learner:  # a population of one: what place_population and the checkpoint need
+        w: np.ndarray
+        updates: np.ndarray
+
+    def chunk(state):
+        state = state.replace(w=state.w + 1.0)
+        loss = np.nan if state.w[0, 0] == 2.0 else 0.5  # the second chunk diverges
+        ones = np.ones((1, 1))
+        metrics = {"episodes": ones, "return_sum": ones, "length_sum": ones}
+        metrics |= {"success_sum": ones, "value_loss": loss * ones, "nonfinite_params": 0 * ones}
+        return state, metrics
+
+    build = SimpleNamespace(steps_per_chunk=8, chunk=lambda: chunk)
+    ctx = SimpleNamespace(
+        build=build,
+        like=Learner(np.zeros((1, 2), np.float32), np.zeros(1, np.int32)),
+        env=SimpleNamespace(name="fake"),
+        config=SimpleNamespace(to_dict=dict),
+    )
+    ppo_dir = tmp_path / "ppo"
+    match = (
+        r"the PPO baseline in .*ppo: divergence in phase generalist: value_loss = nan at update 2"
+    )
+    with pytest.raises(DivergenceError, match=match):
+        run_baseline(ctx, 10 * 8, ppo_dir, None, checkpoint_every=1)
+    (only,) = list_checkpoints(ppo_dir / "checkpoints")
+    assert read_meta(only)["progress"]["total_steps"] == 8
+    assert not (ppo_dir / "result.json").exists()

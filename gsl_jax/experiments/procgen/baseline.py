@@ -28,7 +28,7 @@ from gsl_jax.checkpoint import latest_checkpoint, read_meta
 from gsl_jax.experiments.procgen import results as res
 from gsl_jax.experiments.procgen.evaluate import Context
 from gsl_jax.logging import RunLogger
-from gsl_jax.loop import ChunkPlan, RunIO, run_loop
+from gsl_jax.loop import ChunkPlan, DivergenceError, RunIO, run_loop
 from gsl_jax.population import place_population
 from gsl_jax.ppo import LearnerState
 from gsl_jax.training import PPOProgress
@@ -136,7 +136,10 @@ def run_baseline(
 
         if progress.phase != "done":
             state, _ = place_population(state)  # the placement rule GSL's phases follow
-            state, progress, _ = run_loop(ctx.build.chunk(), state, progress, plan, io, save)
+            try:
+                state, progress, _ = run_loop(ctx.build.chunk(), state, progress, plan, io, save)
+            except DivergenceError as err:  # say which run of the experiment diverged
+                raise DivergenceError(f"the PPO baseline in {ppo_dir}: {err}") from None
             progress = save(state, dataclasses.replace(progress, phase="done"))
     summary = {"total_steps": progress.total_steps, "records": len(progress.records)}
     res.write_json(ppo_dir / "result.json", summary)
