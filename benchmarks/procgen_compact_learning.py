@@ -13,12 +13,8 @@ import argparse
 import time
 from pathlib import Path
 
-import jax
-import jax.numpy as jnp
-import numpy as np
-
-from gsl_jax.envs.core import Environment, VariationSet, VecEnv
 from gsl_jax.envs.procgen import make
+from gsl_jax.evaluation import random_policy_return
 from gsl_jax.networks import NetworkConfig
 from gsl_jax.presets import PROCGEN_COMPACT
 from gsl_jax.training import train_ppo
@@ -30,30 +26,6 @@ SETTINGS = {
     "bigfish": ({}, 200, 120 * 8192, 5e-4, (64, 64)),
     "coinrun": ({}, 200, 40 * 8192, 5e-4, (128, 128)),
 }
-
-
-def random_first_episode_return(env: Environment, levels: list[int], num_envs: int = 256):
-    """Mean first-episode return of uniform-random actions over ``num_envs`` envs."""
-    vec = VecEnv(env, num_envs)
-    variations = VariationSet.from_ids(levels)
-
-    def rollout(key):
-        def body(carry, step_key):
-            state, first, seen = carry
-            k_act, k_step = jax.random.split(step_key)
-            action = jax.random.randint(k_act, (num_envs,), 0, env.action_space.n)
-            state, _, done, _ = vec.step(k_step, state, action, variations)
-            first = jnp.where(done & ~seen, state.stats.last_return, first)
-            return (state, first, seen | done), None
-
-        carry = (vec.reset(key, variations), jnp.zeros(num_envs), jnp.zeros(num_envs, bool))
-        (_, first, seen), _ = jax.lax.scan(
-            body, carry, jax.random.split(key, env.max_episode_steps)
-        )
-        return first, seen
-
-    first, seen = jax.jit(rollout)(jax.random.key(123))
-    return float(np.asarray(first)[np.asarray(seen)].mean())
 
 
 def main() -> None:
@@ -73,7 +45,7 @@ def main() -> None:
         options, n_levels, steps, lr, hidden = SETTINGS[game]
         env = make(game, obs_mode="symbolic", **options)
         levels = list(range(n_levels))
-        random_return = random_first_episode_return(env, levels)
+        random_return = random_policy_return(env, levels)
         start = time.perf_counter()
         result = train_ppo(
             env,

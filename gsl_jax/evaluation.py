@@ -3,6 +3,9 @@
 Every (variation, episode) pair gets its own env, pinned to its variation (no auto-reset), run
 until its first episode ends or ``max_steps`` pass. Keys are derived from a fixed evaluation
 seed, so two policies evaluated with the same seed face the same start states.
+
+:func:`random_policy_return` is the baseline a learning test or curve compares with: the mean
+first-episode return of uniformly random actions.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from gsl_jax.distributions import distribution_for
-from gsl_jax.envs.core import Environment
+from gsl_jax.envs.core import Discrete, Environment, VariationSet, VecEnv
 from gsl_jax.networks import ActorCritic
+from gsl_jax.validation import check_finite, check_positive
 
 
 class VariationScores(NamedTuple):
@@ -116,3 +120,62 @@ def evaluate_variations(
     )
     returns, lengths, success, finished = (np.asarray(x) for x in out)
     return VariationScores(ids, returns, lengths, success, finished)
+
+
+def random_policy_return(
+    env: Environment, levels: np.ndarray | list[int], num_envs: int = 256, seed: int = 123
+) -> float:
+    """Mean first-episode return of uniformly random actions on ``levels``.
+
+    ``num_envs`` envs (a :class:`~gsl_jax.envs.core.VecEnv`, each starting on a level drawn
+    uniformly from ``levels``) take uniformly random actions for ``env.max_episode_steps`` steps,
+    by when every env has finished its first episode (the time limit ends it at the latest);
+    the result is the mean of those ``[num_envs]`` first-episode returns. Only the first episode
+    counts, so short episodes are not over-counted as in a training log.
+
+    Args:
+        env: the environment (not vectorised), with a ``Discrete`` action space.
+        levels: ``[V]`` variation ids to draw start levels from (validated against ``env``).
+        num_envs: envs, hence first episodes, averaged over.
+        seed: PRNG seed of the level draws, the actions and the env's own randomness.
+
+    Raises ``ValueError`` naming the argument for bad input, and if an env's first episode did
+    not end within ``env.max_episode_steps`` (an environment whose time limit is longer).
+    """
+    if not isinstance(env.action_space, Discrete):
+        raise ValueError(f"env: needs a Discrete action space, got {env.action_space}")
+    ids = np.asarray(levels, np.int64).reshape(-1)
+    env.validate_variations(ids, "levels")
+    check_positive("num_envs", num_envs, integer=True)
+    check_finite("seed", seed, low=0, integer=True)
+    first, finished = _random_first_returns(env, VariationSet.from_ids(ids), int(num_envs), seed)
+    if not bool(np.all(finished)):
+        raise ValueError(
+            f"env: {int(np.sum(~finished))} of {num_envs} first episodes of {env.name} did not "
+            f"end within max_episode_steps = {env.max_episode_steps}"
+        )
+    return float(np.mean(first))
+
+
+def _random_first_returns(
+    env: Environment, variations: VariationSet, num_envs: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(first_return [B], finished [B])`` of one random rollout of ``max_episode_steps``."""
+    vec = VecEnv(env, num_envs)
+
+    def rollout(key):
+        def body(carry, step_key):
+            state, first, seen = carry
+            k_act, k_step = jax.random.split(step_key)
+            action = jax.random.randint(k_act, (num_envs,), 0, env.action_space.n)
+            state, _, done, _ = vec.step(k_step, state, action, variations)
+            first = jnp.where(done & ~seen, state.stats.last_return, first)
+            return (state, first, seen | done), None
+
+        carry = (vec.reset(key, variations), jnp.zeros(num_envs), jnp.zeros(num_envs, bool))
+        steps = jax.random.split(key, env.max_episode_steps)
+        (_, first, seen), _ = jax.lax.scan(body, carry, steps)
+        return first, seen
+
+    first, seen = jax.jit(rollout)(jax.random.key(seed))
+    return np.asarray(first), np.asarray(seen)

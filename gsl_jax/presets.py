@@ -1,10 +1,14 @@
-"""Named hyperparameter presets.
+"""Named hyperparameter presets, each written as its differences from a base, so that every
+value is stated once.
 
-``PROCGEN`` is :class:`~gsl_jax.ppo.PPOConfig`'s own default (the Procgen paper's PPO settings).
-``CLASSIC_CONTROL`` is the PureJaxRL / CleanRL setting for CartPole-sized tasks: 4 envs x 128
-steps, 4 minibatches, 4 epochs, lr 2.5e-4 annealed, gamma 0.99, no reward normalisation.
-``CONTINUOUS_CONTROL`` suits Pendulum-sized continuous tasks. ``PROCGEN_COMPACT`` trains the
-Procgen ports' compact observations on a CPU.
+``PROCGEN`` is :class:`~gsl_jax.ppo.PPOConfig`'s own default (the Procgen paper's PPO settings);
+``PROCGEN_COMPACT`` is that PPO with 128-step rollouts and gamma 0.99, for the Procgen ports'
+compact observations on a CPU. ``CLASSIC_CONTROL`` is the PureJaxRL / CleanRL setting for
+CartPole-sized tasks: 4 envs x 128 steps, 4 minibatches, 4 epochs, a constant lr 2.5e-4, gamma
+0.99, no reward normalisation. ``CONTINUOUS_CONTROL`` suits Pendulum-sized continuous tasks.
+``FORKMAZE_PPO`` and ``FORKMAZE_GSL`` train :class:`~gsl_jax.envs.forkmaze.ForkMaze`.
+``MLP_64`` and ``LOG_PROB_DAPG`` are the network and the DAPG term the GSL presets (these and
+the Procgen experiment's, :mod:`gsl_jax.experiments.procgen.presets`) build on.
 """
 
 from __future__ import annotations
@@ -16,6 +20,10 @@ from gsl_jax.ppo import DAPGConfig, PPOConfig
 
 PROCGEN = PPOConfig()
 
+#: PPO for the Procgen ports' compact (symbolic) observations on a CPU: shorter rollouts than the
+#: pixel setting, so an update takes well under a second with a small network.
+PROCGEN_COMPACT = PROCGEN.replace(num_steps=128, gamma=0.99)
+
 CLASSIC_CONTROL = PPOConfig(
     num_envs=4,
     num_steps=128,
@@ -23,36 +31,17 @@ CLASSIC_CONTROL = PPOConfig(
     update_epochs=4,
     learning_rate=2.5e-4,
     gamma=0.99,
-    gae_lambda=0.95,
-    ent_coef=0.01,
     normalize_rewards=False,
 )
 
 CONTINUOUS_CONTROL = PPOConfig(
     num_envs=16,
     num_steps=128,
-    num_minibatches=8,
     update_epochs=10,
     learning_rate=1e-3,
     gamma=0.95,
-    gae_lambda=0.95,
     ent_coef=0.0,
-    normalize_rewards=True,
     clip_value=False,
-)
-
-#: PPO for the Procgen ports' compact (symbolic) observations on a CPU: fewer envs and steps than
-#: the pixel setting, so an update takes well under a second with a small network.
-PROCGEN_COMPACT = PPOConfig(
-    num_envs=64,
-    num_steps=128,
-    num_minibatches=8,
-    update_epochs=3,
-    learning_rate=5e-4,
-    gamma=0.99,
-    gae_lambda=0.95,
-    ent_coef=0.01,
-    normalize_rewards=True,
 )
 
 PRESETS: dict[str, PPOConfig] = {
@@ -62,30 +51,25 @@ PRESETS: dict[str, PPOConfig] = {
     "procgen_compact": PROCGEN_COMPACT,
 }
 
-
 #: PPO for :class:`~gsl_jax.envs.forkmaze.ForkMaze` (episodes of at most ``depth`` steps).
 FORKMAZE_PPO = PPOConfig(
-    num_envs=64,
-    num_steps=32,
-    num_minibatches=4,
-    update_epochs=4,
-    learning_rate=5e-4,
-    gamma=0.99,
-    gae_lambda=0.95,
-    ent_coef=0.01,
-    normalize_rewards=False,
+    num_steps=32, num_minibatches=4, update_epochs=4, gamma=0.99, normalize_rewards=False
 )
+
+#: The actor-critic of the GSL presets on compact observations.
+MLP_64 = NetworkConfig(kind="mlp", hidden=(64, 64))
+
+#: DAPG with log pi and the normalised max advantage: with pi(a|s) itself the demo gradient
+#: vanishes on the actions the generalist has all but ruled out, which are exactly the ones the
+#: specialists' demonstrations teach (measured in docs/gsl_forkmaze.md).
+LOG_PROB_DAPG = DAPGConfig(use_log_prob=True, normalized_max_advantage=True)
 
 #: GSL on :class:`~gsl_jax.envs.forkmaze.ForkMaze`: the tiny preset of ``gsl-jax train``.
 FORKMAZE_GSL = GSLConfig(
     ppo=FORKMAZE_PPO,
-    network=NetworkConfig(kind="mlp", hidden=(64, 64)),
-    # log pi and the normalised max advantage: with pi(a|s) itself the demo gradient
-    # vanishes on the actions the generalist has all but ruled out, which are exactly the
-    # ones the specialists' demonstrations teach (measured in docs/gsl_forkmaze.md).
-    dapg=DAPGConfig(use_log_prob=True, normalized_max_advantage=True),
-    plateau=PlateauConfig(window=5, min_steps=150_000, max_steps=400_000),
-    num_specialists=4,
+    network=MLP_64,
+    dapg=LOG_PROB_DAPG,
+    plateau=PlateauConfig(min_steps=150_000, max_steps=400_000),
     num_low=4,
     specialist_steps=200_000,
     fresh_specialist_optimizer=True,

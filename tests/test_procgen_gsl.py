@@ -1,7 +1,8 @@
 """The Procgen experiment (gsl_jax.experiments.procgen) and its command line
-benchmarks/procgen_gsl.py: settings (nested overrides, saved JSON, bad fields named), bad input
-failing before any training, and a tiny end-to-end run that writes every output (results,
-metrics, TensorBoard, plots, GIF), resumes and is never overwritten."""
+benchmarks/procgen_gsl.py: bad input failing before any training, naming the option, and a tiny
+end-to-end run that writes every output (results, metrics, TensorBoard, plots, GIF), shares phase
+I between the methods, resumes and is never overwritten. The settings themselves are tested in
+tests/test_procgen_settings.py."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ import pytest
 
 from gsl_jax.experiments import procgen as exp
 from gsl_jax.experiments.procgen.evaluate import Context
-from gsl_jax.experiments.procgen.results import prepare_run_dir
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "procgen_gsl.py"
 
@@ -51,10 +51,37 @@ def _fail(bench, argv, match, tmp_path):
         (["--preset", "custom", "--num-minibatches", "7"], "num_minibatches"),
         (["--seeds", "0", "0"], "seeds"),
         (["--preset", "custom", "--timeout", "0"], "timeout"),
+        # non-finite and out-of-range numbers, named as the option was given (issue 24)
+        (["--demo-coeff", "nan"], r"demo_coeff \(gsl.dapg.demo_coeff\): must be a finite number"),
+        (["--learning-rate", "inf"], r"learning_rate \(gsl.ppo.learning_rate\): must be a finite"),
+        (["--gamma", "nan"], r"gamma \(gsl.ppo.gamma\): must be a finite number"),
+        (["--seeds", "-1"], r"seeds\[0\]: must be >= 0, got -1"),
+        (["--seeds", "0", "2147483648"], r"seeds\[1\]: must be < 2\*\*31"),
+        (["--final-eval-episodes", "0"], "final_eval_episodes: must be a positive integer, got 0"),
+        (["--phase1-fraction", "nan"], "phase1_fraction: must be a finite number, got nan"),
+        (["--specialist-fraction", "inf"], "specialist_fraction: must be a finite number"),
+        (["--set", "steps=Infinity"], "steps: expected int, got inf"),
+        (["--set", "gsl.ppo.vf_coef=NaN"], "gsl.ppo.vf_coef: must be a finite number, got nan"),
+        (["--set", "gsl.dapg.demo_coeff=-1"], "gsl.dapg.demo_coeff: must be non-negative"),
+        (["--set", 'gsl.ppo.normalize_rewards="no"'], "gsl.ppo.normalize_rewards: expected bool"),
     ],
 )
 def test_bad_input_is_a_clear_error_before_training(bench, tmp_path, argv, match):
     _fail(bench, argv, match, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--steps", "inf"), ("--seeds", "1.5"), ("--num-envs", "nan"), ("--demo-coeff", "x")],
+)
+def test_a_number_of_the_wrong_type_is_refused_by_the_parser_naming_the_option(
+    bench, tmp_path, capsys, option, value
+):
+    with pytest.raises(SystemExit) as info:
+        bench.main([option, value, "--run-dir", str(tmp_path / "run"), "--no-progress"])
+    assert info.value.code == 2
+    assert f"argument {option}: invalid" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
 
 
 def test_unknown_preset_and_method_are_rejected_by_the_parser(bench, tmp_path):
@@ -72,148 +99,6 @@ def test_a_directory_with_other_files_is_refused(bench, tmp_path):
         bench.main(["--preset", "tiny", "--run-dir", str(run_dir), "--no-progress"])
     with pytest.raises(SystemExit, match="holds no experiment to resume"):
         bench.main(["--preset", "tiny", "--run-dir", str(tmp_path / "new"), "--resume"])
-
-
-def test_quick_preset_budget_is_split_into_every_gsl_phase():
-    s = exp.PRESETS["quick"]
-    config = exp.gsl_config(s, 0)
-    chunk = exp.chunk_steps(s)
-    assert chunk == 3 * 64 * 128
-    # phase I: 3.3M * 0.45 = 1,485,000 rounded up to 61 chunks; a specialist: 3.3M * 0.3 / 4 =
-    # 247,500 -> 11 chunks; phase II: the rest, 3.3M - 1,499,136 - 4 * 270,336 = 719,520 -> 30
-    assert config.plateau.max_steps == 61 * chunk and config.plateau.min_steps == 1_124_352
-    assert config.specialist_steps == 11 * chunk and config.phase2_steps == 30 * chunk
-    assert config.num_train_variations == 200 and s.heldout_levels == 100
-    assert config.plateau.max_steps % chunk == 0 and config.phase2_steps % chunk == 0
-    spent = config.plateau.max_steps + config.num_specialists * config.specialist_steps
-    spent += config.phase2_steps
-    # within one chunk per phase of the budget
-    assert abs(spent - s.steps) <= (2 + config.num_specialists) * chunk
-    assert config.network.kind == "mlp" and s.obs_mode == "symbolic"
-    paper = exp.PRESETS["paper"]
-    assert paper.obs_mode == "pixels" and paper.gsl.network.kind == "impala"
-    assert paper.steps == 25_000_000
-
-
-def test_quick_preset_weights_the_demo_term_by_its_measured_coefficient():
-    """quick's DAPG weight is 0.1 (docs/benchmarks.md section 6: the released 0.5 held the
-    generalist's phase II below plain PPO's); paper keeps the released 0.5; --demo-coeff sets it."""
-    assert exp.gsl_config(exp.PRESETS["quick"], 0).dapg.demo_coeff == 0.1
-    assert exp.gsl_config(exp.PRESETS["paper"], 0).dapg.demo_coeff == 0.5
-    s = exp.resolve_settings("quick", {"demo_coeff": 0.3})
-    assert exp.gsl_config(s, 0).dapg.demo_coeff == 0.3
-    with pytest.raises(ValueError, match="demo_coeff"):
-        exp.resolve_settings("quick", {"demo_coeff": -1.0})
-
-
-def test_command_line_names_and_paths_set_the_nested_configs():
-    s = exp.resolve_settings(
-        "quick",
-        {"learning_rate": 1e-3, "demo_episodes": 7, "gsl.ppo.ent_coef": 0.02, "seeds": [3]},
-    )
-    assert s.gsl.ppo.learning_rate == 1e-3 and s.gsl.ppo.ent_coef == 0.02
-    assert s.gsl.specialist_demo_episodes == 7 and s.gsl.generalist_demo_episodes == 7
-    assert s.seeds == (3,) and exp.gsl_config(s, 3).seed == 3
-    # everything else is the preset's
-    quick = exp.PRESETS["quick"].gsl
-    assert s.gsl.ppo.num_envs == quick.ppo.num_envs and s.gsl.network == quick.network
-    # the same options through the command line
-    args = ["--learning-rate", "1e-3", "--demo-episodes", "7", "--seeds", "3"]
-    args += ["--set", "gsl.ppo.ent_coef=0.02"]
-    assert exp.resolve_settings("quick", _cli_overrides(args)) == s
-
-
-def _cli_overrides(argv: list[str]) -> dict:
-    spec = importlib.util.spec_from_file_location("procgen_gsl_cli", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module._overrides(module.build_parser().parse_args(argv))
-
-
-def test_a_changed_step_budget_re_derives_every_phase():
-    s = exp.resolve_settings("custom", {"steps": 1_000_000, "num_envs": 32})
-    chunk = 3 * 32 * 128
-    assert exp.chunk_steps(s) == chunk
-    # phase I: 450,000 -> 37 chunks = 454,656; a specialist 75,000 -> 7 chunks = 86,016;
-    # phase II 1M - 454,656 - 4 * 86,016 = 201,280 -> 17 chunks = 208,896
-    assert s.gsl.plateau.max_steps == 454_656 and s.gsl.specialist_steps == 86_016
-    assert s.gsl.phase2_steps == 208_896 and s.gsl.num_train_variations == 200
-
-
-@pytest.mark.parametrize(
-    ("overrides", "match"),
-    [
-        ({"gsl.ppo.no_such": 1}, "gsl.ppo.no_such: not an option"),
-        ({"learning_rte": 1e-3}, "learning_rte: not an option"),
-        ({"gsl.phase2_steps": 100}, "gsl.phase2_steps: set by the experiment"),
-        ({"gsl.plateau.max_steps": 100}, "gsl.plateau.max_steps: set by the experiment"),
-        ({"gsl.ppo": 3}, "gsl.ppo: a group of options"),
-        ({"gsl.num_specialists": "four"}, "gsl.num_specialists: expected int, got 'four'"),
-        ({"num_envs": 8.5}, "num_envs: expected int"),
-        ({"gsl.ppo.normalize_rewards": 1}, "gsl.ppo.normalize_rewards: expected bool"),
-        ({"seeds": [0, -1]}, "seeds"),
-        ({"seeds": [True]}, "seeds"),
-        ({"final_eval_episodes": 0}, "final_eval_episodes: must be a positive integer"),
-        ({"num_levels": 2.5}, "num_levels: expected int"),
-        ({"heldout_levels": -3}, "heldout_levels"),
-        ({"gif_levels": 101}, "gif_levels"),
-        ({"phase1_fraction": float("nan")}, "phase1_fraction"),
-        ({"specialist_fraction": 0.6}, "specialist_fraction: phase I and the specialists"),
-        ({"methods": ["ppo", "sac"]}, "methods"),
-        ({"distribution_mode": "extreme"}, "distribution_mode"),
-        ({"gsl.ppo.learning_rate": -1.0}, "learning_rate"),
-    ],
-)
-def test_bad_settings_name_the_field_before_anything_compiles(overrides, match):
-    with pytest.raises(ValueError, match=match):
-        exp.resolve_settings("custom", overrides)
-
-
-def test_settings_built_directly_check_their_own_fields():
-    with pytest.raises(ValueError, match="num_levels: must be a positive integer, got 2.5"):
-        exp.Settings(num_levels=2.5)
-    with pytest.raises(ValueError, match="games: expected a list"):
-        exp.Settings(games="coinrun")
-    with pytest.raises(ValueError, match="gsl: expected a GSLConfig"):
-        exp.Settings(gsl={"num_low": 3})
-
-
-@pytest.mark.parametrize("preset", ["quick", "paper", "tiny"])
-def test_settings_round_trip_through_json(preset):
-    s = exp.PRESETS[preset]
-    assert exp.Settings.from_dict(json.loads(json.dumps(s.to_dict()))) == s
-
-
-def test_saved_settings_of_version_one_load_as_the_same_experiment():
-    """experiment.json as the first (flat) benchmark script wrote it for the tiny preset."""
-    flat = {
-        "games": ["maze"], "seeds": [0], "methods": ["ppo", "gsl"], "backend": "jax",
-        "distribution_mode": "easy", "obs_mode": "symbolic", "network": "mlp", "hidden": [16],
-        "num_levels": 8, "heldout_levels": 4, "steps": 1536, "phase1_fraction": 0.34,
-        "specialist_fraction": 0.34, "num_envs": 16, "num_steps": 16, "num_minibatches": 2,
-        "update_epochs": 1, "learning_rate": 0.0005, "gamma": 0.99, "updates_per_chunk": 1,
-        "num_specialists": 1, "num_low": 2, "eval_episodes": 1, "final_eval_episodes": 1,
-        "demo_episodes": 4, "demo_steps": 32, "demo_coeff": 0.1, "gif_levels": 2, "gif_steps": 12,
-        "checkpoint_every": 4, "timeout": 40,
-    }  # fmt: skip
-    assert exp.Settings.from_dict(flat) == exp.PRESETS["tiny"]
-    with pytest.raises(ValueError, match="settings.num_workers: not a field"):
-        exp.Settings.from_dict({**flat, "num_workers": 2})
-
-
-def test_a_saved_experiment_this_version_cannot_read_is_refused_naming_the_field(tmp_path):
-    saved = {"kind": exp.EXPERIMENT_KIND, "settings": {**exp.PRESETS["tiny"].to_dict()}}
-    saved["settings"]["gsl"]["ppo"]["new_knob"] = 1
-    (tmp_path / "experiment.json").write_text(json.dumps(saved))
-    with pytest.raises(ValueError, match="new_knob"):
-        prepare_run_dir(tmp_path, exp.PRESETS["tiny"], resume=True)
-    # a version-1 experiment.json of the same settings is resumable
-    flat = {"kind": "gsl_jax.benchmarks.procgen_gsl", "version": 1, "settings": {"steps": 1536}}
-    legacy = tmp_path / "legacy"
-    legacy.mkdir()
-    (legacy / "experiment.json").write_text(json.dumps(flat))
-    given = exp.resolve_settings("custom", {"steps": 1536})
-    assert prepare_run_dir(legacy, given, resume=True) is False
 
 
 @pytest.fixture(scope="module")
@@ -359,3 +244,86 @@ def test_interrupted_ppo_resumes_to_the_same_policy(bench, tiny_run):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     eval_after = json.loads((sub / "eval.json").read_text())
     assert eval_after["policies"] == eval_before["policies"]
+
+
+def test_the_baseline_branches_at_the_end_of_phase_one_and_specialists_are_fully_trained(
+    tiny_run,
+):
+    """The branch point is GSL's boundary checkpoint after phase I (the generalist there is the
+    one phase I ended with); the PPO baseline's counters start at its phase-I steps; the
+    specialists are scored as their phase ended (the "demos" checkpoint), all chunks trained."""
+    from gsl_jax.checkpoint import latest_checkpoint, read_meta
+    from gsl_jax.experiments.procgen.evaluate import branch_checkpoint
+
+    run_dir, _ = tiny_run
+    sub = run_dir / "maze" / "seed0"
+    settings = exp.PRESETS["tiny"]
+    chunk = exp.chunk_steps(settings)
+    branch = read_meta(branch_checkpoint(sub / "gsl"))["progress"]
+    phase1 = [r for r in branch["records"] if r["phase"] == "generalist"]
+    assert branch["phase"] == "select" and len(phase1) == len(branch["records"])
+    assert branch["generalist_steps"] == len(phase1) * chunk == phase1[-1]["generalist_steps"]
+    ppo = read_meta(latest_checkpoint(sub / "ppo" / "checkpoints"))["progress"]
+    assert ppo["phase"] == "done" and ppo["total_steps"] == ppo["chunk"] * chunk
+    assert [r["total_steps"] for r in ppo["records"]] == [
+        (i + 1) * chunk for i in range(ppo["chunk"])
+    ]
+    assert all(r["method"] == "ppo" for r in ppo["records"])
+    ev = json.loads((sub / "eval.json").read_text())
+    assert ev["specialists"]["chunks_trained"] == settings.gsl.specialist_steps // chunk == 3
+
+
+def test_baseline_checkpoints_of_older_runs_are_read_as_the_same_progress():
+    from gsl_jax.experiments.procgen.baseline import progress_of
+
+    records = [{"phase": "generalist", "total_steps": 256}, {"phase": "generalist"}]
+    old = {"records": records, "total_steps": 512}
+    progress = progress_of(old, 256, 3)
+    assert (progress.chunk, progress.checkpoints, progress.phase) == (2, 3, "ppo")
+    assert progress.total_steps == progress.generalist_steps == 512
+    assert progress.records == tuple(records)
+    assert progress_of({"progress": progress.to_dict()}, 256, 9) == progress
+
+
+def test_a_diverging_baseline_stops_naming_its_run_and_keeps_the_last_good_checkpoint(tmp_path):
+    """A chunk with a NaN loss (a stand-in chunk: nothing compiles) stops the baseline with the
+    library's DivergenceError naming the run, the update and the quantity; the checkpoint of the
+    chunk before stays the newest and no result.json is written."""
+    from types import SimpleNamespace
+
+    import numpy as np
+    from flax import struct
+
+    from gsl_jax.checkpoint import list_checkpoints, read_meta
+    from gsl_jax.experiments.procgen.baseline import run_baseline
+    from gsl_jax.loop import DivergenceError
+
+    @struct.dataclass
+    class Learner:  # a population of one: what place_population and the checkpoint need
+        w: np.ndarray
+        updates: np.ndarray
+
+    def chunk(state):
+        state = state.replace(w=state.w + 1.0)
+        loss = np.nan if state.w[0, 0] == 2.0 else 0.5  # the second chunk diverges
+        ones = np.ones((1, 1))
+        metrics = {"episodes": ones, "return_sum": ones, "length_sum": ones}
+        metrics |= {"success_sum": ones, "value_loss": loss * ones, "nonfinite_params": 0 * ones}
+        return state, metrics
+
+    build = SimpleNamespace(steps_per_chunk=8, chunk=lambda: chunk)
+    ctx = SimpleNamespace(
+        build=build,
+        like=Learner(np.zeros((1, 2), np.float32), np.zeros(1, np.int32)),
+        env=SimpleNamespace(name="fake"),
+        config=SimpleNamespace(to_dict=dict),
+    )
+    ppo_dir = tmp_path / "ppo"
+    match = (
+        r"the PPO baseline in .*ppo: divergence in phase generalist: value_loss = nan at update 2"
+    )
+    with pytest.raises(DivergenceError, match=match):
+        run_baseline(ctx, 10 * 8, ppo_dir, None, checkpoint_every=1)
+    (only,) = list_checkpoints(ppo_dir / "checkpoints")
+    assert read_meta(only)["progress"]["total_steps"] == 8
+    assert not (ppo_dir / "result.json").exists()

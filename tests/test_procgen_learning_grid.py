@@ -12,42 +12,15 @@ episodes, hence more learning signal, per env-step. Each test takes about 1-1.5 
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
-import numpy as np
 import pytest
 
-from gsl_jax.envs.core import Environment, VariationSet, VecEnv
+from gsl_jax.envs.core import Environment
 from gsl_jax.envs.procgen.heist import Heist
 from gsl_jax.envs.procgen.maze import Maze
-from gsl_jax.evaluation import evaluate_variations
+from gsl_jax.evaluation import evaluate_variations, random_policy_return
 from gsl_jax.networks import NetworkConfig
 from gsl_jax.presets import PROCGEN_COMPACT
 from gsl_jax.training import train_ppo
-
-
-def random_policy_return(env: Environment, levels: list[int], num_envs: int = 256) -> float:
-    """Mean first-episode return of uniform-random actions, from a VecEnv rollout of one time
-    limit (every env finishes its first episode by then)."""
-    vec = VecEnv(env, num_envs)
-    variations = VariationSet.from_ids(levels)
-
-    def rollout(key):
-        def body(carry, step_key):
-            state, first, seen = carry
-            k_act, k_step = jax.random.split(step_key)
-            action = jax.random.randint(k_act, (num_envs,), 0, env.action_space.n)
-            state, _, done, _ = vec.step(k_step, state, action, variations)
-            first = jnp.where(done & ~seen, state.stats.last_return, first)
-            return (state, first, seen | done), None
-
-        carry = (vec.reset(key, variations), jnp.zeros(num_envs), jnp.zeros(num_envs, bool))
-        steps = jax.random.split(key, env.max_episode_steps)
-        (_, first, seen), _ = jax.lax.scan(body, carry, steps)
-        return first, seen
-
-    first, seen = jax.jit(rollout)(jax.random.key(123))
-    assert bool(np.asarray(seen).all())
-    return float(np.asarray(first).mean())
 
 
 def trained_policy_return(env: Environment, levels: list[int], total_steps: int, lr: float):

@@ -23,17 +23,18 @@ continues from the last complete checkpoints and skips finished parts.
 environment, so it needs ``methods=("ppo",)``); its runs resume per finished (game, seed).
 
 Modules: :mod:`~.settings` (the settings, overrides, saved JSON), :mod:`~.presets`,
-:mod:`~.runs` (the experiment and its runs), :mod:`~.evaluate`, :mod:`~.results` (run directory,
-``results.json``).
+:mod:`~.runs` (the experiment and its runs), :mod:`~.baseline` (the PPO baseline, through the
+library's chunk loop), :mod:`~.evaluate`, :mod:`~.results` (run directory, ``results.json``).
 """
 
+from gsl_jax.experiments.procgen.baseline import run_baseline
 from gsl_jax.experiments.procgen.presets import PRESETS, resolve_settings, validate_settings
 from gsl_jax.experiments.procgen.results import (
     EXPERIMENT_KIND,
     print_table,
     summarize,
 )
-from gsl_jax.experiments.procgen.runs import run_experiment, run_ppo_phase
+from gsl_jax.experiments.procgen.runs import run_experiment
 from gsl_jax.experiments.procgen.settings import (
     ALIASES,
     DERIVED,
@@ -61,7 +62,7 @@ __all__ = [
     "print_table",
     "resolve_settings",
     "run_experiment",
-    "run_ppo_phase",
+    "run_baseline",
     "summarize",
     "validate_settings",
 ]

@@ -29,8 +29,9 @@ def branch_checkpoint(gsl_dir: Path) -> Path:
 
 
 class Context:
-    """The network, env batch and a fresh generalist (the restore template) of one (game,
-    seed), built once: every :func:`~gsl_jax.population.init_population` call compiles anew."""
+    """The network, env batch, compiled chunk and a fresh generalist (the restore template) of
+    one (game, seed), built once: every :func:`~gsl_jax.population.init_population` call
+    compiles anew."""
 
     def __init__(self, env: Environment, config: GSLConfig):
         self.env, self.config = env, config
@@ -96,8 +97,10 @@ def evaluate_run(ctx: Context, s: Settings, sub: Path, seed: int) -> dict[str, A
         out["policies"]["gsl"] = _split_scores(score(_first(arrays["generalist"].params)), n)
         _, arrays = ctx.restore_gsl(branch_checkpoint(gsl_dir))
         out["policies"]["phase1"] = _split_scores(score(_first(arrays["generalist"].params)), n)
-        # The specialists' last checkpoint (its chunk count says how far they had trained).
-        spec = [p for p in ckpts if read_meta(p)["progress"]["phase"] == "specialists"]
+        # The specialists as they ended training: the "demos" checkpoint (at the boundary after
+        # their phase) holds them; the last "specialists" one may predate their last chunks and
+        # is the fallback for runs written before boundary checkpoints held them.
+        spec = [p for p in ckpts if read_meta(p)["progress"]["phase"] in ("specialists", "demos")]
         if spec:
             out["specialists"] = _score_specialists(ctx, spec[-1], score)
     if "ppo" in s.methods:
@@ -107,7 +110,8 @@ def evaluate_run(ctx: Context, s: Settings, sub: Path, seed: int) -> dict[str, A
 
 
 def _score_specialists(ctx: Context, path: Path, score) -> dict[str, Any]:
-    """Each specialist of checkpoint ``path`` on its own levels, listed in E_low's order."""
+    """Each specialist of checkpoint ``path`` on its own levels, listed in E_low's order, and
+    the chunks they had trained (``chunks_trained``)."""
     prog, arrays = ctx.restore_gsl(path)
     per_level: dict[int, tuple[float, float]] = {}
     for i, subset in enumerate(prog.subsets):
@@ -121,7 +125,7 @@ def _score_specialists(ctx: Context, path: Path, score) -> dict[str, Any]:
         "subsets": prog.subsets,
         "return": [per_level[v][0] for v in low],
         "success": [per_level[v][1] for v in low],
-        "chunks_trained": prog.chunk,
+        "chunks_trained": sum(r["phase"] == "specialists" for r in prog.records),
     }
 
 

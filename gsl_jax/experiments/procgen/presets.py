@@ -24,6 +24,7 @@ from gsl_jax.experiments.procgen.settings import (
     locked_changes,
 )
 from gsl_jax.networks import NetworkConfig
+from gsl_jax.presets import LOG_PROB_DAPG, PROCGEN, PROCGEN_COMPACT
 
 _replace = dataclasses.replace
 QUICK = Settings()
@@ -35,15 +36,14 @@ PRESETS: dict[str, Settings] = {
         obs_mode="pixels",
         steps=25_000_000,
         phase1_fraction=0.4,
-        specialist_fraction=0.3,
         final_eval_episodes=4,
         gif_steps=300,
         checkpoint_every=10,
         gsl=_replace(
             QUICK_GSL,
-            ppo=_replace(QUICK_GSL.ppo, num_steps=256, gamma=0.999),
+            ppo=PROCGEN,
             network=NetworkConfig(kind="impala"),
-            dapg=_replace(QUICK_GSL.dapg, demo_coeff=0.5),  # the released value; not measured
+            dapg=LOG_PROB_DAPG,  # the released weight 0.5; not measured
             updates_per_chunk=5,
             num_specialists=16,
             num_low=64,
@@ -68,8 +68,8 @@ PRESETS: dict[str, Settings] = {
         timeout=40,
         gsl=_replace(
             QUICK_GSL,
-            ppo=_replace(
-                QUICK_GSL.ppo, num_envs=16, num_steps=16, num_minibatches=2, update_epochs=1
+            ppo=PROCGEN_COMPACT.replace(
+                num_envs=16, num_steps=16, num_minibatches=2, update_epochs=1
             ),
             network=NetworkConfig(kind="mlp", hidden=(16,)),
             updates_per_chunk=1,

@@ -2,13 +2,13 @@
 
 :func:`run_experiment` runs (or resumes) the whole experiment in a run directory; per (game,
 seed) it trains GSL (:func:`gsl_jax.gsl.run_gsl`), then PPO from GSL's branch point to GSL's
-total env-steps (:func:`run_ppo_phase`), then evaluates (:mod:`~.evaluate`).
+total env-steps (:func:`~.baseline.run_baseline`, the library's chunk loop), then evaluates
+(:mod:`~.evaluate`).
 """
 
 from __future__ import annotations
 
 import json
-import math
 import shutil
 import sys
 import time
@@ -18,9 +18,10 @@ from typing import Any
 import jax
 import numpy as np
 
-from gsl_jax.checkpoint import latest_checkpoint, list_checkpoints, read_meta, save_checkpoint
+from gsl_jax.checkpoint import latest_checkpoint, read_meta
 from gsl_jax.envs.core import Environment
 from gsl_jax.experiments.procgen import results as res
+from gsl_jax.experiments.procgen.baseline import run_baseline, steps_done
 from gsl_jax.experiments.procgen.evaluate import (
     Context,
     branch_checkpoint,
@@ -38,8 +39,6 @@ from gsl_jax.experiments.procgen.settings import (
     round_up,
 )
 from gsl_jax.gsl import run_gsl
-from gsl_jax.logging import RunLogger, summarize_chunk
-from gsl_jax.population import make_chunk
 
 
 class Progress:
@@ -80,81 +79,6 @@ class Progress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
-
-
-def _save_ppo(ppo_dir: Path, index: int, state, records: list, done_steps: int) -> None:
-    meta = {"records": records, "total_steps": done_steps}
-    save_checkpoint(ppo_dir / "checkpoints", index, {"generalist": state}, meta)
-
-
-def run_ppo_phase(
-    ctx: Context,
-    total_steps: int,
-    ppo_dir: Path,
-    branch: Path | None,
-    checkpoint_every: int,
-    progress: Progress,
-    env_spec: dict[str, Any] | None = None,
-) -> list[dict[str, Any]]:
-    """Train the PPO generalist to ``total_steps`` env-steps in ``ppo_dir``; returns its records.
-
-    To be replaced by the library's resumable chunk loop (issue 18, item 3): this is the one
-    place the experiment runs plain-PPO chunks itself. Starts from GSL's phase-I checkpoint
-    ``branch`` (its records up to there become PPO's first records) or, with ``branch=None``,
-    from the same initial state GSL's generalist has. Resumes from ``ppo_dir``'s last complete
-    checkpoint (``{"generalist": state}``, meta ``records`` and ``total_steps``).
-    """
-    config = ctx.config
-    chunk_size = config.updates_per_chunk * config.ppo.batch_size
-    records: list[dict[str, Any]] = []
-    prefix: list[dict[str, Any]] = []
-    latest = latest_checkpoint(ppo_dir / "checkpoints")
-    if latest is not None:
-        state, meta = ctx.restore_ppo(latest)
-        records = meta["records"]
-    elif branch is not None:
-        prog, arrays = ctx.restore_gsl(branch)
-        state = arrays["generalist"]
-        prefix = [dict(r, method="ppo") for r in prog.records if r["phase"] == "generalist"]
-    else:
-        state = ctx.like
-    ppo_dir.mkdir(parents=True, exist_ok=True)
-    if not (ppo_dir / "config.json").exists():  # what gsl_jax.report needs to rebuild the policy
-        saved = {"env": ctx.env.name, "env_spec": env_spec or {}, "config": config.to_dict()}
-        res.write_json(ppo_dir / "config.json", saved)
-    # metrics.jsonl holds exactly the checkpointed records; RunLogger appends the new ones.
-    (ppo_dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
-    done_steps = (records or prefix)[-1]["total_steps"] if (records or prefix) else 0
-    num_chunks = max(0, math.ceil((total_steps - done_steps) / chunk_size))
-    saved_count = len(list_checkpoints(ppo_dir / "checkpoints"))
-    chunk = make_chunk(ctx.build.vec_env, ctx.build.net, config.ppo, config.updates_per_chunk)
-    start = records[-1]["total_steps"] if records else 0
-    logger = RunLogger(ppo_dir, total_steps, progress=False, desc="ppo", start_step=start)
-    with logger:
-        for r in prefix:  # GSL's phase I, shared by both methods
-            logger.log(r["total_steps"], r)
-            records.append(r)
-        for i in range(num_chunks):
-            state, metrics = chunk(state)
-            done_steps += chunk_size
-            record = {
-                "phase": "generalist",
-                "method": "ppo",
-                "generalist_steps": done_steps,
-                "total_steps": done_steps,
-                **summarize_chunk(metrics),
-            }
-            records.append(record)
-            logger.log(done_steps, record)
-            progress.advance(chunk_size)
-            if (i + 1) % checkpoint_every == 0 or i + 1 == num_chunks:
-                saved_count += 1
-                _save_ppo(ppo_dir, saved_count, state, records, done_steps)
-    if num_chunks == 0 and latest is None:
-        _save_ppo(ppo_dir, saved_count + 1, state, records, done_steps)
-    result = {"total_steps": done_steps, "records": len(records)}
-    res.write_json(ppo_dir / "result.json", result)
-    return records
 
 
 def run_jax_pair(
@@ -200,8 +124,8 @@ def run_jax_pair(
         total = round_up(budget, chunk_steps(s))
         # The bar counts env-steps computed: PPO's share of GSL's phase I is not run again.
         shared = read_meta(branch)["progress"]["generalist_steps"] if branch is not None else 0
-        latest = latest_checkpoint(ppo_dir / "checkpoints")
-        resumed = read_meta(latest)["total_steps"] if latest is not None else shared
+        resumed = steps_done(ppo_dir, chunk_steps(s))
+        resumed = shared if resumed is None else resumed
         bar.retotal(bar.done + total - shared + _remaining_estimate(s, game, seed))
         bar.advance(resumed - shared)
         bar.label(f"{game} seed {seed} PPO")
@@ -210,7 +134,8 @@ def run_jax_pair(
                 f"[{game} seed {seed} PPO] {total - resumed:,} env-steps to go after "
                 f"{resumed:,} ({shared:,} shared with GSL's phase I); budget {total:,}"
             )
-            run_ppo_phase(ctx, total, ppo_dir, branch, s.checkpoint_every, bar, spec)
+            advance = lambda record: bar.advance(chunk_steps(s))  # noqa: E731
+            run_baseline(ctx, total, ppo_dir, branch, s.checkpoint_every, advance, spec)
     if not (sub / "eval.json").exists():
         bar.label(f"{game} seed {seed} evaluating")
         bar.write(

@@ -19,39 +19,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from gsl_jax.gsl import GSLConfig
-from gsl_jax.networks import NetworkConfig
-from gsl_jax.plateau import PlateauConfig
-from gsl_jax.ppo import DAPGConfig, PPOConfig
+from gsl_jax.presets import LOG_PROB_DAPG, MLP_64, PROCGEN_COMPACT
+from gsl_jax.validation import check_choice, check_finite, check_instance, check_positive
 
 METHODS = ("ppo", "gsl")
 BACKENDS = ("jax", "envpool")
 
-#: The GSL (and PPO) config of the quick preset. Its budget fields are replaced (:data:`DERIVED`).
+#: The GSL (and PPO) config of the quick preset: the library's compact-observation PPO and MLP,
+#: and its DAPG term weighted by 0.1 rather than the released 0.5 (docs/benchmarks.md, section 6:
+#: at 0.5 the term held phase II's return below plain PPO's). Its budget fields are replaced
+#: (:data:`DERIVED`); the fields left out take :class:`GSLConfig`'s defaults.
 QUICK_GSL = GSLConfig(
-    ppo=PPOConfig(
-        num_envs=64,
-        num_steps=128,
-        num_minibatches=8,
-        update_epochs=3,
-        learning_rate=5e-4,
-        gamma=0.99,
-        gae_lambda=0.95,
-        ent_coef=0.01,
-        normalize_rewards=True,
-    ),
-    network=NetworkConfig(kind="mlp", hidden=(64, 64)),
-    # log pi and the normalised max advantage: with pi itself the demo gradient vanishes on
-    # actions the generalist has ruled out; 0.1 rather than the released 0.5 (docs/benchmarks.md,
-    # section 6: at 0.5 the term held phase II's return below plain PPO's).
-    dapg=DAPGConfig(demo_coeff=0.1, use_log_prob=True, normalized_max_advantage=True),
-    plateau=PlateauConfig(window=5, rel_improvement=0.05),
-    num_specialists=4,
-    num_low=8,
-    split="random",
-    select_metric="return",
+    ppo=PROCGEN_COMPACT,
+    network=MLP_64,
+    dapg=dataclasses.replace(LOG_PROB_DAPG, demo_coeff=0.1),
     eval_episodes=2,
-    specialist_demo_episodes=64,
-    generalist_demo_episodes=64,
     demo_steps=256,
     updates_per_chunk=3,
 )
@@ -140,6 +122,7 @@ class Settings:
                 raise ValueError(f"{name}: expected a list, got {value!r}")
             object.__setattr__(self, name, tuple(value))
         _check_fields(self)
+        object.__setattr__(self, "seeds", tuple(int(x) for x in self.seeds))  # numpy ints too
         object.__setattr__(self, "gsl", _derive(self))
 
     def to_dict(self) -> dict[str, Any]:
@@ -166,60 +149,54 @@ class Settings:
         return cls(**kwargs)
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+#: Fields that are positive integers.
+_POSITIVE_INTS = (
+    "num_levels",
+    "heldout_levels",
+    "steps",
+    "final_eval_episodes",
+    "gif_steps",
+    "checkpoint_every",
+)
 
 
-def _positive_int(name: str, value: Any) -> None:
-    if not _is_int(value) or value <= 0:
-        raise ValueError(f"{name}: must be a positive integer, got {value!r}")
+def _check_list(name: str, value: tuple, check) -> None:
+    """A non-empty list of distinct entries, each passing ``check(f"{name}[i]", entry)``."""
+    if not value:
+        raise ValueError(f"{name}: give at least one, got {list(value)}")
+    for i, entry in enumerate(value):
+        check(f"{name}[{i}]", entry)
+    if len(set(value)) != len(value):
+        raise ValueError(f"{name}: duplicates in {list(value)}")
+
+
+def _check_seed(name: str, value: Any) -> None:
+    check_finite(name, value, low=0, integer=True)
+    if value >= 2**31:
+        raise ValueError(f"{name}: must be < 2**31, got {value}")
 
 
 def _check_fields(s: Settings) -> None:
-    """The experiment's own fields (the nested configs check theirs)."""
-    if not s.games or not all(isinstance(g, str) for g in s.games):
-        raise ValueError(f"games: give at least one game name, got {list(s.games)}")
-    if len(set(s.games)) != len(s.games):
-        raise ValueError(f"games: duplicates in {list(s.games)}")
-    if (
-        not s.seeds
-        or not all(_is_int(x) and 0 <= x < 2**31 for x in s.seeds)
-        or len(set(s.seeds)) != len(s.seeds)
-    ):
-        raise ValueError(f"seeds: give distinct integers in [0, 2**31), got {list(s.seeds)}")
-    if not s.methods or set(s.methods) - set(METHODS) or len(set(s.methods)) != len(s.methods):
-        raise ValueError(f"methods: choose from {list(METHODS)}, got {list(s.methods)}")
-    choices = {
-        "backend": BACKENDS,
-        "distribution_mode": ("easy", "hard"),
-        "obs_mode": ("symbolic", "pixels"),
-    }
-    for name, allowed in choices.items():
-        if getattr(s, name) not in allowed:
-            raise ValueError(f"{name}: must be one of {list(allowed)}, got {getattr(s, name)!r}")
-    for name in (
-        "num_levels",
-        "heldout_levels",
-        "steps",
-        "final_eval_episodes",
-        "gif_steps",
-        "checkpoint_every",
-    ):
-        _positive_int(name, getattr(s, name))
+    """The experiment's own fields, by :mod:`gsl_jax.validation` (types, finiteness, ranges; the
+    nested configs check theirs)."""
+    _check_list("games", s.games, lambda name, g: check_instance(name, g, str))
+    _check_list("seeds", s.seeds, _check_seed)
+    _check_list("methods", s.methods, lambda name, m: check_choice(name, m, METHODS))
+    check_choice("backend", s.backend, BACKENDS)
+    check_choice("distribution_mode", s.distribution_mode, ("easy", "hard"))
+    check_choice("obs_mode", s.obs_mode, ("symbolic", "pixels"))
+    for name in _POSITIVE_INTS:
+        check_positive(name, getattr(s, name), integer=True)
     if s.timeout is not None:
-        _positive_int("timeout", s.timeout)
-    if not _is_int(s.gif_levels) or not 0 <= s.gif_levels <= s.heldout_levels:
-        raise ValueError(f"gif_levels: must lie in [0, {s.heldout_levels}], got {s.gif_levels!r}")
+        check_positive("timeout", s.timeout, integer=True)
+    check_finite("gif_levels", s.gif_levels, low=0, high=s.heldout_levels, integer=True)
     if s.num_levels + s.heldout_levels >= 2**31 - 1:
         raise ValueError("heldout_levels: training and held-out levels exceed the level seeds")
     for name in ("phase1_fraction", "specialist_fraction"):
-        value = getattr(s, name)
-        if not isinstance(value, int | float) or not (math.isfinite(value) and 0 < value < 1):
-            raise ValueError(f"{name}: must lie in (0, 1), got {value!r}")
+        check_finite(name, getattr(s, name), low=0, high=1, low_open=True, high_open=True)
     if s.phase1_fraction + s.specialist_fraction >= 1:
         raise ValueError("specialist_fraction: phase I and the specialists leave no phase II")
-    if not isinstance(s.gsl, GSLConfig):
-        raise ValueError(f"gsl: expected a GSLConfig, got {type(s.gsl).__name__}")
+    check_instance("gsl", s.gsl, GSLConfig)
     if "gsl" in s.methods and s.gsl.num_low > s.num_levels:
         raise ValueError(f"gsl.num_low: {s.gsl.num_low} worst levels of only {s.num_levels}")
 
@@ -335,6 +312,19 @@ def apply_overrides(base: Settings, overrides: Mapping[str, Any]) -> Settings:
         return Settings.from_dict(tree)
     except TypeError as err:
         raise ValueError(f"{', '.join(overrides) or 'settings'}: invalid value ({err})") from None
+    except ValueError as err:
+        raise ValueError(_as_option(str(err), overrides)) from None
+
+
+def _as_option(message: str, overrides: Mapping[str, Any]) -> str:
+    """``message`` of a nested config (``"dapg.demo_coeff: ..."``) naming the option as it was
+    given (``"demo_coeff (gsl.dapg.demo_coeff): ..."``) when an override set that field."""
+    field, sep, rest = message.partition(":")
+    for name in overrides:
+        for path in ALIASES.get(name, (name,)):
+            if sep and (path == field or path.endswith("." + field)):
+                return f"{name if name == path else f'{name} ({path})'}:{rest}"
+    return message
 
 
 def _upgrade_flat(data: Mapping[str, Any]) -> dict[str, Any]:
