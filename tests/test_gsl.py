@@ -159,7 +159,7 @@ def test_resume_with_a_conflicting_config_is_refused(finished_run):
 
 
 def test_resume_with_every_checkpoint_damaged_names_the_newest(finished_run, tmp_path):
-    """(A damaged newest checkpoint with a good one before it falls back: tests/test_reliability.)"""
+    """(A damaged newest checkpoint with a good one before it falls back: test_reliability.)"""
     run_dir, _ = finished_run
     copy = tmp_path / "copy"
     shutil.copytree(run_dir, copy)

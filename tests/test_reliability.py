@@ -228,8 +228,9 @@ def test_non_finite_values_are_recorded_in_jsonl_and_tensorboard(tmp_path, monke
     monkeypatch.setattr(
         SummaryWriter,
         "add_scalar",
-        lambda self, tag, value, step, *a, **k: written.append((tag, value))
-        or original(self, tag, value, step, *a, **k),
+        lambda self, tag, value, step, *a, **k: (
+            written.append((tag, value)) or original(self, tag, value, step, *a, **k)
+        ),
     )
     with RunLogger(tmp_path, 10, progress=False) as logger:
         logger.log(5, {"value_loss": math.nan, "policy_loss": math.inf, "return_mean": 1.0})
