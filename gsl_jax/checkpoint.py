@@ -5,22 +5,37 @@ checkpoint is written under a temporary name and renamed into place only once or
 and the metadata is on disk, so a run killed mid-save leaves at most a ``*.partial`` folder that
 :func:`latest_checkpoint` ignores: resuming always starts from the last *complete* checkpoint.
 
+A checkpoint folder that is damaged after the fact (its ``meta.json`` missing, truncated or
+overwritten, its arrays truncated) raises :class:`DamagedCheckpoint` naming the folder;
+:func:`restore_newest` then falls back to the previous complete checkpoint, moving the damaged
+ones aside (``000012.damaged``) so that the resumed run can write its own.
+
 PRNG keys (typed ``jax.random.key`` arrays) are stored as their raw key data and re-wrapped on
 restore, since orbax stores plain arrays.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
+import signal
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
 _PARTIAL = ".partial"
+_DAMAGED = ".damaged"
+T = TypeVar("T")
+
+
+class DamagedCheckpoint(ValueError):
+    """A checkpoint folder that cannot be read back; the message names the folder."""
 
 
 def _is_key(x: Any) -> bool:
@@ -51,13 +66,31 @@ def save_checkpoint(ckpt_dir: str | Path, index: int, tree: Any, meta: dict[str,
     partial = ckpt_dir / f"{index:06d}{_PARTIAL}"
     if partial.exists():
         shutil.rmtree(partial)  # left by a run killed while saving
-    partial.mkdir(parents=True)
-    checkpointer = ocp.StandardCheckpointer()
-    checkpointer.save((partial / "state").absolute(), _to_storable(jax.device_get(tree)))
-    checkpointer.wait_until_finished()
-    (partial / "meta.json").write_text(json.dumps(meta, indent=1, default=_json_default))
-    partial.rename(final)
+    with _sigint_deferred():  # Ctrl-C lands after the save: no half-written checkpoint
+        partial.mkdir(parents=True)
+        checkpointer = ocp.StandardCheckpointer()
+        checkpointer.save((partial / "state").absolute(), _to_storable(jax.device_get(tree)))
+        checkpointer.wait_until_finished()
+        (partial / "meta.json").write_text(json.dumps(meta, indent=1, default=_json_default))
+        partial.rename(final)
     return final
+
+
+@contextlib.contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    """Hold a SIGINT that arrives inside the block and deliver it on leaving (orbax's background
+    writers must not be cut off mid-save; Python handles signals in the main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if caught and callable(previous):
+            previous(signal.SIGINT, None)
 
 
 def _json_default(x: Any) -> Any:
@@ -81,6 +114,46 @@ def list_checkpoints(ckpt_dir: str | Path) -> list[Path]:
     return sorted(found, key=lambda p: int(p.name))
 
 
+def checkpoint_folders(ckpt_dir: str | Path) -> list[Path]:
+    """Every numbered checkpoint folder in ``ckpt_dir``, complete or not, oldest first."""
+    ckpt_dir = Path(ckpt_dir)
+    if not ckpt_dir.is_dir():
+        return []
+    found = [p for p in ckpt_dir.iterdir() if p.is_dir() and p.name.isdigit()]
+    return sorted(found, key=lambda p: int(p.name))
+
+
+def restore_newest(
+    ckpt_dir: str | Path, restore: Callable[[Path], T], log: Callable[[str], None] = print
+) -> tuple[Path, T] | None:
+    """``(path, restore(path))`` of the newest checkpoint folder that restores, or ``None``
+    when there is none.
+
+    A newer folder that raises :class:`DamagedCheckpoint` is reported through ``log`` and, once
+    an older one restored, renamed to ``<name>.damaged`` (kept for inspection, out of the way of
+    the resumed run's own checkpoint of that index). If every folder is damaged the error of the
+    newest is raised: nothing is moved. Other errors (a checkpoint of another env) propagate.
+    """
+    damaged: list[tuple[Path, DamagedCheckpoint]] = []
+    for path in reversed(checkpoint_folders(ckpt_dir)):
+        try:
+            out = restore(path)
+        except DamagedCheckpoint as err:
+            damaged.append((path, err))
+            continue
+        for bad, err in damaged:
+            aside = bad.with_name(bad.name + _DAMAGED)
+            n = 1
+            while aside.exists():
+                aside, n = bad.with_name(f"{bad.name}{_DAMAGED}{n}"), n + 1
+            bad.rename(aside)
+            log(f"{err}; moved it to {aside.name} and fell back to {path}")
+        return path, out
+    if damaged:
+        raise damaged[0][1]
+    return None
+
+
 def latest_checkpoint(ckpt_dir: str | Path) -> Path | None:
     """The newest complete checkpoint, or ``None``."""
     found = list_checkpoints(ckpt_dir)
@@ -91,12 +164,16 @@ def read_meta(path: str | Path) -> dict[str, Any]:
     """The metadata record of checkpoint ``path``; ``ValueError`` naming the file if unreadable."""
     meta_path = Path(path) / "meta.json"
     try:
-        return json.loads(meta_path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise ValueError(
-            f"checkpoint {meta_path}: unreadable metadata ({err}); delete the checkpoint to "
-            "resume from the one before"
+        meta = json.loads(meta_path.read_text())
+    except FileNotFoundError:
+        raise DamagedCheckpoint(f"checkpoint {path} is damaged (no meta.json)") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise DamagedCheckpoint(
+            f"checkpoint {path} is damaged (meta.json unreadable: {err})"
         ) from None
+    if not isinstance(meta, dict):
+        raise DamagedCheckpoint(f"checkpoint {path} is damaged (meta.json is not an object)")
+    return meta
 
 
 def restore_checkpoint(path: str | Path, like: Any) -> tuple[Any, dict[str, Any]]:
@@ -107,14 +184,16 @@ def restore_checkpoint(path: str | Path, like: Any) -> tuple[Any, dict[str, Any]
     """
     path = Path(path)
     meta = read_meta(path)
+    if not (path / "state").is_dir():
+        raise DamagedCheckpoint(f"checkpoint {path} is damaged (no state/ folder)")
     storable_like = _to_storable(like)
     abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, storable_like)
     try:
         stored = ocp.StandardCheckpointer().restore((path / "state").absolute(), abstract)
     except Exception as err:  # orbax raises many types for structure/shape mismatches
-        raise ValueError(
-            f"checkpoint {path}: does not match this run's state ({type(err).__name__}: "
-            f"{str(err)[:300]})"
+        raise DamagedCheckpoint(
+            f"checkpoint {path} is damaged or not this run's ({type(err).__name__}: "
+            f"{str(err)[:200]})"
         ) from None
     for got, want in zip(jax.tree.leaves(stored), jax.tree.leaves(abstract), strict=True):
         if got.shape != want.shape or got.dtype != want.dtype:

@@ -22,8 +22,10 @@ import tyro
 
 from gsl_jax.envs.gymnax import SPECS
 from gsl_jax.gsl import GSLConfig
+from gsl_jax.loop import MAX_VALUE_LOSS, check_max_value_loss
 from gsl_jax.networks import NetworkConfig
 from gsl_jax.presets import FORKMAZE_GSL, PRESETS
+from gsl_jax.rundir import MANIFEST, RunDirectory, write_atomic
 
 GymnaxName = Literal[tuple(SPECS)]  # type: ignore[valid-type]
 
@@ -63,7 +65,7 @@ class PPOCommand:
     updates_per_chunk: int = 10
     """PPO updates per compiled chunk (one log line per chunk)."""
     run_dir: Path | None = None
-    """Write metrics.jsonl, TensorBoard events and result.json here."""
+    """Write metrics.jsonl, TensorBoard events and result.json here (a new or empty folder)."""
     lr_decay: bool = True
     """Anneal the learning rate linearly to zero over the run."""
 
@@ -77,14 +79,13 @@ def run_ppo(cmd: PPOCommand) -> float:
     config = PRESETS[cmd.preset].replace(**{k: v for k, v in overrides.items() if v is not None})
     if cmd.total_steps <= 0:
         raise ValueError(f"total_steps: must be positive, got {cmd.total_steps}")
+    if cmd.updates_per_chunk <= 0:
+        raise ValueError(f"updates_per_chunk: must be positive, got {cmd.updates_per_chunk}")
+    if not 0 <= cmd.seed < 2**32:  # jax keeps 32 bits of a seed; refuse what it would wrap
+        raise ValueError(f"seed: must be in [0, 2**32), got {cmd.seed}")
     if cmd.lr_decay:
         updates = -(-cmd.total_steps // config.batch_size)
         config = config.replace(lr_decay_updates=updates)
-    if cmd.run_dir is not None and (cmd.run_dir / "result.json").exists():
-        raise FileExistsError(
-            f"run_dir: {cmd.run_dir} already holds a finished run (result.json); "
-            "choose another directory"
-        )
     env = GymnaxEnv(cmd.env)
     print(
         f"gsl-jax ppo: {cmd.env} with {env.num_variations} variations, "
@@ -108,7 +109,7 @@ def run_ppo(cmd: PPOCommand) -> float:
     )
     if cmd.run_dir is not None:
         summary = {"env": cmd.env, "final_return": final, "env_steps": steps, "seed": cmd.seed}
-        (cmd.run_dir / "result.json").write_text(json.dumps(summary, indent=2))
+        RunDirectory.load(cmd.run_dir).write_json("result.json", summary)
     return final
 
 
@@ -132,10 +133,15 @@ class TrainCommand:
     """Procgen only: pixels or symbolic (default pixels)."""
     gsl: GSLConfig = FORKMAZE_GSL
     """GSL settings; the defaults suit forkmaze on a CPU."""
-    run_dir: Path = Path("runs/gsl")
-    """Output folder: config, checkpoints, metrics.jsonl, TensorBoard, demos.npz, result.json."""
+    run_dir: Path | None = None
+    """Output folder (default runs/gsl; a new or empty one): config, checkpoints, metrics.jsonl,
+    TensorBoard, demos.npz, result.json."""
     resume: Path | None = None
-    """Resume the run in this folder from its last complete checkpoint (uses its saved config)."""
+    """Resume the run in this folder from its last complete checkpoint (uses its saved config;
+    a damaged newest checkpoint falls back to the one before)."""
+    max_value_loss: float = MAX_VALUE_LOSS
+    """Stop the run when a value loss exceeds this (runaway divergence; inf: off). Non-finite
+    losses or parameters always stop it."""
     checkpoint_every: int = 10
     """Chunks between checkpoints inside a phase."""
     progress: bool = True
@@ -155,7 +161,8 @@ class EvalCommand:
     greedy: bool = False
     """Act with the most likely action instead of sampling."""
     out: Path | None = None
-    """Where to write the results (default RUN_DIR/eval.json; never overwritten)."""
+    """Where to write the results (default RUN_DIR/eval.json; never overwritten; its folder must
+    exist)."""
 
 
 @dataclass(frozen=True)
@@ -202,18 +209,25 @@ def run_train(cmd: TrainCommand) -> dict:
     """Run the ``train`` subcommand; returns the result summary."""
     from gsl_jax.envs.registry import env_spec, make_env
     from gsl_jax.gsl import GSLConfig, result_summary, run_gsl
-    from gsl_jax.run_layout import read_run_config
+    from gsl_jax.run_layout import load_run, read_json
     from gsl_jax.training import PPORunConfig, run_ppo
 
     if cmd.checkpoint_every <= 0:
         raise ValueError(f"checkpoint_every: must be positive, got {cmd.checkpoint_every}")
+    check_max_value_loss(cmd.max_value_loss)
     if cmd.method != "ppo" and cmd.total_steps is not None:
         raise ValueError("total_steps: only --method ppo takes it (GSL's budget is its phases')")
-    run_dir, method, name, options = cmd.run_dir, cmd.method, cmd.env, _env_options(cmd)
+    if cmd.resume is not None and cmd.run_dir is not None and cmd.run_dir != cmd.resume:
+        raise ValueError(
+            f"run_dir: --resume {cmd.resume} continues the run in that folder; --run-dir "
+            f"{cmd.run_dir} points elsewhere (drop it, or start a fresh run there)"
+        )
+    run_dir = cmd.run_dir or Path("runs/gsl")
+    method, name, options = cmd.method, cmd.env, _env_options(cmd)
     config = ppo_run_config(cmd) if method == "ppo" else cmd.gsl
     if cmd.resume is not None:
         run_dir = cmd.resume
-        saved = read_run_config(run_dir)
+        saved = load_run(run_dir)
         if cmd.method == "ppo" and saved["method"] != "ppo":
             raise ValueError(f"resume: {run_dir} holds a {saved['method']} run, not a ppo run")
         given = (cmd.gsl, cmd.env, cmd.total_steps)
@@ -235,10 +249,12 @@ def run_train(cmd: TrainCommand) -> dict:
         checkpoint_every=cmd.checkpoint_every,
         progress=cmd.progress,
         env_spec=env_spec(name, **options),
+        max_value_loss=cmd.max_value_loss,
     )
     if method == "ppo":
         run_ppo(env, config, **common)
-        summary = json.loads((Path(run_dir) / "result.json").read_text())
+        keys = ("final_return", "generalist_steps", "total_steps")
+        summary = read_json(Path(run_dir) / "result.json", keys)
     else:
         summary = result_summary(run_gsl(env, config, **common), env)
     print(
@@ -258,18 +274,26 @@ def run_eval(cmd: EvalCommand) -> dict:
     out = cmd.out or cmd.run_dir / "eval.json"
     if out.exists():
         raise FileExistsError(f"out: {out} exists already; not overwriting it")
+    if not out.parent.is_dir():  # checked before the evaluation, not after
+        raise FileNotFoundError(f"out: the folder {out.parent} of {out} does not exist")
     if cmd.episodes <= 0:
         raise ValueError(f"episodes: must be positive, got {cmd.episodes}")
     if cmd.heldout < 0:
         raise ValueError(f"heldout: must be >= 0, got {cmd.heldout}")
-    env, config, params, network, phase = load_generalist(cmd.run_dir)
+    env, config, params, network, phase, path = load_generalist(cmd.run_dir)
+    print(f"gsl-jax eval: checkpoint {path} (phase {phase})")
     n_train = config.train_variations(env)
     if n_train + cmd.heldout > env.num_variations:
         raise ValueError(
             f"heldout: {cmd.heldout} held-out variations after {n_train} training ones exceed "
             f"the {env.num_variations} variations of {env.name}"
         )
-    report: dict = {"env": env.name, "phase": phase, "episodes": cmd.episodes}
+    report: dict = {
+        "env": env.name,
+        "phase": phase,
+        "checkpoint": str(path),
+        "episodes": cmd.episodes,
+    }
     splits = {"train": np.arange(n_train)}
     if cmd.heldout:
         splits["heldout"] = np.arange(n_train, n_train + cmd.heldout)
@@ -290,7 +314,12 @@ def run_eval(cmd: EvalCommand) -> dict:
             f"{split}: {ids.size} variations, mean return {returns.mean():.3f}, "
             f"success {success.mean():.3f}"
         )
-    out.write_text(json.dumps(report, indent=1))
+    text = json.dumps(report, indent=1) + "\n"
+    inside = out.parent.resolve() == cmd.run_dir.resolve()
+    if inside and (cmd.run_dir / MANIFEST).exists():  # recorded as the run's own file
+        RunDirectory.load(cmd.run_dir).write_json(out.name, report)
+    else:
+        write_atomic(out, text)
     return report
 
 
@@ -314,7 +343,6 @@ COMMANDS = {
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``gsl-jax`` command."""
-    cmd = tyro.extras.subcommand_cli_from_dict(COMMANDS, args=argv, description=__doc__)
     runners = {
         PPOCommand: run_ppo,
         TrainCommand: run_train,
@@ -322,9 +350,19 @@ def main(argv: list[str] | None = None) -> None:
         ReportCommand: run_report,
     }
     try:
+        # Configs validate as tyro builds them, so a bad value fails here, before any compile.
+        cmd = tyro.extras.subcommand_cli_from_dict(COMMANDS, args=argv, description=__doc__)
         runners[type(cmd)](cmd)
+    except KeyboardInterrupt:
+        raise SystemExit(
+            "gsl-jax: interrupted (SIGINT); checkpoints already written are complete: "
+            "continue with `gsl-jax train --resume RUN_DIR`"
+        ) from None
     except (ValueError, FileExistsError, FileNotFoundError) as err:
         raise SystemExit(f"gsl-jax: error: {err}") from None
+    except OSError as err:  # read-only or full disk, a path that is a file, ...
+        where = f"{err.filename}: " if err.filename else ""
+        raise SystemExit(f"gsl-jax: error: {where}{err.strerror or err}") from None
 
 
 if __name__ == "__main__":

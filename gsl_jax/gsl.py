@@ -5,7 +5,8 @@
 demonstrations, phase II with DAPG; that module describes each), every training phase through the
 one chunk loop :func:`gsl_jax.loop.run_loop`.
 
-**Checkpoints and resume.** With a ``run_dir`` (layout: :mod:`gsl_jax.run_layout`) the driver writes
+**Checkpoints and resume.** With a ``run_dir`` (layout: :mod:`gsl_jax.run_layout`) the driver
+writes
 an orbax checkpoint (:mod:`gsl_jax.checkpoint`) at every phase boundary and every
 ``checkpoint_every`` chunks: the learner states (params, optimiser state, PRNG keys, env states),
 the demo buffer, and the :class:`~gsl_jax.phases.GSLProgress` (phase, counters, records, events,
@@ -30,20 +31,21 @@ from typing import Any, Literal
 import numpy as np
 
 from gsl_jax import validation
-from gsl_jax.checkpoint import latest_checkpoint
+from gsl_jax.checkpoint import checkpoint_folders, read_meta, restore_newest
 from gsl_jax.envs.core import Environment
 from gsl_jax.gsl_phases import GSL_PHASES
 from gsl_jax.logging import RunLogger
-from gsl_jax.loop import RunIO
+from gsl_jax.loop import MAX_VALUE_LOSS, RunIO
 from gsl_jax.networks import NetworkConfig
 from gsl_jax.phases import PHASE2, GSLProgress, PhaseContext, RunBuilder, first, run_phases
 from gsl_jax.plateau import PlateauConfig
 from gsl_jax.ppo import DAPGConfig, LearnerState, PPOConfig
 from gsl_jax.run_layout import (
-    config_differences,
-    open_run_dir,
-    read_run_config,
-    start_run_dir,
+    check_env_spec,
+    load_run,
+    open_run,
+    run_spec,
+    start_run,
     write_result,
 )
 from gsl_jax.selection import SplitMode
@@ -52,7 +54,6 @@ __all__ = [
     "GSLConfig",
     "GSLResult",
     "RunBuilder",
-    "config_differences",
     "load_generalist",
     "load_run_config",
     "result_summary",
@@ -234,7 +235,7 @@ class GSLResult:
 
 def load_run_config(run_dir: str | Path) -> tuple[str, dict[str, Any], GSLConfig]:
     """``(env_name, env_spec, config)`` saved in ``run_dir/config.json`` by :func:`run_gsl`."""
-    saved = read_run_config(run_dir)
+    saved = load_run(run_dir)
     if saved["method"] != "gsl":
         raise ValueError(f"run_dir: {run_dir} holds a {saved['method']} run, not a GSL run")
     try:
@@ -247,14 +248,15 @@ def load_run_config(run_dir: str | Path) -> tuple[str, dict[str, Any], GSLConfig
 def load_generalist(run_dir: str | Path, env: Environment | None = None):
     """The generalist of the newest complete checkpoint in ``run_dir`` (a GSL or a PPO run).
 
-    Returns ``(env, config, params, network, phase)``: ``params`` without a population axis,
-    ``phase`` the checkpoint's phase (``"done"`` for a finished run); ``config`` a
+    Returns ``(env, config, params, network, phase, path)``: ``params`` without a population
+    axis, ``path`` the checkpoint evaluated (a damaged newest one is refused, naming it),
+    ``phase`` its phase (``"done"`` for a finished run); ``config`` a
     :class:`GSLConfig` or a :class:`~gsl_jax.training.PPORunConfig`. ``env`` defaults to the one
     rebuilt from the saved env spec.
     """
     from gsl_jax.envs.registry import make_env
 
-    saved = read_run_config(run_dir)
+    saved = load_run(run_dir)
     if saved["method"] == "ppo":
         from gsl_jax.training import load_ppo_generalist
 
@@ -264,12 +266,21 @@ def load_generalist(run_dir: str | Path, env: Environment | None = None):
         if not spec:
             raise ValueError(f"run_dir: {run_dir} saved no env spec; pass the env")
         env = make_env(spec["name"], **spec.get("options", {}))
-    path = latest_checkpoint(Path(run_dir) / "checkpoints")
-    if path is None:
-        raise FileNotFoundError(f"run_dir: {run_dir} holds no complete checkpoint yet")
+    path = newest_checkpoint(run_dir, spec)
     build = RunBuilder(env, config)
     prog, arrays = build.restore(path, build.fresh_generalist())
-    return env, config, first(arrays["generalist"]).params, build.net, prog.phase
+    return env, config, first(arrays["generalist"]).params, build.net, prog.phase, path
+
+
+def newest_checkpoint(run_dir: str | Path, env_spec: dict[str, Any] | None) -> Path:
+    """The newest checkpoint folder of ``run_dir`` for evaluation: refused (naming it) when it
+    is damaged or was written on another env spec; evaluation never falls back silently."""
+    folders = checkpoint_folders(Path(run_dir) / "checkpoints")
+    if not folders:
+        raise FileNotFoundError(f"run_dir: {run_dir} holds no complete checkpoint yet")
+    path = folders[-1]
+    check_env_spec(path, read_meta(path), env_spec or None)
+    return path
 
 
 def run_gsl(
@@ -283,6 +294,7 @@ def run_gsl(
     on_record: Callable[[dict[str, Any]], None] | None = None,
     env_spec: dict[str, Any] | None = None,
     shard: bool = True,
+    max_value_loss: float = MAX_VALUE_LOSS,
 ) -> GSLResult:
     """Run GSL on ``env``; see the module docstring and :mod:`gsl_jax.gsl_phases`.
 
@@ -305,24 +317,35 @@ def run_gsl(
             over the local devices when ``gcd(P, devices) > 1``; a single learner stays on one).
             On a multi-core CPU, ``XLA_FLAGS=--xla_force_host_platform_device_count=N`` (set
             before JAX starts) exposes ``N`` CPU devices.
+        max_value_loss: stop (:class:`~gsl_jax.loop.DivergenceError`) when a finite value loss
+            exceeds this (runaway divergence); non-finite losses and parameters always stop.
     """
     config.validate_for(env)
     if checkpoint_every <= 0:
         raise ValueError(f"checkpoint_every: must be positive, got {checkpoint_every}")
-    run_path, resume_from = open_run_dir(
-        run_dir, resume, "gsl", env.name, config.to_dict(), prefix="gsl."
-    )
+    spec = run_spec("gsl", env.name, env_spec, config.to_dict())
+    run = open_run(run_dir, resume, "gsl", spec)
     build = RunBuilder(env, config)
     prog, arrays = GSLProgress(), {"generalist": build.fresh_generalist()}
-    if resume_from is not None:
-        prog, arrays = build.restore(resume_from, arrays["generalist"])
-        log(f"resumed from {resume_from} (phase {prog.phase}, {prog.generalist_steps:,} steps)")
-    start_run_dir(run_path, "gsl", env.name, env_spec, config.to_dict(), prog.records, prog.events)
+    resume_from = None
+    if run is not None and resume:
+
+        def restore(path: Path) -> tuple[GSLProgress, dict[str, Any]]:
+            check_env_spec(path, read_meta(path), env_spec)
+            return build.restore(path, arrays["generalist"])
+
+        found = restore_newest(run.path / "checkpoints", restore, log)
+        if found is not None:
+            resume_from, (prog, arrays) = found
+            log(f"resumed from {resume_from} (phase {prog.phase}, {prog.generalist_steps:,} steps)")
+    start_run(run, prog.records, prog.events)
     budget = config.plateau.max_steps + config.phase2_steps
     budget += config.num_specialists * config.specialist_steps + config.low_finetune_steps
+    run_path = run.path if run is not None else None
     logger = RunLogger(run_path, budget, progress=progress, desc="gsl", start_step=prog.total_steps)
     with logger:
-        io = RunIO(run_path, logger, log, on_record, checkpoint_every, meta={"env": env.name})
+        meta = {"env": env.name, "env_spec": env_spec}
+        io = RunIO(None, logger, log, on_record, checkpoint_every, meta, max_value_loss, run)
         arrays, prog = run_phases(PhaseContext(build, io, shard), arrays, prog, GSL_PHASES)
     result = GSLResult(
         arrays["generalist"],
@@ -335,7 +358,7 @@ def run_gsl(
         str(resume_from) if resume_from is not None else None,
         [dict(d) for d in prog.specialist_demos],
     )
-    write_result(run_path, result_summary(result, env))
+    write_result(run, result_summary(result, env))
     return result
 
 

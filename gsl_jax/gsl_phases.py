@@ -220,9 +220,12 @@ def demos_phase(
         demo_action_shape=tuple(int(d) for d in demos.action.shape[1:]),
         demo_action_dtype=str(demos.action.dtype),
     )
-    run_dir = ctx.io.run_dir
-    if run_dir is not None and not (run_dir / "demos.npz").exists():
-        demos.save(run_dir / "demos.npz")
+    # Always written: a resumed run rewrites its own (identical) demos, never keeps a file it
+    # did not write (the run directory refuses those).
+    target = ctx.io.claim("demos.npz")
+    if target is not None:
+        target.unlink(missing_ok=True)
+        demos.save(target)
     return {**out, "demos": demos}, progress
 
 

@@ -44,6 +44,9 @@ class RunLogger:
     """Writes one record per chunk to ``run_dir/metrics.jsonl`` and TensorBoard, and draws a
     progress bar (tqdm) with steps/s and the mean return.
 
+    Non-finite values are recorded as such: JSONL writes ``NaN`` / ``Infinity`` (read back by
+    Python's ``json``), TensorBoard the value itself plus ``nonfinite/<key> = 1``.
+
     Args:
         run_dir: output folder (created); ``None`` logs to the progress bar only.
         total_steps: the run's env-step budget, for the progress bar and ETA.
@@ -91,8 +94,12 @@ class RunLogger:
             self._jsonl.flush()
         if self._tb is not None:
             for key, value in record.items():
-                if isinstance(value, int | float) and key not in ("step",) and math.isfinite(value):
+                if isinstance(value, int | float) and key != "step":
+                    # A non-finite value is written as such (NaN/inf), and flagged by a
+                    # separate scalar, so a poisoned curve shows instead of stopping short.
                     self._tb.add_scalar(key, value, step)
+                    if not math.isfinite(value):
+                        self._tb.add_scalar(f"nonfinite/{key}", 1.0, step)
             self._tb.flush()
         if self._bar is not None:
             self._bar.update(max(0, step - self._last_steps))

@@ -18,7 +18,9 @@ from ``progress.chunk`` on, and after each one
 (losses, and ``nonfinite_params``, the count of non-finite parameters that
 :func:`gsl_jax.population.make_chunk` reduces inside the compiled chunk) are checked: on the
 first non-finite one the loop logs the chunk's record and raises :class:`DivergenceError` naming
-the phase, the update and the quantity, so no checkpoint is written over the last good one.
+the phase, the update and the quantity, so no checkpoint is written over the last good one. The
+same happens, before any NaN, when a finite ``value_loss`` exceeds ``RunIO.max_value_loss``
+(:data:`MAX_VALUE_LOSS` by default): runaway divergence.
 
 State goes in and comes out explicitly: ``run_loop(chunk, state, progress, plan, io, save) ->
 LoopResult(state, progress, stopped)``; nothing is mutated. Resuming is restoring ``(state,
@@ -40,6 +42,7 @@ import numpy as np
 
 from gsl_jax.checkpoint import save_checkpoint
 from gsl_jax.logging import RunLogger, summarize_chunk
+from gsl_jax.rundir import RunDirectory
 
 S = TypeVar("S")
 P = TypeVar("P", bound="Progress")
@@ -120,6 +123,18 @@ class LoopResult(NamedTuple, Generic[S, P]):
     stopped: str | None
 
 
+#: Default limit of the runaway-divergence guard on the value loss (``--max-value-loss``):
+#: far above any healthy run's (rewards normalised or bounded), reached within a few updates
+#: by one that is diverging (a learning rate of 1e6 gives ~1e15 before any NaN).
+MAX_VALUE_LOSS = 1e8
+
+
+def check_max_value_loss(value: Any) -> None:
+    """``ValueError`` naming ``max_value_loss`` unless it is a positive number (inf: off)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ValueError(f"max_value_loss: must be a positive number (inf: off), got {value!r}")
+
+
 class RunIO:
     """Where a run's host output goes: records (``RunLogger`` and ``on_record``), event lines
     (``log`` and ``run_dir/events.log``) and checkpoints (``run_dir/checkpoints``).
@@ -130,7 +145,10 @@ class RunIO:
         log: receives each event line.
         on_record: receives each record.
         checkpoint_every: chunks between two checkpoints inside a loop.
-        meta: extra metadata stored with every checkpoint (e.g. the env name).
+        meta: extra metadata stored with every checkpoint (the env name and spec).
+        max_value_loss: the runaway-divergence guard's limit on ``value_loss`` (inf: off).
+        run: the claimed run directory (:class:`~gsl_jax.rundir.RunDirectory`); replaces
+            ``run_dir``, and files written through :meth:`claim` are recorded as the run's.
     """
 
     def __init__(
@@ -141,12 +159,25 @@ class RunIO:
         on_record: Callable[[Record], None] | None = None,
         checkpoint_every: int = 10,
         meta: dict[str, Any] | None = None,
+        max_value_loss: float = MAX_VALUE_LOSS,
+        run: RunDirectory | None = None,
     ):
         if checkpoint_every <= 0:
             raise ValueError(f"checkpoint_every: must be positive, got {checkpoint_every}")
+        check_max_value_loss(max_value_loss)
+        if run is not None:
+            run_dir = run.path
         self.run_dir, self.logger, self.log = run_dir, logger, log
         self.on_record, self.checkpoint_every = on_record, checkpoint_every
         self.meta = dict(meta or {})
+        self.max_value_loss, self.run = float(max_value_loss), run
+
+    def claim(self, name: str) -> Path | None:
+        """The path of ``name`` in the run directory, recorded as the run's (``None`` without
+        a run directory)."""
+        if self.run is not None:
+            return self.run.claim(name)
+        return None if self.run_dir is None else self.run_dir / name
 
     def record(self, record: Record) -> None:
         """Log one chunk record at x = its ``total_steps``."""
@@ -158,7 +189,9 @@ class RunIO:
     def event(self, line: str) -> None:
         """Log one event line (and append it to ``events.log``)."""
         self.log(line)
-        if self.run_dir is not None:
+        if self.run is not None:
+            self.run.append_lines("events.log", [line])
+        elif self.run_dir is not None:
             with open(self.run_dir / "events.log", "a") as f:
                 f.write(line + "\n")
 
@@ -174,7 +207,22 @@ class RunIO:
 
 
 class DivergenceError(ValueError):
-    """A chunk produced a non-finite loss or parameter (:func:`run_loop` stops on it)."""
+    """A chunk produced a non-finite loss or parameter, or a value loss above the guard's
+    limit (:func:`run_loop` stops on it)."""
+
+
+def value_loss_above(metrics: dict[str, Any], limit: float) -> tuple[str, int, int, float] | None:
+    """``(quantity, update, member, value)`` of the first update whose ``value_loss`` exceeds
+    ``limit`` (finite values only; non-finite ones are :func:`first_nonfinite`'s), or ``None``."""
+    if "value_loss" not in metrics:
+        return None
+    leaf = np.asarray(jax.device_get(metrics["value_loss"]), np.float64)
+    values = leaf.reshape(leaf.shape[0], -1)
+    bad = np.isfinite(values) & (values > limit)
+    if not bad.any():
+        return None
+    k, p = (int(i) for i in np.argwhere(bad)[0])
+    return "value_loss", k, p, float(values[k, p])
 
 
 #: Chunk metrics that are episode statistics, not training quantities (not guarded).
@@ -246,6 +294,9 @@ def run_loop(
         state, metrics = chunk(state)
         summary = summarize_chunk(metrics)  # device_get: waits for the chunk to finish
         bad = first_nonfinite(metrics)
+        high = value_loss_above(metrics, io.max_value_loss)
+        if high is not None and (bad is None or high[1] < bad[1]):
+            bad = high
         updates_before = progress.chunk * int(np.shape(metrics["episodes"])[0])
         progress = account(progress, plan, summary, time.perf_counter() - start)
         io.record(progress.records[-1])
@@ -254,6 +305,8 @@ def run_loop(
             shown = f"{quantity} = {value}"
             if quantity == "nonfinite_params":
                 shown = f"{int(value)} non-finite parameters"
+            elif bad is high:
+                shown = f"value_loss = {value:.3g} above --max-value-loss {io.max_value_loss:g}"
             raise DivergenceError(
                 f"divergence in phase {plan.tags.get('gsl_phase', plan.label)}: {shown} at "
                 f"update {updates_before + k + 1} of the phase (member {member}); stopped without "

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import jax
 import numpy as np
 
-from gsl_jax.checkpoint import read_meta, restore_checkpoint
+from gsl_jax.checkpoint import DamagedCheckpoint, read_meta, restore_checkpoint
 from gsl_jax.demos import DemoBuffer
 from gsl_jax.envs.core import Environment, VecEnv, stack_variation_sets
 from gsl_jax.loop import ChunkPlan, Progress, RunIO, run_loop
@@ -146,13 +146,12 @@ class RunBuilder:
         """``(progress, arrays)`` of checkpoint ``path``; ``ValueError`` naming it if foreign."""
         try:
             prog = GSLProgress.from_dict(read_meta(path)["progress"])
-        except (KeyError, TypeError) as err:
-            raise ValueError(
-                f"checkpoint {path}: not a GSL checkpoint ({err}); delete it to resume "
-                "from the one before"
+        except (KeyError, TypeError, AttributeError) as err:
+            raise DamagedCheckpoint(
+                f"checkpoint {path} is damaged (meta.json holds no GSL progress: {err})"
             ) from None
         if prog.phase not in PHASES:
-            raise ValueError(f"checkpoint {path}: unknown phase {prog.phase!r}")
+            raise DamagedCheckpoint(f"checkpoint {path} is damaged (unknown phase {prog.phase!r})")
         like: Arrays = {"generalist": generalist_like}
         if prog.phase == FINETUNE_LOW:
             like["worker"] = self.workers_from(

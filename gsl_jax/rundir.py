@@ -139,6 +139,14 @@ class RunDirectory:
             )
         return run
 
+    @classmethod
+    def load(cls, path: str | Path) -> RunDirectory:
+        """The run in ``path`` as its manifest records it (no checks beyond a readable
+        manifest): for commands that add to a run, e.g. ``eval`` writing ``eval.json``."""
+        path = Path(path)
+        data = cls._read_manifest(path)
+        return cls(path, str(data.get("command")), dict(data.get("spec", {})))
+
     @staticmethod
     def _read_manifest(path: Path) -> dict[str, Any]:
         manifest = path / MANIFEST
@@ -186,6 +194,12 @@ class RunDirectory:
         """Write ``data`` as JSON to ``name`` atomically, claiming it."""
         target = self.claim(name)
         write_atomic(target, json.dumps(data, indent=1) + "\n")
+        return target
+
+    def write_text(self, name: str, text: str) -> Path:
+        """Write ``text`` to ``name`` atomically, claiming it."""
+        target = self.claim(name)
+        write_atomic(target, text)
         return target
 
     def append_lines(self, name: str, lines: Iterable[str]) -> Path:

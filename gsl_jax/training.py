@@ -23,14 +23,22 @@ from typing import Any
 import jax
 import numpy as np
 
-from gsl_jax.checkpoint import restore_checkpoint
+from gsl_jax.checkpoint import DamagedCheckpoint, restore_checkpoint, restore_newest
 from gsl_jax.envs.core import Environment, VariationSet, VecEnv, stack_variation_sets
 from gsl_jax.logging import RunLogger
-from gsl_jax.loop import ChunkPlan, Progress, RunIO, run_loop
+from gsl_jax.loop import MAX_VALUE_LOSS, ChunkPlan, Progress, RunIO, run_loop
 from gsl_jax.networks import ActorCritic, NetworkConfig, make_network
 from gsl_jax.population import init_population, make_chunk, place_population, population_size
 from gsl_jax.ppo import LearnerState, PPOConfig
-from gsl_jax.run_layout import open_run_dir, read_run_config, start_run_dir, write_result
+from gsl_jax.run_layout import (
+    check_env_spec,
+    load_run,
+    open_run,
+    run_spec,
+    start_run,
+    write_result,
+)
+from gsl_jax.rundir import RunDirectory
 
 #: Environments with more variations than this need explicit ``variation_sets``.
 _MAX_IMPLICIT_VARIATIONS = 100_000
@@ -173,32 +181,43 @@ def run_ppo(
     on_record: Callable[[dict[str, Any]], None] | None = None,
     env_spec: dict[str, Any] | None = None,
     shard: bool = True,
+    max_value_loss: float = MAX_VALUE_LOSS,
 ) -> TrainResult:
     """Train a PPO generalist on ``env`` into ``run_dir`` (module docstring).
 
     Args mirror :func:`gsl_jax.gsl.run_gsl`'s: ``resume`` continues the run in ``run_dir`` from
     its last complete checkpoint (the config must equal the saved one; a finished run returns at
-    once), ``checkpoint_every`` chunks between checkpoints, ``env_spec`` how to rebuild ``env``.
+    once), ``checkpoint_every`` chunks between checkpoints, ``env_spec`` how to rebuild ``env``,
+    ``max_value_loss`` the runaway-divergence guard's limit.
     """
     config.train_variations(env)
-    run_path, resume_from = open_run_dir(run_dir, resume, "ppo", env.name, config.to_dict(), "")
+    run = open_run(run_dir, resume, "ppo", run_spec("ppo", env.name, env_spec, config.to_dict()))
     net, vec_env, state = _generalist_init(env, config)
     prog = PPOProgress()
-    if resume_from is not None:
-        arrays, meta = restore_checkpoint(resume_from, {"generalist": state})
-        state, prog = arrays["generalist"], PPOProgress.from_dict(meta["progress"])
-        log(f"resumed from {resume_from} ({prog.total_steps:,} steps)")
-    start_run_dir(run_path, "ppo", env.name, env_spec, config.to_dict(), prog.records)
+    if run is not None and resume:
+
+        def restore(path: Path) -> tuple[Any, PPOProgress]:
+            arrays, meta = restore_checkpoint(path, {"generalist": state})
+            check_env_spec(path, meta, env_spec)
+            return arrays["generalist"], _ppo_progress(path, meta)
+
+        found = restore_newest(run.path / "checkpoints", restore, log)
+        if found is not None:
+            resume_from, (state, prog) = found
+            log(f"resumed from {resume_from} ({prog.total_steps:,} steps)")
+    start_run(run, prog.records)
     state, shardings = place_population(state, shard)
     chunk = make_chunk(vec_env, net, config.ppo, config.updates_per_chunk, shardings)
     steps = config.updates_per_chunk * config.ppo.batch_size
     num_chunks = -(-config.total_steps // steps)
     plan = ChunkPlan("generalist", steps, num_chunks, tags={"method": "ppo"})
+    run_path = run.path if run is not None else None
     logger = RunLogger(
         run_path, num_chunks * steps, progress=progress, desc="ppo", start_step=prog.total_steps
     )
     with logger:
-        io = RunIO(run_path, logger, log, on_record, checkpoint_every, meta={"env": env.name})
+        meta = {"env": env.name, "env_spec": env_spec}
+        io = RunIO(None, logger, log, on_record, checkpoint_every, meta, max_value_loss, run)
         save = lambda s, p: io.save({"generalist": s}, p)  # noqa: E731
         if prog.phase != "done":
             state, prog, _ = run_loop(chunk, state, prog, plan, io, save)
@@ -213,31 +232,42 @@ def run_ppo(
         "final_return": result.final_return,
         "seed": config.seed,
     }
-    write_result(run_path, summary)
+    write_result(run, summary)
     return result
 
 
-def load_ppo_generalist(run_dir: str | Path, env: Environment | None = None):
-    """``(env, config, params, network, phase)`` of the newest complete checkpoint of a
-    :func:`run_ppo` run, as :func:`gsl_jax.gsl.load_generalist` returns them."""
-    from gsl_jax.checkpoint import latest_checkpoint, read_meta
-    from gsl_jax.envs.registry import make_env
+def _ppo_progress(path: Path, meta: dict[str, Any]) -> PPOProgress:
+    """The progress in a PPO checkpoint's metadata; :class:`DamagedCheckpoint` if it has none."""
+    try:
+        return PPOProgress.from_dict(meta["progress"])
+    except (KeyError, TypeError, AttributeError) as err:
+        raise DamagedCheckpoint(
+            f"checkpoint {path} is damaged (meta.json holds no progress: {err})"
+        ) from None
 
-    saved = read_run_config(run_dir)
-    config = PPORunConfig.from_dict(saved["config"])
+
+def load_ppo_generalist(run_dir: str | Path, env: Environment | None = None):
+    """``(env, config, params, network, phase, path)`` of the newest checkpoint of a
+    :func:`run_ppo` run, as :func:`gsl_jax.gsl.load_generalist` returns them."""
+    from gsl_jax.envs.registry import make_env
+    from gsl_jax.gsl import newest_checkpoint
+
+    saved = load_run(run_dir)
+    try:
+        config = PPORunConfig.from_dict(saved["config"])
+    except TypeError as err:
+        raise ValueError(f"{Path(run_dir) / 'config.json'}: not a PPO run config ({err})") from None
+    spec = saved.get("env_spec") or {}
     if env is None:
-        spec = saved.get("env_spec") or {}
         if not spec:
             raise ValueError(f"run_dir: {run_dir} saved no env spec; pass the env")
         env = make_env(spec["name"], **spec.get("options", {}))
-    path = latest_checkpoint(Path(run_dir) / "checkpoints")
-    if path is None:
-        raise FileNotFoundError(f"run_dir: {run_dir} holds no complete checkpoint yet")
+    path = newest_checkpoint(run_dir, spec)
     net, _, like = _generalist_init(env, config)
-    arrays, _ = restore_checkpoint(path, {"generalist": like})
-    phase = read_meta(path)["progress"].get("phase", "ppo")
+    arrays, meta = restore_checkpoint(path, {"generalist": like})
+    phase = _ppo_progress(path, meta).phase
     params = jax.tree.map(lambda x: x[0], arrays["generalist"].params)
-    return env, config, params, net, phase
+    return env, config, params, net, phase, path
 
 
 def train_ppo(
@@ -265,8 +295,9 @@ def train_ppo(
             with more than 100,000 variations, such as the Procgen ports).
         seed: PRNG seed.
         updates_per_chunk: PPO updates per compiled chunk (logging granularity).
-        run_dir: where to write ``metrics.jsonl`` (x axis: env-steps of all members) and
-            TensorBoard events (``None``: nowhere); no checkpoints (:func:`run_ppo` has them).
+        run_dir: a new or empty directory (:class:`~gsl_jax.rundir.RunDirectory`, command
+            ``"train_ppo"``) to write ``metrics.jsonl`` (x axis: env-steps of all members) and
+            TensorBoard events to (``None``: nowhere); no checkpoints (:func:`run_ppo` has them).
         progress: draw a progress bar.
         tensorboard: write TensorBoard events when ``run_dir`` is set.
         shard: place the population by :func:`gsl_jax.population.place_population`.
@@ -285,6 +316,18 @@ def train_ppo(
             )
         variation_sets = [np.arange(env.num_variations)]
     sets: VariationSet = stack_variation_sets(variation_sets, env, field="variation_sets")
+    if run_dir is not None:  # a new or empty directory only; it records what it writes
+        spec = {
+            "env": env.name,
+            "ppo": dataclasses.asdict(ppo),
+            "network": dataclasses.asdict(network),
+            "total_steps": total_steps,
+            "seed": seed,
+        }
+        run = RunDirectory.create(run_dir, "train_ppo", spec)
+        run.claim("metrics.jsonl")
+        if tensorboard:
+            run.claim("tb")
     net = make_network(network, env.action_space, env.observation_space.shape)
     vec_env = VecEnv(env, ppo.num_envs)
     state = init_population(jax.random.key(seed), vec_env, net, ppo, sets)

@@ -44,5 +44,5 @@ def test_mismatched_state_is_reported(tmp_path):
     with pytest.raises(ValueError, match="checkpoint .*000000"):
         restore_checkpoint(path, wrong)
     (path / "meta.json").write_text("{not json")
-    with pytest.raises(ValueError, match="unreadable metadata"):
+    with pytest.raises(ValueError, match="damaged .meta.json unreadable"):
         restore_checkpoint(path, tree())

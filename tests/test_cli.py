@@ -19,7 +19,7 @@ def test_ppo_command_writes_run_directory(tmp_path, capsys):
     result = json.loads((run_dir / "result.json").read_text())
     assert result["env_steps"] == 5120
     assert any((run_dir / "tb").iterdir())  # TensorBoard event file
-    with pytest.raises(SystemExit, match="run_dir: .* already holds a finished run"):
+    with pytest.raises(SystemExit, match="run_dir: .* is not empty"):
         main(["ppo", "--total-steps", "5120", "--run-dir", str(run_dir)])
     assert json.loads((run_dir / "result.json").read_text()) == result  # untouched
 
@@ -73,7 +73,7 @@ def test_train_eval_and_resume_commands(tmp_path, capsys):
     with pytest.raises(SystemExit, match="gsl.num_low: saved 4, given 5"):
         main(["train", "--resume", str(run_dir), *TINY_TRAIN, "--gsl.num-low", "5"])
     # A fresh run into a taken folder is refused.
-    with pytest.raises(SystemExit, match="already holds a run"):
+    with pytest.raises(SystemExit, match="holds another run"):
         main(["train", "--run-dir", str(run_dir), *TINY_TRAIN])
 
     main(["eval", str(run_dir), "--episodes", "2", "--heldout", "0"])
@@ -108,7 +108,7 @@ def test_train_method_ppo_writes_a_resumable_run_directory(tmp_path, capsys):
     main(["eval", str(run_dir), "--episodes", "1"])
     assert json.loads((run_dir / "eval.json").read_text())["phase"] == "done"
     # A GSL resume of a PPO run is refused by name.
-    with pytest.raises(SystemExit, match="holds a ppo run, not a gsl run"):
+    with pytest.raises(SystemExit, match="command: .* holds a 'ppo' run; 'gsl'"):
         main(["train", "--resume", str(run_dir), *TINY_TRAIN])
     with pytest.raises(SystemExit, match="total_steps: only --method ppo"):
         main(["train", "--run-dir", str(tmp_path / "x"), "--total-steps", "512"])

@@ -80,3 +80,14 @@ def test_spec_differences_name_nested_fields():
         ("a.c", 2, 3),
         ("d", None, 0),
     ]
+
+
+def test_load_and_write_text_record_what_a_later_command_adds(tmp_path):
+    RunDirectory.create(tmp_path, "gsl", SPEC)
+    run = RunDirectory.load(tmp_path)
+    assert (run.command, run.spec) == ("gsl", json.loads(json.dumps(SPEC)))
+    run.write_text("events.log", "a\nb\n")
+    run.write_json("eval.json", {"x": 1})
+    assert run.files() == ["events.log", "eval.json"] and run.foreign_files() == []
+    assert (tmp_path / "events.log").read_text() == "a\nb\n"
+    RunDirectory.reopen(tmp_path, "gsl", SPEC)  # nothing foreign
