@@ -119,3 +119,37 @@ def test_pendulum_is_continuous():
     assert reward.shape == () and obs.shape == env.observation_space.shape
     assert env.action_space.shape == (1,)
     assert int(info["variation"]) == 5
+
+
+@pytest.mark.parametrize("name", ["forkmaze", "CartPole-v1", "maze", "coinrun"])
+def test_env_spec_records_every_option_and_rebuilds_the_env(name):
+    """A run's saved env spec holds every option with its resolved default (so a later change of
+    a default is caught on resume), and the env rebuilds from it."""
+    from gsl_jax.envs.registry import env_spec, make_env
+
+    spec = env_spec(name)
+    rebuilt = make_env(spec["name"], **spec["options"])
+    assert rebuilt.name == make_env(name).name
+    given = env_spec(name, seed=3) if name == "forkmaze" else spec
+    assert given["options"].keys() == spec["options"].keys()
+
+
+def test_env_spec_of_a_port_holds_its_own_timeout_and_options():
+    from gsl_jax.envs.registry import env_spec
+
+    assert env_spec("maze", obs_mode="symbolic") == {
+        "name": "maze",
+        "options": {
+            "distribution_mode": "easy",
+            "obs_mode": "symbolic",
+            "timeout": 500,
+            "view_radius": None,
+        },
+    }
+    assert env_spec("forkmaze")["options"] == {
+        "num_variations": 32,
+        "num_hard": 4,
+        "depth": 8,
+        "cue_bits": 8,
+        "seed": 0,
+    }

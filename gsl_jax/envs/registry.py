@@ -15,6 +15,7 @@ record a run saves so that it can rebuild the same environment on resume.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from gsl_jax.envs.core import Environment
@@ -46,6 +47,40 @@ def make_env(name: str, **options: Any) -> Environment:
     raise ValueError(f"env: unknown environment {name!r}; known ones are {env_names()}")
 
 
+def _constructor_defaults(cls: type, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The keyword defaults of ``cls.__init__`` (less ``self``, ``**options`` and ``skip``)."""
+    params = inspect.signature(cls.__init__).parameters.values()
+    return {
+        p.name: p.default
+        for p in params
+        if p.name != "self" and p.name not in skip and p.default is not inspect.Parameter.empty
+    }
+
+
+def default_options(name: str) -> dict[str, Any]:
+    """Every option of the env called ``name`` with its default value, as the env resolves it
+    (a Procgen port's timeout is the game's own; a gymnax family is the named env's family)."""
+    from gsl_jax.envs.gymnax import SPECS, GymnaxEnv
+    from gsl_jax.envs.procgen import GAMES, game_class
+
+    if name == "forkmaze":
+        from gsl_jax.envs.forkmaze import ForkMaze
+
+        return _constructor_defaults(ForkMaze)
+    if name in SPECS:
+        defaults = _constructor_defaults(GymnaxEnv, skip=("name",))
+        defaults["family"] = {k: list(v) for k, v in SPECS[name].family.items()}
+        return defaults
+    if name in GAMES:
+        port = game_class(name)
+        defaults = {**_constructor_defaults(port), **port.option_defaults}
+        defaults["timeout"] = port.default_timeout
+        return defaults
+    raise ValueError(f"env: unknown environment {name!r}; known ones are {env_names()}")
+
+
 def env_spec(name: str, **options: Any) -> dict[str, Any]:
-    """The JSON-ready record ``{"name": ..., "options": {...}}`` that rebuilds the env."""
-    return {"name": name, "options": dict(options)}
+    """The JSON-ready record ``{"name": ..., "options": {...}}`` that rebuilds the env: every
+    option, the defaults filled in, so that a run resumed or evaluated later on a version whose
+    defaults changed is refused (naming the option) instead of silently using another env."""
+    return {"name": name, "options": {**default_options(name), **options}}
