@@ -16,13 +16,12 @@ import pytest
 
 from gsl_jax.checkpoint import latest_checkpoint, list_checkpoints
 
-SCRIPT = Path(__file__).parent / "scripts" / "gsl_run.py"
-PPO_SCRIPT = Path(__file__).parent / "scripts" / "ppo_run.py"
+SCRIPT = Path(__file__).parent / "scripts" / "resume_run.py"
 pytestmark = pytest.mark.slow
 
 
-def start(run_dir: Path, resume: bool = False, script: Path = SCRIPT) -> subprocess.Popen:
-    args = [sys.executable, str(script), str(run_dir)] + (["--resume"] if resume else [])
+def start(run_dir: Path, resume: bool = False, method: str = "gsl") -> subprocess.Popen:
+    args = [sys.executable, str(SCRIPT), method, str(run_dir)] + (["--resume"] if resume else [])
     return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -58,6 +57,15 @@ def params(run_dir: Path) -> list[np.ndarray]:
         return [data[k] for k in sorted(data.files, key=lambda k: int(k.split("_")[1]))]
 
 
+def assert_same_params_and_results(whole: Path, broken: Path) -> tuple[dict, dict]:
+    """The final parameters are bit-identical; returns both runs' result.json records."""
+    a, b = params(whole), params(broken)
+    assert len(a) == len(b) > 0
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_array_equal(x, y)
+    return tuple(json.loads((d / "result.json").read_text()) for d in (whole, broken))
+
+
 def test_killed_and_resumed_run_ends_with_the_uninterrupted_parameters(tmp_path):
     whole, broken = tmp_path / "whole", tmp_path / "broken"
     reference = start(whole)
@@ -75,13 +83,8 @@ def test_killed_and_resumed_run_ends_with_the_uninterrupted_parameters(tmp_path)
     assert f"resumed from {resumed_at}" in out
     finish(reference)
 
-    a, b = params(whole), params(broken)
-    assert len(a) == len(b) > 0
-    for x, y in zip(a, b, strict=True):
-        np.testing.assert_array_equal(x, y)
     # The same records, so the same curve; checkpoints only ever complete ones.
-    whole_result = json.loads((whole / "result.json").read_text())
-    broken_result = json.loads((broken / "result.json").read_text())
+    whole_result, broken_result = assert_same_params_and_results(whole, broken)
     for key in ("generalist_steps", "total_steps", "final_return", "low_variations", "subsets"):
         assert whole_result[key] == broken_result[key], key
     metrics = [json.loads(line) for line in (broken / "metrics.jsonl").read_text().splitlines()]
@@ -91,22 +94,17 @@ def test_killed_and_resumed_run_ends_with_the_uninterrupted_parameters(tmp_path)
 
 def test_killed_and_resumed_ppo_run_ends_with_the_uninterrupted_parameters(tmp_path):
     whole, broken = tmp_path / "whole", tmp_path / "broken"
-    reference = start(whole, script=PPO_SCRIPT)
-    run = start(broken, script=PPO_SCRIPT)
+    reference = start(whole, method="ppo")
+    run = start(broken, method="ppo")
     kill_when(run, broken, "ppo", 3)
     resumed_at = latest_checkpoint(broken / "checkpoints")
     assert phase_of(resumed_at)[0] == "ppo"
 
-    out = finish(start(broken, resume=True, script=PPO_SCRIPT))
+    out = finish(start(broken, resume=True, method="ppo"))
     assert f"resumed from {resumed_at}" in out
     finish(reference)
 
-    a, b = params(whole), params(broken)
-    assert len(a) == len(b) > 0
-    for x, y in zip(a, b, strict=True):
-        np.testing.assert_array_equal(x, y)
-    whole_result = json.loads((whole / "result.json").read_text())
-    broken_result = json.loads((broken / "result.json").read_text())
+    whole_result, broken_result = assert_same_params_and_results(whole, broken)
     assert whole_result == broken_result and whole_result["total_steps"] == 256 * 30
     metrics = [json.loads(line) for line in (broken / "metrics.jsonl").read_text().splitlines()]
     assert [m["total_steps"] for m in metrics] == [256 * (i + 1) for i in range(30)]

@@ -87,7 +87,7 @@ GSL_SCRIPT = textwrap.dedent(
     from gsl_jax.envs.gymnax import GymnaxEnv
     from gsl_jax.gsl import run_gsl
     sys.path.insert(0, {scripts!r})
-    from gsl_run import CONFIG  # the resume tests' small CartPole GSL config
+    from resume_run import GSL_CONFIG as CONFIG  # the resume tests' small CartPole GSL config
 
     assert jax.device_count() == 2, jax.devices()
     config = replace(CONFIG, specialist_steps=256 * 3)

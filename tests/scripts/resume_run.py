@@ -1,6 +1,6 @@
-"""A small GSL run on CartPole's 16 variations, for the resume tests (run as a subprocess).
+"""Small runs on CartPole's 16 variations for the resume tests (run as a subprocess).
 
-    python tests/scripts/gsl_run.py RUN_DIR [--resume]
+    python tests/scripts/resume_run.py {gsl,ppo} RUN_DIR [--resume]
 
 Checkpoints after every chunk; at the end writes the generalist's parameters to
 ``RUN_DIR/final_params.npz`` (one array per leaf, in tree order).
@@ -16,8 +16,9 @@ from gsl_jax.envs.gymnax import GymnaxEnv
 from gsl_jax.gsl import GSLConfig, run_gsl
 from gsl_jax.plateau import PlateauConfig
 from gsl_jax.ppo import PPOConfig
+from gsl_jax.training import PPORunConfig, run_ppo
 
-CONFIG = GSLConfig(
+GSL_CONFIG = GSLConfig(
     ppo=PPOConfig(num_envs=4, num_steps=32, num_minibatches=2, update_epochs=2, gamma=0.99),
     plateau=PlateauConfig(window=2, max_steps=1024),  # 4 chunks of 256 steps
     num_specialists=2,
@@ -32,15 +33,23 @@ CONFIG = GSLConfig(
     eval_episodes=2,
 )
 
+PPO_CONFIG = PPORunConfig(
+    ppo=PPOConfig(num_envs=4, num_steps=32, num_minibatches=2, update_epochs=2, gamma=0.99),
+    total_steps=256 * 30,  # 30 chunks: a wide window to be killed in
+    updates_per_chunk=2,
+)
+
 if __name__ == "__main__":
-    run_dir = Path(sys.argv[1])
-    result = run_gsl(
+    method, run_dir = sys.argv[1], Path(sys.argv[2])
+    run, config = (run_gsl, GSL_CONFIG) if method == "gsl" else (run_ppo, PPO_CONFIG)
+    result = run(
         GymnaxEnv("CartPole-v1"),
-        CONFIG,
+        config,
         run_dir=run_dir,
         resume="--resume" in sys.argv,
         checkpoint_every=1,
         log=lambda line: print(line, flush=True),
     )
-    leaves = jax.tree.leaves(jax.device_get(result.generalist.params))
+    generalist = result.generalist if method == "gsl" else result.state
+    leaves = jax.tree.leaves(jax.device_get(generalist.params))
     np.savez(run_dir / "final_params.npz", *[np.asarray(x) for x in leaves])
