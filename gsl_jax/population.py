@@ -47,11 +47,8 @@ def vmap_population(fn: Callable, in_axes: tuple[int | None, ...]) -> Callable:
     at trace time from the mapped leaves' leading size, so one wrapped function serves any
     ``P``. Both paths are the same math
     (``tests/test_ppo.py::test_population_of_one_equals_vmapped_update`` checks the numbers), but
-    XLA:CPU compiles them differently. Measured per PPO update on a 2-core CPU
-    (``benchmarks/population_of_one.py``), the unbatched path is faster for CartPole's MLP
-    (10%), the compact coinrun and maze MLPs (7-16%) and the small CNN on pixels (4-9%), the
-    same for heist's compact MLP, and slower for an MLP on raw 64x64x3 pixels (a 12,288-wide
-    first layer: 20%); see ``docs/benchmarks.md``.
+    XLA:CPU compiles them differently; which path is faster for which network is measured by
+    ``benchmarks/population_of_one.py`` and recorded in ``docs/benchmarks.md``.
     """
     if any(axis not in (0, None) for axis in in_axes):
         raise ValueError(f"in_axes: each entry must be 0 or None, got {in_axes}")

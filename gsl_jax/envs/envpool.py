@@ -18,8 +18,7 @@ scattered set, which is the "pin an env to a level with ``num_levels=1``, ``star
 scheme. Envs are shared among the runs in proportion to their length (at least one each), so every
 level of the set gets about the same share of env-steps; within a run, levels are drawn per
 episode as Procgen draws them. Every step is sent to all pools before any is received, so pools
-run in parallel; measured on the 2-core CPU with maze easy, 64 envs, random actions: one pool
-about 48k steps/s, 8 pools of 8 about 38k, 64 pools of 1 about 16k.
+run in parallel (the cost of splitting one pool into many is in ``docs/benchmarks.md``).
 
 Auto-reset. On ``done`` EnvPool itself would spend the env's next step on a reset (the action is
 ignored and the step returns reward 0). We reset finished envs at once instead, so that, as in

@@ -98,9 +98,8 @@ def kruskal_maze(
     so its length is static; walls outside the active ``n x n`` block are drawn and ignored.
     Each iteration touches a few scalars and relabels one set over ``N * N`` cells. (On a CPU this
     beats a Borůvka-style parallel MST, whose scatters and pointer-jumping gathers cost more than
-    the whole loop, and a sort-based random order, which costs more than the loop as well.)
-    Measured on a 2-core CPU for 256 levels under ``vmap``: about 1.2 ms (W = 15) and 6 ms
-    (W = 25); the swap-remove draw from the wall pool is about half of it.
+    the whole loop, and a sort-based random order, which costs more than the loop as well;
+    timings in ``docs/benchmarks.md``, section 4.)
 
     Args:
         key: PRNG key of the level.

@@ -5,9 +5,8 @@ An :class:`Atlas` stores, for each tile type, a small ``[T, T]`` *pattern* of co
 than RGB pixels; a theme supplies the RGB colour of every slot of every tile
 (``palettes [num_themes, num_tiles, K, 3]``). The renderer first builds the palette entry of every
 pixel with a few uint8 ``where`` selects against static per-tile pixel patterns, then colours the
-frame with one gather from the level's small palette. (Measured on a 2-core CPU at 256 envs, this
-is about twice as fast as selecting RGB values tile by tile; XLA's CPU gathers cost about 1.5 ns
-per element, so the renderer does exactly one per pixel.)
+frame with one gather from the level's small palette: exactly one gather per pixel, which on
+XLA:CPU beats selecting RGB values tile by tile (figures in ``docs/benchmarks.md``, section 4).
 
 Tile 0 is the background: it is drawn everywhere first. A tile whose ``transparent`` flag is set
 shows the background through its slot 0, which is how sprites (the agent, the goal) sit on the
