@@ -78,7 +78,13 @@ REPO = HERE.parent
 DEFAULT_OUT = REPO / "docs" / "procgen_fidelity.md"
 
 #: EnvPool task-id stem of each game: ``f"{stem}Easy-v0"``.
-ENVPOOL_NAMES = {"maze": "Maze", "heist": "Heist", "bigfish": "Bigfish", "coinrun": "Coinrun"}
+ENVPOOL_NAMES = {
+    "maze": "Maze",
+    "heist": "Heist",
+    "bigfish": "Bigfish",
+    "coinrun": "Coinrun",
+    "chaser": "Chaser",
+}
 #: The generalisation protocol's training set: levels START_LEVEL .. START_LEVEL + 199.
 NUM_LEVELS = 200
 START_LEVEL = 0
@@ -149,6 +155,9 @@ FIXED_POLICIES: dict[str, tuple[Policy, ...]] = {
     "bigfish": (Policy("always NOOP", (4,)),),
     # Run right while jumping: the classic blind coinrun baseline.
     "coinrun": (Policy("always RIGHT+UP", (8,)),),
+    # Keep pressing RIGHT then UP for 8 steps each: the agent sweeps corridors until an enemy
+    # catches it.
+    "chaser": (Policy("cycle RIGHT x8, UP x8", (7, 5), repeat=8),),
 }
 
 
