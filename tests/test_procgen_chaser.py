@@ -75,7 +75,7 @@ def cross_state(orbs: bool = False, **fields) -> ChaserState:
         time=jnp.int32(0),
         variation=jnp.int32(0),
     )
-    return state.replace(**{k: jnp.asarray(v) for k, v in fields.items()})
+    return state.replace(**{k: jnp.asarray(v, getattr(state, k).dtype) for k, v in fields.items()})
 
 
 def play(step, state, actions, rand=0):

@@ -1,5 +1,6 @@
-"""chaser's art, drawn by our own code: themed floors, stone walls, green orbs, yellow crystals,
-eggs, red enemies (three animation frames), blue edible enemies and the agent.
+"""chaser's art, drawn by our own code: dark themed floors, pale stone walls, green orbs, yellow
+crystals, olive eggs, small red enemies (three animation frames), light-blue edible enemies and
+the violet agent.
 
 The grid layer (:func:`chaser_atlas`) holds what never moves: floor, wall, small orb, large orb
 and egg (eggs and large orbs sit on cell centres). Enemies and the agent move by 1/16 cell and
@@ -25,16 +26,16 @@ WEAK_ENTRY = 7
 AGENT_ENTRY = 9
 OVERLAY_RGB = np.array(
     [
-        (206, 46, 46),  # enemy frame 0
-        (120, 20, 30),
-        (226, 82, 52),  # enemy frame 1
-        (130, 36, 24),
-        (186, 36, 92),  # enemy frame 2
-        (110, 18, 60),
-        (70, 110, 240),  # edible enemy
-        (40, 60, 170),
-        (244, 170, 220),  # agent
-        (255, 255, 255),
+        (176, 40, 40),  # enemy frame 0
+        (96, 20, 24),
+        (200, 70, 48),  # enemy frame 1
+        (110, 30, 22),
+        (160, 30, 80),  # enemy frame 2
+        (90, 16, 50),
+        (90, 170, 240),  # edible enemy
+        (40, 90, 170),
+        (76, 56, 226),  # agent
+        (236, 120, 220),
     ],
     np.uint8,
 )
@@ -42,7 +43,7 @@ OVERLAY_RGB = np.array(
 
 def chaser_atlas() -> Atlas:
     """Tiles: themed speckled floor, grey stone blocks, the green orb square (0.3 of a cell),
-    the yellow crystal (a diamond of half-size 0.4) and the violet spiked egg."""
+    the yellow crystal (a diamond of half-size 0.4) and the olive spiked egg."""
     t = _TEX
     y, x = texel_centres(t)
     floor = speckle(t, 0.2, seed=3).astype(np.uint8)
@@ -65,20 +66,20 @@ def chaser_atlas() -> Atlas:
     egg[ellipse(t, 0.45, 0.4, 0.1, 0.08)] = 2
     patterns = np.stack([floor, wall, orb, crystal, egg])
 
-    floors = [  # (base, speckle): slate, moss, sand, plum, teal, rust
-        ((58, 64, 80), (48, 52, 66)),
-        ((52, 84, 52), (42, 70, 42)),
-        ((126, 108, 78), (108, 92, 66)),
-        ((80, 52, 86), (66, 42, 72)),
-        ((36, 86, 92), (28, 72, 78)),
-        ((104, 62, 44), (88, 52, 36)),
+    floors = [  # (base, speckle): dark stone floors with a tint, like Procgen's backgrounds
+        ((84, 84, 86), (60, 60, 64)),
+        ((70, 78, 70), (52, 60, 52)),
+        ((88, 80, 70), (66, 58, 50)),
+        ((72, 72, 88), (54, 54, 68)),
+        ((66, 82, 84), (48, 62, 64)),
+        ((92, 76, 76), (70, 56, 56)),
     ]
     assert len(floors) == NUM_THEMES
     fixed = [  # like Procgen, everything but the background looks the same in every level
-        [(150, 150, 158), (96, 96, 104), (196, 196, 204), (0, 0, 0)],
+        [(186, 202, 208), (158, 174, 182), (214, 226, 230), (0, 0, 0)],
         [(0, 0, 0), (0, 255, 0), (0, 0, 0), (0, 0, 0)],
-        [(0, 0, 0), (250, 214, 40), (255, 246, 160), (0, 0, 0)],
-        [(0, 0, 0), (150, 106, 176), (236, 226, 246), (0, 0, 0)],
+        [(0, 0, 0), (236, 200, 56), (255, 240, 150), (0, 0, 0)],
+        [(0, 0, 0), (96, 128, 40), (200, 170, 60), (0, 0, 0)],
     ]
     palettes = np.array([[[*f, (0, 0, 0), (0, 0, 0)], *fixed] for f in floors], np.uint8)
     transparent = np.array([False, False, True, True, True])

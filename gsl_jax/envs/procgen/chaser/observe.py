@@ -5,7 +5,8 @@
   floor theme, the walls, the small orbs (green squares 0.3 of a cell), the large orbs and the
   eggs (both sit on cell centres); the enemies (red, cycling through three frames every two
   steps as Procgen's ``image_for_type`` does, blue while edible) and then the agent are painted
-  on top as ellipses filling their one-cell boxes. The art is ours (:mod:`.art`).
+  on top as ellipses (enemies 0.8 x 0.44 of a cell, the agent 0.8 x 0.8). The art is ours
+  (:mod:`.art`).
 * Symbolic (:func:`symbolic_view`): float32 ``[S * S * 6 + 5]`` with ``S = 2 r + 1``: an
   egocentric ``S x S`` window centred on the cell holding the agent's centre, channels (wall,
   small orb, large orb, enemy, edible enemy, egg); cells outside the world read as wall; an
@@ -61,7 +62,10 @@ def render_frame(state: ChaserState, renderer: TileRenderer, view: ent.View) -> 
     pos = jnp.concatenate([state.enemy_pos, state.agent[None, :]]).astype(jnp.float32)
     x = pos[:, 1] / UNIT
     y = w - pos[:, 0] / UNIT
-    half = jnp.full(4, 0.5, jnp.float32)
+    # The sprites fill less than their one-cell boxes, as Procgen's images do: flat flyers and
+    # a round agent.
+    rx = jnp.asarray([0.4, 0.4, 0.4, 0.4], jnp.float32)
+    ry = jnp.asarray([0.22, 0.22, 0.22, 0.4], jnp.float32)
     visible = jnp.concatenate([state.enemy_kind == 2, jnp.ones(1, bool)])
     # image_for_type: frame (t / 2) % 4 with frame 3 shown as frame 1; blue while edible.
     frame = (state.time // 2) % 4
@@ -70,7 +74,7 @@ def render_frame(state: ChaserState, renderer: TileRenderer, view: ent.View) -> 
     enemy = jnp.where(edible, WEAK_ENTRY, jnp.asarray(ENEMY_ENTRY)[frame])
     entry = jnp.concatenate([jnp.full(3, enemy), jnp.full(1, AGENT_ENTRY)]).astype(jnp.uint8)
     left, width, colour = ent.profile_spans(
-        view, x, y, half, half, jnp.ones(4, bool), visible, entry, top_entry=entry + 1
+        view, x, y, rx, ry, jnp.ones(4, bool), visible, entry, top_entry=entry + 1
     )
     canvas = ent.paint_spans(jnp.zeros((view.size, view.size), jnp.uint8), left, width, colour)
     return renderer.render(sprite_tiles(state), state.theme, canvas)

@@ -102,39 +102,26 @@ def move_agent(
     Returns:
         ``(pos, direction)`` after the step; an axis blocked in every sub-step stops.
     """
-    r, c = pos[0], pos[1]
-    dr, dc = direction[0], direction[1]
-    moved_r = jnp.zeros((), jnp.int32)
-    moved_c = jnp.zeros((), jnp.int32)
-    stopped = jnp.zeros((), bool)
-    for _ in range(SUBSTEPS):
+    # Axis 0 is the row, 1 the column; ``first`` is the axis tried first in every sub-step.
+    first = jnp.where(x_first, 1, 0)
+    axes = jnp.stack([first, 1 - first])
+    steps = AGENT_SUBSTEP * direction[axes][:, None] * (jnp.arange(2)[None, :] == axes[:, None])
 
-        def try_c(r, c):
-            nc = c + AGENT_SUBSTEP * dc
-            ok = (dc == 0) | _fits(tiles, r, nc)
-            return jnp.where(ok, nc, c), ok
+    def sub_step(_, carry):
+        pos, moved, stopped = carry
+        ok = []
+        for k in range(2):  # the first axis, then the other, from where the first move left
+            target = pos + steps[k]
+            fits = (direction[axes[k]] == 0) | _fits(tiles, target[0], target[1])
+            pos = jnp.where(fits & ~stopped, target, pos)
+            ok.append(fits)
+        moved = moved + jnp.where(stopped, 0, jnp.stack(ok).astype(jnp.int32))
+        return pos, moved, stopped | (~ok[0] & ~ok[1])
 
-        def try_r(r, c):
-            nr = r + AGENT_SUBSTEP * dr
-            ok = (dr == 0) | _fits(tiles, nr, c)
-            return jnp.where(ok, nr, r), ok
-
-        c1, ok_c1 = try_c(r, c)
-        r1, ok_r1 = try_r(r, c1)
-        r2, ok_r2 = try_r(r, c)
-        c2, ok_c2 = try_c(r2, c)
-        new_r = jnp.where(x_first, r1, r2)
-        new_c = jnp.where(x_first, c1, c2)
-        ok_r = jnp.where(x_first, ok_r1, ok_r2)
-        ok_c = jnp.where(x_first, ok_c1, ok_c2)
-        live = ~stopped
-        r = jnp.where(live, new_r, r)
-        c = jnp.where(live, new_c, c)
-        moved_r = moved_r + (live & ok_r)
-        moved_c = moved_c + (live & ok_c)
-        stopped = stopped | (~ok_r & ~ok_c)
-    direction = jnp.stack([jnp.where(moved_r > 0, dr, 0), jnp.where(moved_c > 0, dc, 0)])
-    return jnp.stack([r, c]), direction
+    carry = (pos, jnp.zeros(2, jnp.int32), jnp.zeros((), bool))
+    pos, moved, _ = jax.lax.fori_loop(0, SUBSTEPS, sub_step, carry)
+    moved_by_axis = jnp.where(x_first, moved[::-1], moved)  # back to (row, col) order
+    return pos, jnp.where(moved_by_axis > 0, direction, 0)
 
 
 def _agent_cell(agent: jax.Array) -> tuple[jax.Array, jax.Array]:
