@@ -250,3 +250,55 @@ def test_time_limit_truncates():
     for t in range(3):
         state, reward, done, info = transition(jax.random.key(t), state, jnp.int32(NOOP))
     assert bool(done) and bool(info["truncated"]) and not bool(info["success"])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        (dict(view_radius=0), "view_radius"),
+        (dict(view_radius=True), "view_radius"),
+        (dict(distribution_mode="extreme"), "distribution_mode"),
+        (dict(speed=2), "speed"),
+    ],
+)
+def test_bad_options_raise_naming_the_field(kwargs, field):
+    with pytest.raises(ValueError, match=field):
+        Chaser(**kwargs)
+
+
+# --------------------------------------------------------------------------------------------
+# Learning
+# --------------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_ppo_learns_chaser_easy_symbolic():
+    """PPO (MLP 64-64, PROCGEN_COMPACT, lr 1e-3) on the compact view (radius 4) of 50 levels with
+    a 300-step limit beats the random policy's first-episode return at least twofold.
+
+    Measured on the shared 2-core host: random 0.65; trained 2.75 after 655k steps (its
+    training log: 0.8, 1.59, 1.99, 2.16 ... every 82k steps), so 246k steps leave a margin.
+    """
+    from gsl_jax.evaluation import evaluate_variations, random_policy_return
+    from gsl_jax.networks import NetworkConfig
+    from gsl_jax.presets import PROCGEN_COMPACT
+    from gsl_jax.training import train_ppo
+
+    env = Chaser(obs_mode="symbolic", view_radius=4, timeout=300)
+    levels = list(range(50))
+    random_return = random_policy_return(env, levels)
+    result = train_ppo(
+        env,
+        PROCGEN_COMPACT.replace(learning_rate=1e-3),
+        NetworkConfig(kind="mlp", hidden=(64, 64)),
+        total_steps=30 * 8192,
+        variation_sets=[levels],
+        updates_per_chunk=10,
+        seed=0,
+        progress=False,
+    )
+    params = jax.tree.map(lambda x: x[0], result.state.params)
+    slots = (levels * 2)[:64]
+    scores = evaluate_variations(env, result.network, params, slots, episodes=4, seed=1)
+    trained = float(scores.returns.mean())
+    history = [round(h["return_mean"], 2) for h in result.history]
+    print(f"{env.name}: random {random_return:.2f}, trained {trained:.2f}, log {history}")
+    assert trained >= 2.0 * random_return, (random_return, trained, history)
