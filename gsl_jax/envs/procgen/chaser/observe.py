@@ -77,7 +77,8 @@ def render_frame(state: ChaserState, renderer: TileRenderer, view: ent.View) -> 
         view, x, y, rx, ry, jnp.ones(4, bool), visible, entry, top_entry=entry + 1
     )
     canvas = ent.paint_spans(jnp.zeros((view.size, view.size), jnp.uint8), left, width, colour)
-    return renderer.render(sprite_tiles(state), state.theme, canvas)
+    # The tile ids into a buffer first: the renderer reads one per pixel.
+    return renderer.render(ent.materialize(sprite_tiles(state)), state.theme, canvas)
 
 
 def symbolic_view(state: ChaserState, radius: int) -> jax.Array:

@@ -36,6 +36,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from gsl_jax.envs.procgen import entities as ent
 from gsl_jax.envs.procgen.chaser.levels import (
     EAT_TIMEOUT,
     EGG_TIMEOUT,
@@ -162,7 +163,7 @@ def step(
     key: jax.Array, state: ChaserState, action: jax.Array
 ) -> tuple[ChaserState, jax.Array, jax.Array, jax.Array]:
     """One step of the rules with ``step_rand_int`` drawn from ``key`` (:func:`advance`)."""
-    return advance(state, action, jax.random.randint(key, (), 0, RAND_RANGE))
+    return advance(state, action, ent.materialize(jax.random.randint(key, (), 0, RAND_RANGE)))
 
 
 def advance(
@@ -191,6 +192,9 @@ def advance(
     is_enemy = state.enemy_kind == 2
     enemy_pos = state.enemy_pos + jnp.where(is_enemy[:, None], state.enemy_vel, 0)
     agent, agent_dir = move_agent(tiles, state.agent, direction, x_first)
+    # Into a buffer now: everything below and the frame read the agent's position, and XLA:CPU
+    # would otherwise recompute the unrolled sub-steps inside each consumer (per pixel).
+    agent = ent.materialize(agent)
     # 3. collisions; enemies are handled before the large orbs, with the old eat time.
     was_edible = t - state.eat_time < EAT_TIMEOUT
     gap = jnp.abs(enemy_pos - agent[None, :])
@@ -200,6 +204,7 @@ def advance(
     orb_pos = state.orb_cells * UNIT + UNIT // 2
     orb_hit = state.orb_alive & jnp.all(jnp.abs(orb_pos - agent[None, :]) <= LARGE_ORB_REACH, 1)
     eat_time = jnp.where(jnp.any(orb_hit), t, state.eat_time)
+    eat_time = ent.materialize(eat_time + EAT_TIMEOUT) - EAT_TIMEOUT  # (>= 0 before the shift)
     reward = ORB_REWARD * jnp.sum(orb_hit)
     # 4. eggs and enemies.
     kind = jnp.where(eaten, 0, state.enemy_kind)
@@ -231,16 +236,21 @@ def advance(
     # 5. the small orb under the agent, then completion.
     row, col = cell
     on_orb = tiles[row, col] == ORB
-    tiles = tiles.at[row, col].set(jnp.where(on_orb, FLOOR, tiles[row, col]).astype(tiles.dtype))
+    # A one-hot select, not ``.at[].set``: under vmap a batch-dependent index is a scatter.
+    here = (jnp.arange(w)[:, None] == row) & (jnp.arange(w)[None, :] == col)
+    tiles = jnp.where(here & on_orb, jnp.uint8(FLOOR), tiles)
     orbs_left = state.orbs_left - on_orb.astype(jnp.int32)
     complete = orbs_left == 0
     reward = reward + ORB_REWARD * on_orb + COMPLETION_BONUS * complete
+    # The frame reads these once per pixel: computed into buffers here, XLA:CPU would otherwise
+    # fuse their producers (the step's random draw included) into the renderer and redo them
+    # for every pixel (measured: a rendered step 25x slower than the rules plus the render).
     state = state.replace(
-        tiles=tiles,
+        tiles=ent.materialize(tiles),
         agent=agent,
         agent_dir=agent_dir,
-        enemy_kind=kind,
-        enemy_pos=enemy_pos,
+        enemy_kind=ent.materialize(kind),
+        enemy_pos=ent.materialize(enemy_pos),
         enemy_vel=enemy_vel,
         egg_timer=timer,
         orb_alive=state.orb_alive & ~orb_hit,
