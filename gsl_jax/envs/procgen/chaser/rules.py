@@ -244,7 +244,7 @@ def advance(
     reward = reward + ORB_REWARD * on_orb + COMPLETION_BONUS * complete
     # The frame reads these once per pixel: computed into buffers here, XLA:CPU would otherwise
     # fuse their producers (the step's random draw included) into the renderer and redo them
-    # for every pixel (measured: a rendered step 25x slower than the rules plus the render).
+    # for every pixel (docs/benchmarks.md, section 4, chaser).
     state = state.replace(
         tiles=ent.materialize(tiles),
         agent=agent,
