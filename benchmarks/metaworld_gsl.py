@@ -96,7 +96,7 @@ PRESETS = {
         demo_episodes=1,
     ),
     # ~2 h on 2 CPU cores (docs/metaworld.md has the measured rate it was sized from)
-    "cpu": Preset(steps=400_000, seeds=(0, 1, 2), eval_goals=10),
+    "cpu": Preset(steps=500_000, seeds=(0, 1, 2), eval_goals=10),
     # the released configuration at a budget for accelerator hosts with many CPU cores
     "paper": Preset(steps=20_000_000, seeds=(0, 1, 2, 3, 4), eval_goals=50, updates_per_chunk=20),
 }
