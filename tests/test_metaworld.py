@@ -189,6 +189,7 @@ def test_bad_arguments(kwargs, field):
 
 def test_unknown_task_name():
     assert task_ids(["reach-v3", "window-close-v3"]) == [0, 9]
+    assert task_ids("push-v3") == [1]
     with pytest.raises(ValueError, match="fly-v3"):
         task_ids(["fly-v3"])
 

@@ -118,6 +118,7 @@ def _check_benchmark(benchmark: str) -> None:
 def task_ids(names: Sequence[str], benchmark: str = "MT10") -> list[int]:
     """The task ids of task ``names`` (e.g. ``["reach-v3"] -> [0]``); ``ValueError`` naming an
     unknown task and listing the benchmark's."""
+    names = [names] if isinstance(names, str) else list(names)
     known = task_names(benchmark)
     unknown = [n for n in names if n not in known]
     if unknown:
