@@ -17,7 +17,9 @@ Presets (:class:`NetworkConfig.kind`):
 Pixel inputs (uint8) are scaled by 1/255. Weights use orthogonal initialisation (sqrt(2) for
 hidden layers, 0.01 for the policy output, 1.0 for the value output), as in the Procgen baselines.
 The Gaussian head's log-std is a free parameter vector, independent of the state, initialised to
-``log_std_init`` (0.0, i.e. std 1).
+``log_std_init`` (0.0, i.e. std 1); ``min_std`` / ``max_std`` (off by default) clip it to
+``[log min_std, log max_std]`` in the forward pass, as garage's ``GaussianMLPPolicy(min_std=...,
+max_std=...)`` clamps its log-std (no gradient flows to the parameter while it lies outside).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import numpy as np
 
 from gsl_jax.distributions import CategoricalParams, GaussianParams
 from gsl_jax.envs.core import Box, Discrete, Space
-from gsl_jax.validation import check_choice, check_finite, check_sizes
+from gsl_jax.validation import check_choice, check_finite, check_positive, check_sizes
 
 NetworkKind = Literal["impala", "small_cnn", "mlp"]
 HeadKind = Literal["auto", "categorical", "gaussian"]
@@ -49,18 +51,34 @@ class NetworkConfig:
         head: ``"auto"`` (categorical for discrete actions, Gaussian for continuous ones) or an
             explicit ``"categorical"`` / ``"gaussian"``, checked against the action space.
         log_std_init: initial log standard deviation of the Gaussian head.
+        min_std, max_std: bounds of the Gaussian head's standard deviation (``None``: unbounded,
+            the default). The GSL release's Meta-World policy uses 0.5 and 1.5.
     """
 
     kind: NetworkKind = "mlp"
     hidden: tuple[int, ...] = (64, 64)
     head: HeadKind = "auto"
     log_std_init: float = 0.0
+    # -- garage's Gaussian policy (the GSL release's Meta-World configuration) --------------
+    min_std: float | None = None
+    max_std: float | None = None
 
     def __post_init__(self) -> None:
         check_choice("network.kind", self.kind, ("impala", "small_cnn", "mlp"))
         check_sizes("network.hidden", self.hidden)
         check_choice("network.head", self.head, ("auto", "categorical", "gaussian"))
         check_finite("network.log_std_init", self.log_std_init)
+        for name in ("min_std", "max_std"):
+            if getattr(self, name) is not None:
+                check_positive(f"network.{name}", getattr(self, name))
+        if None not in (self.min_std, self.max_std) and not self.min_std < self.max_std:
+            raise ValueError(
+                f"network.max_std: must exceed min_std = {self.min_std}, got {self.max_std}"
+            )
+
+    @property
+    def std_bounded(self) -> bool:
+        return self.min_std is not None or self.max_std is not None
 
 
 def _ortho(scale: float) -> nn.initializers.Initializer:
@@ -115,6 +133,8 @@ class PolicyHead(nn.Module):
 
     action_space: Space
     log_std_init: float = 0.0
+    min_std: float | None = None
+    max_std: float | None = None
 
     @nn.compact
     def __call__(self, x: jax.Array) -> CategoricalParams | GaussianParams:
@@ -123,6 +143,10 @@ class PolicyHead(nn.Module):
         dim = int(np.prod(self.action_space.shape))
         mean = nn.Dense(dim, kernel_init=_ortho(0.01))(x)
         log_std = self.param("log_std", nn.initializers.constant(self.log_std_init), (dim,))
+        if self.min_std is not None or self.max_std is not None:
+            low = None if self.min_std is None else float(np.log(self.min_std))
+            high = None if self.max_std is None else float(np.log(self.max_std))
+            log_std = jnp.clip(log_std, low, high)
         return GaussianParams(mean, jnp.broadcast_to(log_std, mean.shape))
 
 
@@ -134,7 +158,8 @@ class ActorCritic(nn.Module):
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> tuple[CategoricalParams | GaussianParams, jax.Array]:
-        head = PolicyHead(self.action_space, self.config.log_std_init)
+        cfg = self.config
+        head = PolicyHead(self.action_space, cfg.log_std_init, cfg.min_std, cfg.max_std)
         if self.config.kind == "mlp":
             dist = head(MLP(self.config.hidden)(obs))
             value = MLP(self.config.hidden)(obs)
@@ -168,6 +193,11 @@ def make_network(
         raise ValueError(
             f"network.head: a categorical (discrete) head cannot drive the continuous action "
             f"space {action_space}; use head='gaussian' or 'auto'"
+        )
+    if config.std_bounded and not isinstance(action_space, Box):
+        raise ValueError(
+            f"network.min_std: std bounds need a Gaussian head, but the action space "
+            f"{action_space} is discrete; leave min_std and max_std unset"
         )
     if config.head == "gaussian" and not isinstance(action_space, Box):
         raise ValueError(

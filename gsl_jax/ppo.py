@@ -292,9 +292,14 @@ def make_learn(network: ActorCritic, config: PPOConfig, dapg: DAPGConfig | None 
                 f"[{config.num_envs}], got {list(traj.reward.shape)} and {list(last_value.shape)}"
             )
 
-        # 1. GAE on the (possibly normalised) rewards.
+        # 1. GAE on the (possibly normalised) rewards, plus the max-entropy bonus if asked.
+        reward = traj.reward
+        if config.entropy_reward_coef > 0:
+            dist, _ = network.apply(state.params, traj.obs.reshape((-1,) + traj.obs.shape[2:]))
+            entropy = jax.lax.stop_gradient(distribution_for(dist).entropy(dist))
+            reward = reward + config.entropy_reward_coef * entropy.reshape(reward.shape)
         advantages, returns = gae(
-            traj.reward, traj.value, traj.done, last_value, config.gamma, config.gae_lambda
+            reward, traj.value, traj.done, last_value, config.gamma, config.gae_lambda
         )
 
         # 2. Epochs of shuffled minibatches over the flattened [T * B] batch.

@@ -49,6 +49,12 @@ class PPOConfig:
         reward_clip: clip of the scaled rewards.
         loop: minibatch/chunk loop form, ``"auto"``, ``"scan"`` or ``"unroll"`` (see
             :mod:`gsl_jax.ppo`'s docstring).
+        entropy_reward_coef: if > 0, the "maximum-entropy" bonus of garage's PPO
+            (``entropy_method='max'``, the GSL release's Meta-World setting, 5e-3): before GAE,
+            ``r_t += entropy_reward_coef * H(pi(. | s_t))`` with the entropy of the policy that
+            collected the rollout, no gradient through it, added to the rewards GAE sees (after
+            reward normalisation, if that is on). 0 (default): off. It is separate from
+            ``ent_coef`` (the loss's entropy term), which the release sets to 0 with it.
     """
 
     num_envs: int = 64
@@ -69,6 +75,8 @@ class PPOConfig:
     normalize_rewards: bool = True
     reward_clip: float = 10.0
     loop: LoopMode = "auto"
+    # -- Meta-World / garage options (the GSL release's configuration) --------------------
+    entropy_reward_coef: float = 0.0
 
     def __post_init__(self) -> None:
         integers = ("num_envs", "num_steps", "num_minibatches", "update_epochs")
@@ -81,6 +89,8 @@ class PPOConfig:
         flags = ("clip_value", "normalize_advantages", "normalize_rewards")
         check_fields("ppo", self, check_bool, flags)
         check_choice("ppo.loop", self.loop, ("auto", "scan", "unroll"))
+        # -- Meta-World / garage options --
+        check_non_negative("ppo.entropy_reward_coef", self.entropy_reward_coef)
         if self.batch_size % self.num_minibatches:
             raise ValueError(
                 f"ppo.num_minibatches: the batch num_envs * num_steps = {self.batch_size} is not "

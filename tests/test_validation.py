@@ -43,6 +43,7 @@ BAD = {
     "seed": [-1, 2**32, 1.5, "0", True, NAN],
     "optional_positive_int": [0, -1, 2.5, "200", True, NAN],
     "optional_finite": [NAN, INF, -INF, "1", True],
+    "optional_positive": [0.0, -1.0, NAN, INF, "1", True],
     "sizes": [(), (0,), (-1, 4), (True,), (2.5,), "64", 64, None],
 }
 
@@ -65,9 +66,12 @@ FIELDS = [
     (PPOConfig, "ppo", "normalize_advantages", "bool"),
     (PPOConfig, "ppo", "normalize_rewards", "bool"),
     (PPOConfig, "ppo", "reward_clip", "positive"),
+    (PPOConfig, "ppo", "entropy_reward_coef", "non_negative"),
     # NetworkConfig
     (NetworkConfig, "network", "hidden", "sizes"),
     (NetworkConfig, "network", "log_std_init", "finite"),
+    (NetworkConfig, "network", "min_std", "optional_positive"),
+    (NetworkConfig, "network", "max_std", "optional_positive"),
     # DAPGConfig
     (DAPGConfig, "dapg", "demo_coeff", "non_negative"),
     (DAPGConfig, "dapg", "demo_freq", "positive_int"),
