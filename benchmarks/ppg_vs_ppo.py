@@ -1,7 +1,7 @@
 """PPG against PPO at equal env-steps on a Procgen port's compact observations, several seeds.
 
     nice -n 10 python benchmarks/ppg_vs_ppo.py [--game maze] [--seeds 3] [--steps 196608]
-        [--n-pi 8] [--out docs/images/ppg_vs_ppo.png]
+        [--n-pi 8] [--updates-per-chunk 2] [--out docs/images/ppg_vs_ppo.png]
 
 Both learners see the same levels, env batch (64 envs x 128 steps), MLP (64, 64) and learning rate;
 PPO runs PROCGEN_COMPACT's 3 epochs of 8 minibatches per update, PPG one epoch per iteration, an
@@ -50,13 +50,13 @@ def train(learner: str, env, levels, args, lr: float) -> dict:
     if learner == "ppo":
         net = make_network(net_config, env.action_space, shape)
         state = init_population(key, vec, net, config, sets)
-        chunk = make_chunk(vec, net, config, args.n_pi)
+        chunk = make_chunk(vec, net, config, args.updates_per_chunk)
     else:
         ppg_config = ppg.PPGConfig(n_pi=args.n_pi)
         net = make_phasic_network(net_config, env.action_space, shape)
         state = ppg.init_population(key, vec, net, config, ppg_config, sets)
-        chunk = ppg.make_chunk(vec, net, config, ppg_config, args.n_pi)
-    steps_per_chunk = args.n_pi * config.batch_size
+        chunk = ppg.make_chunk(vec, net, config, ppg_config, args.updates_per_chunk)
+    steps_per_chunk = args.updates_per_chunk * config.batch_size
     num_chunks = -(-args.steps // steps_per_chunk)
     returns, seconds = [], []
     for _ in range(num_chunks):
@@ -81,7 +81,8 @@ def main() -> None:
     parser.add_argument("--game", default="maze", choices=sorted(SETTINGS))
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=24 * 8192, help="env-steps per seed")
-    parser.add_argument("--n-pi", type=int, default=8, help="PPG's N_pi (= updates per chunk)")
+    parser.add_argument("--n-pi", type=int, default=8, help="PPG's N_pi")
+    parser.add_argument("--updates-per-chunk", type=int, default=2, help="one curve point each")
     parser.add_argument("--out", type=Path, default=Path("docs/images/ppg_vs_ppo.png"))
     args = parser.parse_args()
     options, n_levels, lr = SETTINGS[args.game]

@@ -199,3 +199,26 @@ def test_ppg_learns_cartpole(cartpole):
     last = [sum(r[i] for r in returns[24:]) for i in range(2)]  # the last 96 iterations
     curve = [round(r / max(n, 1)) for r, n in returns]
     assert last[0] / last[1] >= 75.0, " ".join(map(str, curve))
+
+
+def test_ppg_learns_a_port_from_compact_observations():
+    """Maze's compact view (radius 5, 100-step timeout) on 4 levels, 16 envs x 64 steps, N_pi 4:
+    after 80 iterations (81,920 env-steps) the episodes of the last 40 return 3 on average
+    (uniform-random play: 0.98 on these levels; measured 4.7 at this seed)."""
+    from gsl_jax.envs.procgen import make
+    from gsl_jax.presets import PROCGEN_COMPACT
+
+    env = make("maze", obs_mode="symbolic", view_radius=5, timeout=100)
+    ppo = PROCGEN_COMPACT.replace(num_envs=16, num_steps=64, num_minibatches=4, learning_rate=1e-3)
+    ppg = PPGConfig(n_pi=4, aux_minibatch_envs=4)
+    net = make_phasic_network(NetworkConfig(), env.action_space, env.observation_space.shape)
+    vec = VecEnv(env, ppo.num_envs)
+    sets = stack_variation_sets([np.arange(4)], env)
+    state = init_population(jax.random.key(0), vec, net, ppo, ppg, sets)
+    chunk = make_chunk(vec, net, ppo, ppg, 4)
+    totals = []
+    for _ in range(20):
+        state, m = chunk(state)
+        totals.append((float(np.sum(m["return_sum"])), float(np.sum(m["episodes"]))))
+    late = [sum(t[i] for t in totals[10:]) for i in range(2)]
+    assert late[0] / late[1] >= 3.0, [round(r / max(n, 1), 2) for r, n in totals]

@@ -20,8 +20,8 @@ CONFIG = GSLConfig(
     learner="ppg",
     ppg=PPGConfig(n_pi=2, aux_epochs=2, aux_minibatch_envs=4),
     plateau=PlateauConfig(window=2, max_steps=512),
-    num_specialists=2,
-    num_low=2,
+    num_specialists=1,  # a population of one: the generalist's compiled chunk serves it
+    num_low=1,
     specialist_steps=256,
     phase2_steps=256,
     updates_per_chunk=2,  # one PPG phase (2 iterations + the auxiliary phase) per chunk
@@ -57,7 +57,7 @@ def test_the_run_directory_records_the_learner_and_restores_ppg(finished):
     saved = json.loads((run_dir / "config.json").read_text())
     config = saved.get("config", saved)
     assert config["learner"] == "ppg" and config["ppg"]["n_pi"] == 2
-    env, loaded, params, net, phase, _ = load_generalist(run_dir)
+    env, loaded, params, net, phase, _ = load_generalist(run_dir, GymnaxEnv("CartPole-v1"))
     assert loaded == CONFIG and phase == "done"
     assert set(params["params"]) >= {"policy_torso", "value_torso", "aux_head"}
 
