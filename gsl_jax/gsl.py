@@ -39,6 +39,8 @@ from gsl_jax.loop import MAX_VALUE_LOSS, RunIO
 from gsl_jax.networks import NetworkConfig
 from gsl_jax.phases import PHASE2, GSLProgress, PhaseContext, RunBuilder, first, run_phases
 from gsl_jax.plateau import PlateauConfig
+from gsl_jax.ppg.config import PPGConfig
+from gsl_jax.ppg.config import check_pair as check_ppg_pair
 from gsl_jax.ppo import DAPGConfig, LearnerState, PPOConfig
 from gsl_jax.run_layout import (
     check_env_spec,
@@ -69,7 +71,11 @@ class GSLConfig:
     """Everything a GSL run needs besides the environment.
 
     Attributes:
-        ppo: PPO settings of the generalist and the specialists.
+        ppo: PPO settings of the generalist and the specialists (with ``learner="ppg"``, the
+            rollout and policy-loss settings PPG reads, :mod:`gsl_jax.ppg.config`).
+        learner: the base learner of every phase, ``"ppo"`` or ``"ppg"`` (:mod:`gsl_jax.ppg`:
+            the DAPG term joins PPG's policy phase).
+        ppg: PPG's own settings (read only with ``learner="ppg"``).
         network: the actor-critic.
         dapg: the phase-II demonstration term.
         plateau: criterion H and the phase-I budget (``plateau.max_steps``).
@@ -96,6 +102,8 @@ class GSLConfig:
     """
 
     ppo: PPOConfig = field(default_factory=PPOConfig)
+    learner: Literal["ppo", "ppg"] = "ppo"
+    ppg: PPGConfig = field(default_factory=PPGConfig)
     network: NetworkConfig = field(default_factory=NetworkConfig)
     dapg: DAPGConfig = field(default_factory=DAPGConfig)
     plateau: PlateauConfig = field(default_factory=PlateauConfig)
@@ -117,7 +125,7 @@ class GSLConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        nested = {"ppo": PPOConfig, "network": NetworkConfig, "dapg": DAPGConfig}
+        nested = {"ppo": PPOConfig, "network": NetworkConfig, "dapg": DAPGConfig, "ppg": PPGConfig}
         for name, klass in {**nested, "plateau": PlateauConfig}.items():
             validation.check_instance(f"gsl.{name}", getattr(self, name), klass)
         positive = (
@@ -150,6 +158,9 @@ class GSLConfig:
                 f"variations, but num_low (N_lenv) is {self.num_low}"
             )
         validation.check_choice("gsl.split", self.split, ("random", "contiguous"))
+        validation.check_choice("gsl.learner", self.learner, ("ppo", "ppg"))
+        if self.learner == "ppg":
+            check_ppg_pair(self.ppg, self.ppo, self.network.kind)
         validation.check_choice("gsl.select_metric", self.select_metric, ("return", "success"))
 
     def train_variations(self, env: Environment) -> int:
@@ -187,6 +198,7 @@ class GSLConfig:
         """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError`` naming them."""
         nested = {"ppo": PPOConfig, "network": NetworkConfig, "dapg": DAPGConfig}
         nested["plateau"] = PlateauConfig
+        nested["ppg"] = PPGConfig
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import jax
 import numpy as np
 
+from gsl_jax import ppg
 from gsl_jax.checkpoint import DamagedCheckpoint, read_meta, restore_checkpoint
 from gsl_jax.demos import DemoBuffer
 from gsl_jax.envs.core import Environment, VecEnv, stack_variation_sets
@@ -109,7 +110,11 @@ class RunBuilder:
 
     def __init__(self, env: Environment, config: GSLConfig):
         self.env, self.config = env, config
-        self.net = make_network(config.network, env.action_space, env.observation_space.shape)
+        # The base learner (config.learner) is resolved in this class, and only here.
+        if config.learner == "ppg":
+            self.net = ppg.gsl_network(config, env)
+        else:
+            self.net = make_network(config.network, env.action_space, env.observation_space.shape)
         self.vec_env = VecEnv(env, config.ppo.num_envs)
         root = jax.random.key(config.seed)
         self.k_init, self.k_spec, self.k_demo, self.k_low = jax.random.split(root, 4)
@@ -120,10 +125,23 @@ class RunBuilder:
         self._chunks: dict[bool, Callable] = {}
 
     def fresh_generalist(self) -> LearnerState:
+        if self.config.learner == "ppg":
+            return ppg.init_population(
+                self.k_init,
+                self.vec_env,
+                self.net,
+                self.config.ppo,
+                self.config.ppg,
+                self.train_set,
+            )
         return init_population(self.k_init, self.vec_env, self.net, self.config.ppo, self.train_set)
 
     def workers_from(self, source: LearnerState, sets: list, key: jax.Array) -> LearnerState:
         stacked = stack_variation_sets(sets, self.env, field="specialist variations")
+        if self.config.learner == "ppg":
+            c = self.config
+            copy = not c.fresh_specialist_optimizer
+            return ppg.clone_population(key, source, self.vec_env, stacked, c.ppo, c.ppg, copy)
         return clone_learner(
             key,
             source,
@@ -137,9 +155,15 @@ class RunBuilder:
         """The compiled chunk (with the DAPG term: ``chunk(state, demos)``), built once."""
         if dapg not in self._chunks:
             c = self.config
-            self._chunks[dapg] = make_chunk(
-                self.vec_env, self.net, c.ppo, c.updates_per_chunk, dapg=c.dapg if dapg else None
-            )
+            term = c.dapg if dapg else None
+            if c.learner == "ppg":
+                self._chunks[dapg] = ppg.make_chunk(
+                    self.vec_env, self.net, c.ppo, c.ppg, c.updates_per_chunk, dapg=term
+                )
+            else:
+                self._chunks[dapg] = make_chunk(
+                    self.vec_env, self.net, c.ppo, c.updates_per_chunk, dapg=term
+                )
         return self._chunks[dapg]
 
     def restore(self, path: Path, generalist_like: LearnerState) -> tuple[GSLProgress, Arrays]:

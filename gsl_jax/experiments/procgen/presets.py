@@ -6,7 +6,9 @@ to validated :class:`~gsl_jax.experiments.procgen.settings.Settings`, before any
 budget of 3.3M env-steps per seed (phase I at most 45%, 4 specialists on the 8 worst levels 30%,
 phase II the rest): sized for a 2-core CPU (docs/benchmarks.md). ``paper``: pixels, the IMPALA
 CNN, the Procgen paper's PPO (64 envs x 256 steps, gamma 0.999), 25M env-steps per game and
-method, 3 seeds, 16 specialists on the 64 worst levels (for accelerators). ``tiny``: a smoke test
+method, 3 seeds, 16 specialists on the 64 worst levels, and both of the paper's base learners
+(PPO and PPG, :mod:`gsl_jax.ppg`, each an experiment of its own: ``run_dir/ppo``,
+``run_dir/ppg``), for accelerators. ``tiny``: a smoke test
 (maze, eight levels, seconds of training). ``custom``: quick's values with nothing locked. A
 preset fixes its defining options (:data:`~gsl_jax.experiments.procgen.settings.LOCKED`).
 """
@@ -33,6 +35,7 @@ PRESETS: dict[str, Settings] = {
     "custom": QUICK,
     "paper": Settings(
         seeds=(0, 1, 2),
+        learners=("ppo", "ppg"),  # the paper's two base learners, one experiment each
         obs_mode="pixels",
         steps=25_000_000,
         phase1_fraction=0.4,

@@ -8,6 +8,7 @@ total env-steps (:func:`~.baseline.run_baseline`, the library's chunk loop), the
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import sys
@@ -255,6 +256,17 @@ def run_experiment(
 
     validate_settings(s)
     run_dir = Path(run_dir)
+    if len(s.learners) > 1:  # one whole experiment per base learner, in run_dir/<learner>
+        return {
+            learner: run_experiment(
+                dataclasses.replace(s, learners=(learner,)),
+                run_dir / learner,
+                resume and (run_dir / learner / "experiment.json").exists(),
+                progress,
+                report,
+            )
+            for learner in s.learners
+        }
     if res.prepare_run_dir(run_dir, s, resume):
         results = json.loads((run_dir / "results.json").read_text())
         if results.get("version") == res.RESULTS_VERSION:

@@ -23,6 +23,7 @@ from gsl_jax.presets import LOG_PROB_DAPG, MLP_64, PROCGEN_COMPACT
 from gsl_jax.validation import check_choice, check_finite, check_instance, check_positive
 
 METHODS = ("ppo", "gsl")
+LEARNERS = ("ppo", "ppg")
 BACKENDS = ("jax", "envpool")
 
 #: The GSL (and PPO) config of the quick preset: the library's compact-observation PPO and MLP,
@@ -47,6 +48,7 @@ DERIVED = (
     "gsl.specialist_steps",
     "gsl.phase2_steps",
     "gsl.seed",
+    "gsl.learner",
 )
 
 #: Command-line names of nested options (``demo_episodes`` sets both demo counts).
@@ -80,6 +82,11 @@ class Settings:
         games: Procgen games (the JAX ports, or any of the 16 with ``backend="envpool"``).
         seeds: one GSL and one PPO run per seed and game.
         methods: ``"ppo"`` and/or ``"gsl"``.
+        learners: the base learners, ``"ppo"`` and/or ``"ppg"`` (:mod:`gsl_jax.ppg`); each method
+            runs on each (the ``"ppo"`` method is then that learner alone, GSL that learner with
+            GSL). With one, ``gsl.learner`` is set to it; with several, each gets an experiment
+            of its own in a subfolder named after it (:func:`~gsl_jax.experiments.procgen.runs.
+            run_experiment`).
         backend: ``"jax"`` (the ports) or ``"envpool"`` (the real games; PPO only).
         distribution_mode: ``"easy"`` or ``"hard"``.
         obs_mode: ``"symbolic"`` (the ports' compact view) or ``"pixels"``.
@@ -100,6 +107,7 @@ class Settings:
     games: tuple[str, ...] = ("coinrun",)
     seeds: tuple[int, ...] = (0, 1)
     methods: tuple[str, ...] = METHODS
+    learners: tuple[str, ...] = ("ppo",)
     backend: str = "jax"
     distribution_mode: str = "easy"
     obs_mode: str = "symbolic"
@@ -116,7 +124,7 @@ class Settings:
     gsl: GSLConfig = QUICK_GSL
 
     def __post_init__(self) -> None:
-        for name in ("games", "seeds", "methods"):
+        for name in ("games", "seeds", "methods", "learners"):
             value = getattr(self, name)
             if isinstance(value, str) or not isinstance(value, tuple | list):
                 raise ValueError(f"{name}: expected a list, got {value!r}")
@@ -182,6 +190,7 @@ def _check_fields(s: Settings) -> None:
     _check_list("games", s.games, lambda name, g: check_instance(name, g, str))
     _check_list("seeds", s.seeds, _check_seed)
     _check_list("methods", s.methods, lambda name, m: check_choice(name, m, METHODS))
+    _check_list("learners", s.learners, lambda name, m: check_choice(name, m, LEARNERS))
     check_choice("backend", s.backend, BACKENDS)
     check_choice("distribution_mode", s.distribution_mode, ("easy", "hard"))
     check_choice("obs_mode", s.obs_mode, ("symbolic", "pixels"))
@@ -225,6 +234,7 @@ def _derive(s: Settings) -> GSLConfig:
         specialist_steps=specialist,
         phase2_steps=phase2,
         seed=0,
+        learner=s.learners[0],  # one experiment per learner (several: see run_experiment)
     )
 
 
