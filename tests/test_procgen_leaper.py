@@ -196,11 +196,11 @@ def test_a_log_carries_the_agent(level0, play):
     states, _, done, _, _ = play(state, actions(UP, *[NOOP] * 7))
     assert not bool(done.any())
     np.testing.assert_allclose(float(states.x[-1]), 4.3 + 7 * 0.05, atol=1e-5)
-    # Carried out of the world (x - 0.4 > 9) the episode ends.
-    state = put(blank(level0, x=8.3, rows={1: (WATER, 0.075)}), 1, 8.3)
-    done = play(state, actions(*[UP] * 30))[2]
-    first = int(np.argmax(np.asarray(done)))
-    assert bool(done[first]) and 10 <= first <= 20
+    # Carried out of the world (x - 0.4 > 9) the episode ends: the log reaches the agent's x
+    # after the first step, so after step k >= 1 the agent is at 8.3 + 0.075 k, out at k = 15.
+    state = put(blank(level0, x=8.3, rows={1: (WATER, 0.075)}), 1, 8.3 - 0.075)
+    done = play(state, actions(UP, *[NOOP] * 19))[2]
+    assert list(np.flatnonzero(np.asarray(done))) == list(range(15, 20))
 
 
 def test_resting_on_the_finish_row_completes_the_level(level0, play):
@@ -256,3 +256,40 @@ def test_frame_shows_the_frog_and_lanes(env, level0):
     car_row, car_col = int(64 - 1.5 * unit), int(2.0 * unit)
     assert not (frame[car_row, car_col] == frame[car_row, int(7.0 * unit)]).all()
     assert frame.dtype == np.uint8 and frame.shape == (64, 64, 3)
+
+
+# ------------------------------------------------------------------------------------------------
+# Learning
+# ------------------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_ppo_beats_random_on_leaper_easy_symbolic():
+    """PPO (PROCGEN_COMPACT, MLP) on 50 easy levels with a 100-step limit, symbolic
+    observations: after 20 updates (163,840 steps) the mean first-episode return must clearly
+    beat the uniform-random policy's on the same levels. Measured: random 1.02, trained 3.36
+    (training log 1.48, 2.55, 2.81, 3.23 per 40,960 steps); about 50 CPU-seconds."""
+    from gsl_jax.evaluation import evaluate_variations, random_policy_return
+    from gsl_jax.networks import NetworkConfig
+    from gsl_jax.presets import PROCGEN_COMPACT
+    from gsl_jax.training import train_ppo
+
+    env = Leaper(obs_mode="symbolic", timeout=100)
+    levels = list(range(50))
+    random_return = random_policy_return(env, levels)
+    config = PROCGEN_COMPACT.replace(learning_rate=1e-3)
+    result = train_ppo(
+        env,
+        config,
+        NetworkConfig(kind="mlp", hidden=(64, 64)),
+        total_steps=20 * config.batch_size,
+        variation_sets=[levels],
+        updates_per_chunk=5,
+        seed=0,
+        progress=False,
+    )
+    params = jax.tree.map(lambda x: x[0], result.state.params)
+    slots = (levels * 2)[:64]
+    trained = float(
+        evaluate_variations(env, result.network, params, slots, episodes=4, seed=1).returns.mean()
+    )
+    curve = [round(h["return_mean"], 2) for h in result.history]
+    assert trained >= max(2.0 * random_return, random_return + 1.0), (random_return, trained, curve)
