@@ -225,9 +225,10 @@ def start_state(seed: jax.Array, mode: str) -> LeaperState:
         variation=jnp.asarray(seed, jnp.int32),
     )
 
-    def prespawn(state: LeaperState, key: jax.Array) -> tuple[LeaperState, None]:
-        draws = jax.random.uniform(key, (2, w))
+    def prespawn(state: LeaperState, draws: jax.Array) -> tuple[LeaperState, None]:
         return move_traffic(spawn(state, draws[0], draws[1], w), w), None
 
-    state, _ = jax.lax.scan(prespawn, state, jax.random.split(k_traffic, PRESPAWN[mode]))
+    # All draws in one PRNG call: a key split and a draw per step cost more than the step.
+    draws = jax.random.uniform(k_traffic, (PRESPAWN[mode], 2, w))
+    state, _ = jax.lax.scan(prespawn, state, draws)
     return state

@@ -52,6 +52,8 @@ SYMBOLIC_BOUND = 2.0
 SPEED_SCALE = 0.2
 #: The frog's drawn half-height in units of its box (Procgen draws the sprite taller).
 FROG_TALL = 1.15
+#: Added to a car's or log's palette entry where a column is in its inner part (render).
+INNER = 32
 
 
 def render(state: LeaperState, world: int, patterns: np.ndarray, palettes: np.ndarray) -> jax.Array:
@@ -68,33 +70,43 @@ def render(state: LeaperState, world: int, patterns: np.ndarray, palettes: np.nd
     for k in (1, 2, 3):
         canvas = jnp.where((kind == k)[:, None], jnp.asarray(patterns[k]), canvas)
 
-    # Cars and logs, per grid row: which columns each covers and with which entry.
+    # Cars and logs, per grid row and column: the body's entry, + INNER where the column is in
+    # the inner part (a car's windscreen on its leading side, a log's core). One [W, K, 64] pass.
     rx, ry = row_boxes(state.row_kind)
-    is_car = (state.row_kind == ROAD)[:, None, None]
+    is_car = state.row_kind == ROAD
+    lead = jnp.where(is_car, jnp.sign(state.row_speed), 1.0)[:, None, None]
+    lo = jnp.where(is_car, 0.2 * CAR_RX, -0.5 * LOG_R)[:, None, None]
+    hi = jnp.where(is_car, 0.6 * CAR_RX, 0.5 * LOG_R)[:, None, None]
     dx = jnp.asarray(xs)[None, None, :] - state.lane_x[:, :, None]  # [W, K, 64]
     cover = state.lane_alive[:, :, None] & (jnp.abs(dx) < rx[:, None, None])
-    s = dx * jnp.sign(state.row_speed)[:, None, None] / jnp.maximum(rx, 1e-6)[:, None, None]
-    inner = jnp.where(is_car, (s > 0.2) & (s < 0.6), jnp.abs(s) < 0.5)
-    body = jnp.where(is_car[..., 0], CAR_ENTRY + state.lane_look, LOG_ENTRY)[:, :, None]
-    core = jnp.where(is_car, WINDOW_ENTRY, LOG_ENTRY + 1)
-    body_entry = jnp.max(jnp.where(cover, body, 0), axis=1)[row_of]  # [64, 64]
-    core_entry = jnp.max(jnp.where(cover & inner, core, 0), axis=1)[row_of]
-    v = jnp.abs(frac - 0.5)[:, None] / jnp.maximum(ry[row_of], 1e-6)[:, None]
-    canvas = jnp.where((v < 1.0) & (body_entry > 0), body_entry, canvas)
-    canvas = jnp.where((v < 0.6) & (core_entry > 0), core_entry, canvas)
+    inner = (dx * lead > lo) & (dx * lead < hi)
+    body = jnp.where(is_car[:, None], CAR_ENTRY + state.lane_look, LOG_ENTRY)[:, :, None]
+    code = jnp.max(jnp.where(cover, body + jnp.where(inner, INNER, 0), 0), axis=1)[row_of]
+    # Per pixel row: inside the entities' box (|dy| < ry), inside the inner band (0.6 ry).
+    v = jnp.abs(frac - 0.5) / jnp.maximum(ry[row_of], 1e-6)
+    core = jnp.where(is_car[row_of], WINDOW_ENTRY, LOG_ENTRY + 1)[:, None]
+    entry = jnp.where((v < 0.6)[:, None] & (code >= INNER), core, code % INNER)
+    canvas = jnp.where((v < 1.0)[:, None] & (code > 0), entry, canvas)
 
-    # The frog: a disc, a stripe down its back and two eyes towards its facing direction.
-    fx = jnp.asarray([0.0, 1.0, 0.0, -1.0])[state.facing]
-    fy = jnp.asarray([1.0, 0.0, -1.0, 0.0])[state.facing]
-    px = (jnp.asarray(xs)[None, :] - state.x) / AGENT_R
-    py = (jnp.asarray(ys)[:, None] - state.y) / (AGENT_R * FROG_TALL)
-    along, across = px * fx + py * fy, px * fy - py * fx
-    frog = px * px + py * py < 1.0
-    stripe = frog & (jnp.abs(across) < 0.2) & (along < 0.1)
-    eyes = ((along - 0.45) ** 2 + (jnp.abs(across) - 0.4) ** 2) < 0.06
-    canvas = jnp.where(frog, FROG_ENTRY, canvas)
-    canvas = jnp.where(stripe, FROG_ENTRY + 1, canvas)
-    canvas = jnp.where(frog & eyes, FROG_ENTRY + 2, canvas)
+    # The frog: a disc, a stripe down its back and two eyes towards its facing direction. Every
+    # term is a function of the row alone plus one of the column alone (a hop is along one
+    # axis), so each pixel costs an add and a compare per shape.
+    px = (jnp.asarray(xs) - state.x) / AGENT_R  # [64] columns
+    py = (jnp.asarray(ys) - state.y) / (AGENT_R * FROG_TALL)  # [64] rows
+    sign = jnp.asarray([1.0, 1.0, -1.0, -1.0])[state.facing]
+    vertical = (state.facing % 2) == 0
+    # along / across the facing direction, split into their row and column parts.
+    along_r, along_c = jnp.where(vertical, sign * py, 0.0), jnp.where(vertical, 0.0, sign * px)
+    across_r, across_c = jnp.where(vertical, 0.0, sign * py), jnp.where(vertical, sign * px, 0.0)
+    disc = (py * py)[:, None] + (px * px)[None, :] < 1.0
+    eye_r = jnp.where(vertical, (along_r - 0.45) ** 2, (jnp.abs(across_r) - 0.4) ** 2)
+    eye_c = jnp.where(vertical, (jnp.abs(across_c) - 0.4) ** 2, (along_c - 0.45) ** 2)
+    eyes = eye_r[:, None] + eye_c[None, :] < 0.06
+    stripe_r = (jnp.abs(across_r) < 0.2) & (along_r < 0.1)
+    stripe_c = (jnp.abs(across_c) < 0.2) & (along_c < 0.1)
+    stripe = stripe_r[:, None] & stripe_c[None, :]
+    frog = jnp.where(eyes, FROG_ENTRY + 2, jnp.where(stripe, FROG_ENTRY + 1, FROG_ENTRY))
+    canvas = jnp.where(disc, frog, canvas)
     return jnp.asarray(palettes)[state.theme][canvas.astype(jnp.int32)]
 
 
