@@ -78,7 +78,13 @@ REPO = HERE.parent
 DEFAULT_OUT = REPO / "docs" / "procgen_fidelity.md"
 
 #: EnvPool task-id stem of each game: ``f"{stem}Easy-v0"``.
-ENVPOOL_NAMES = {"maze": "Maze", "heist": "Heist", "bigfish": "Bigfish", "coinrun": "Coinrun"}
+ENVPOOL_NAMES = {
+    "maze": "Maze",
+    "heist": "Heist",
+    "bigfish": "Bigfish",
+    "coinrun": "Coinrun",
+    "leaper": "Leaper",
+}
 #: The generalisation protocol's training set: levels START_LEVEL .. START_LEVEL + 199.
 NUM_LEVELS = 200
 START_LEVEL = 0
@@ -149,6 +155,8 @@ FIXED_POLICIES: dict[str, tuple[Policy, ...]] = {
     "bigfish": (Policy("always NOOP", (4,)),),
     # Run right while jumping: the classic blind coinrun baseline.
     "coinrun": (Policy("always RIGHT+UP", (8,)),),
+    # Hop up whenever at rest: crosses the lanes blind, dies to cars and to water without logs.
+    "leaper": (Policy("always UP", (5,)),),
 }
 
 
