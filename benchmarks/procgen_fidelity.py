@@ -78,7 +78,13 @@ REPO = HERE.parent
 DEFAULT_OUT = REPO / "docs" / "procgen_fidelity.md"
 
 #: EnvPool task-id stem of each game: ``f"{stem}Easy-v0"``.
-ENVPOOL_NAMES = {"maze": "Maze", "heist": "Heist", "bigfish": "Bigfish", "coinrun": "Coinrun"}
+ENVPOOL_NAMES = {
+    "maze": "Maze",
+    "heist": "Heist",
+    "bigfish": "Bigfish",
+    "coinrun": "Coinrun",
+    "miner": "Miner",
+}
 #: The generalisation protocol's training set: levels START_LEVEL .. START_LEVEL + 199.
 NUM_LEVELS = 200
 START_LEVEL = 0
@@ -149,6 +155,10 @@ FIXED_POLICIES: dict[str, tuple[Policy, ...]] = {
     "bigfish": (Policy("always NOOP", (4,)),),
     # Run right while jumping: the classic blind coinrun baseline.
     "coinrun": (Policy("always RIGHT+UP", (8,)),),
+    # Digging straight down: the robot reaches the bottom and waits there, so the boulders and
+    # diamonds it freed fall on it (the crush rule); cycling RIGHT, UP digs a staircase and
+    # pushes boulders to the right.
+    "miner": (Policy("always DOWN", (3,)), Policy("cycle RIGHT, UP", (7, 5))),
 }
 
 

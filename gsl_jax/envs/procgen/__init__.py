@@ -30,6 +30,7 @@ GAMES: dict[str, str] = {
     "heist": "gsl_jax.envs.procgen.heist:Heist",
     "bigfish": "gsl_jax.envs.procgen.bigfish:BigFish",
     "coinrun": "gsl_jax.envs.procgen.coinrun:CoinRun",
+    "miner": "gsl_jax.envs.procgen.miner:Miner",
 }
 
 #: Procgen's distribution modes (procgen ``game.cpp``: easy 0, hard 1, extreme 2, memory 10,
