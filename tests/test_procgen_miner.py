@@ -25,6 +25,9 @@ from gsl_jax.envs.procgen.miner import (
 )
 
 W = 10  # easy
+# The learning test's settings: a 9x9 window, a 200-step limit, 30 updates of 8,192 steps
+# (measured: random 0.59; trained 4.55 after 40 updates, training log 2.75 after 30).
+LEARN_RADIUS, LEARN_TIMEOUT, LEARN_STEPS = 4, 200, 30 * 8192
 LEFT, DOWN, NOOP, UP, RIGHT, RIGHT_UP, SPECIAL = 1, 3, 4, 5, 7, 8, 9
 _CODES = {".": SPACE, "#": DIRT, "o": BOULDER, "*": DIAMOND, "O": MOVING_BOULDER}
 _CODES |= {"+": MOVING_DIAMOND, "A": SPACE, "E": SPACE}
@@ -174,3 +177,34 @@ def test_symbolic_channels_around_the_agent():
     assert obs[1, 2, 2] == 1 and obs[1, 2, 3] == 1  # a falling diamond to the right
     assert obs[2, 1, 4] == 1 and obs[:, :, 4].sum() == 1  # the exit below
     assert (obs[:, :, 6] == 1).all()  # the exit is open
+
+
+@pytest.mark.slow
+def test_ppo_learns_miner_easy_symbolic():
+    """PPO (MLP on a small egocentric window, PROCGEN_COMPACT) collects clearly more than the
+    random policy on 20 training levels; first-episode returns, as in the grid games' tests."""
+    from gsl_jax.evaluation import evaluate_variations, random_policy_return
+    from gsl_jax.networks import NetworkConfig
+    from gsl_jax.presets import PROCGEN_COMPACT
+    from gsl_jax.training import train_ppo
+
+    env = Miner(obs_mode="symbolic", view_radius=LEARN_RADIUS, timeout=LEARN_TIMEOUT)
+    levels = list(range(20))
+    random_return = random_policy_return(env, levels)
+    result = train_ppo(
+        env,
+        PROCGEN_COMPACT.replace(learning_rate=1e-3),
+        NetworkConfig(kind="mlp", hidden=(64, 64)),
+        total_steps=LEARN_STEPS,
+        variation_sets=[levels],
+        updates_per_chunk=10,
+        seed=0,
+        progress=False,
+    )
+    params = jax.tree.map(lambda x: x[0], result.state.params)
+    slots = (levels * 4)[:64]
+    scores = evaluate_variations(env, result.network, params, slots, episodes=2, seed=1)
+    trained = float(scores.returns.mean())
+    history = [round(h["return_mean"], 2) for h in result.history]
+    print(f"{env.name}: random {random_return:.2f}, trained {trained:.2f}, log {history}")
+    assert trained >= max(2.0 * random_return, random_return + 1.0), (random_return, trained)
