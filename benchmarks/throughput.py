@@ -616,7 +616,13 @@ def procgen_envpool_timer(game: str, batch: int, steps: int) -> tuple[Callable[[
     import envpool
     import numpy as np
 
-    stems = {"maze": "Maze", "heist": "Heist", "bigfish": "Bigfish", "coinrun": "Coinrun"}
+    stems = {
+        "maze": "Maze",
+        "heist": "Heist",
+        "bigfish": "Bigfish",
+        "coinrun": "Coinrun",
+        "miner": "Miner",
+    }
     env = envpool.make(
         f"{stems[game]}Easy-v0",
         env_type="gymnasium",
