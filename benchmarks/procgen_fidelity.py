@@ -84,6 +84,7 @@ ENVPOOL_NAMES = {
     "bigfish": "Bigfish",
     "coinrun": "Coinrun",
     "leaper": "Leaper",
+    "miner": "Miner",
 }
 #: The generalisation protocol's training set: levels START_LEVEL .. START_LEVEL + 199.
 NUM_LEVELS = 200
@@ -157,6 +158,10 @@ FIXED_POLICIES: dict[str, tuple[Policy, ...]] = {
     "coinrun": (Policy("always RIGHT+UP", (8,)),),
     # Hop up whenever at rest: crosses the lanes blind, dies to cars and to water without logs.
     "leaper": (Policy("always UP", (5,)),),
+    # Digging straight down: the robot reaches the bottom and waits there, so the boulders and
+    # diamonds it freed fall on it (the crush rule); cycling RIGHT, UP digs a staircase and
+    # pushes boulders to the right.
+    "miner": (Policy("always DOWN", (3,)), Policy("cycle RIGHT, UP", (7, 5))),
 }
 
 

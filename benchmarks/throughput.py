@@ -622,6 +622,7 @@ def procgen_envpool_timer(game: str, batch: int, steps: int) -> tuple[Callable[[
         "bigfish": "Bigfish",
         "coinrun": "Coinrun",
         "leaper": "Leaper",
+        "miner": "Miner",
     }
     env = envpool.make(
         f"{stems[game]}Easy-v0",

@@ -24,6 +24,7 @@ def test_normalisation_uses_the_official_constants():
         "bigfish",
         "coinrun",
         "leaper",
+        "miner",
     }
 
 
