@@ -4,6 +4,7 @@ specialist budget and env count options, batched demo collection, ``max_cycles``
 import dataclasses
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -86,7 +87,7 @@ def test_population_of_one_variation_specialists_equals_separate_runs(population
     assert build.spec_steps_per_chunk == 2 * 2 * 16  # 2 updates of 2 envs x 16 steps
     assert workers.env.stats.finished.shape == (12, 2)  # specialist_num_envs envs each
     chunk = build.chunk(specialists=True)
-    copy = lambda tree: jax.tree.map(lambda x: np.array(x), tree)  # noqa: E731 (chunks donate)
+    copy = lambda tree: jax.tree.map(jnp.copy, tree)  # noqa: E731 (chunks donate their input)
     members = {p: jax.tree.map(lambda x, p=p: x[p : p + 1], copy(workers)) for p in (0, 5, 11)}
     together, metrics = chunk(copy(workers))
     for p, alone in members.items():
