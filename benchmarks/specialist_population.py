@@ -32,7 +32,7 @@ import numpy as np
 from gsl_jax.envs.procgen import make
 from gsl_jax.gsl import GSLConfig
 from gsl_jax.phases import RunBuilder, first
-from gsl_jax.population import place_population
+from gsl_jax.population import place_population, population_devices
 from gsl_jax.presets import MLP_64, PROCGEN_COMPACT
 
 
@@ -51,7 +51,7 @@ def measure(game: str, mode: str, size: int, levels: int, args: argparse.Namespa
     build = RunBuilder(env, config)
     source = first(build.fresh_generalist())
     workers = build.workers_from(source, [[v] for v in range(size)], build.k_spec, True)
-    state, devices = place_population(workers, True)
+    state, _ = place_population(workers, True)
     chunk = build.chunk(specialists=True)
     start = time.perf_counter()
     state, metrics = chunk(state)
@@ -68,7 +68,7 @@ def measure(game: str, mode: str, size: int, levels: int, args: argparse.Namespa
     peak = stats.get("peak_bytes_in_use")
     return {
         "size": size,
-        "devices": len(devices),
+        "devices": len(population_devices(size)),
         "steps_per_chunk": steps,
         "first_chunk_s": compile_s,
         "chunk_s": float(np.median(times)),
@@ -126,7 +126,8 @@ def main(argv: Sequence[str] | None = None) -> list[dict]:
         f"{PROCGEN_COMPACT.num_steps} steps per specialist, {args.updates} update(s) per chunk, "
         f"{jax.devices()[0].platform}\n"
     )
-    print(table(rows))
+    if rows:
+        print(table(rows))
     return rows
 
 

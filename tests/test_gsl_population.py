@@ -207,3 +207,57 @@ def test_report_marks_the_phases_of_every_cycle():
         (800.0, "generalist+dapg (cycle 2)"),
     ]
     assert specialist_spans(records) == [(200.0, 400.0), (600.0, 800.0)]
+
+
+def _procgen_cli():
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "procgen_gsl.py"
+    spec = importlib.util.spec_from_file_location("procgen_gsl_cli_population", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    "argv, dapg",
+    [
+        # the released form: pi(a|s), raw max advantage of the rollout, every 4th minibatch, 0.5
+        (
+            ["--demo-coeff", "0.5", "--demo-freq", "4", "--set", "gsl.dapg.use_log_prob=false",
+             "--set", "gsl.dapg.normalized_max_advantage=false"],
+            dict(demo_coeff=0.5, demo_freq=4, use_log_prob=False, normalized_max_advantage=False),
+        ),
+        (["--set", "gsl.dapg.use_log_prob=true"], dict(use_log_prob=True)),
+        (["--set", "gsl.dapg.decay=0.95"], dict(decay=0.95)),
+        (["--set", "gsl.dapg.normalized_max_advantage=true"], dict(normalized_max_advantage=True)),
+    ],
+)  # fmt: skip
+def test_every_distillation_variant_is_set_from_the_experiment_cli(argv, dapg):
+    from gsl_jax.experiments.procgen.presets import resolve_settings
+
+    cli = _procgen_cli()
+    settings = resolve_settings("quick", cli._overrides(cli.build_parser().parse_args(argv)))
+    for name, value in dapg.items():
+        assert getattr(settings.gsl.dapg, name) == value, name
+
+
+def test_population_options_from_the_experiment_cli():
+    """Per-variation budget (replacing specialist_fraction), envs per specialist, cycles."""
+    from gsl_jax.experiments.procgen.presets import resolve_settings
+
+    cli = _procgen_cli()
+    argv = ["--num-low", "100", "--num-specialists", "100", "--specialist-num-envs", "4"]
+    argv += ["--specialist-steps-per-variation", "4096", "--max-cycles", "2"]
+    s = resolve_settings("quick", cli._overrides(cli.build_parser().parse_args(argv)))
+    g = s.gsl
+    assert (g.specialist_num_envs, g.max_cycles, g.specialist_budget) == (4, 2, 4096)
+    chunk = g.updates_per_chunk * g.ppo.batch_size  # 3 x 64 x 128
+    assert g.updates_per_chunk * 4 * g.ppo.num_steps == 1536  # a specialist's chunk
+    spent = 100 * 3 * 1536  # 4096 steps -> 3 chunks each
+    left = s.steps - g.plateau.max_steps - spent
+    assert g.phase2_steps == -(-left // chunk) * chunk  # phase II: the rest, in whole chunks
+    with pytest.raises(ValueError, match=r"per_variation\): 100 specialists x 1,000,000 steps"):
+        resolve_settings("quick", dict(num_low=100, num_specialists=100,
+                                       specialist_steps_per_variation=10**6))  # fmt: skip

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gsl_jax.gsl import GSLConfig
+from gsl_jax.gsl import DEFAULT_SPECIALIST_STEPS, GSLConfig
 from gsl_jax.presets import LOG_PROB_DAPG, MLP_64, PROCGEN_COMPACT
 from gsl_jax.validation import check_choice, check_finite, check_instance, check_positive
 
@@ -225,7 +225,7 @@ def _derive(s: Settings) -> GSLConfig:
     if g.specialist_steps_per_variation is not None:
         specialist = g.specialist_budget
     spent = g.num_specialists * round_up(specialist, spec_chunk)
-    if s.steps - phase1 - spent <= 0:
+    if g.specialist_steps_per_variation is not None and s.steps - phase1 - spent <= 0:
         raise ValueError(
             f"gsl.specialist_steps_per_variation: {g.num_specialists} specialists x "
             f"{specialist:,} steps leave no phase II of steps = {s.steps:,}"
@@ -322,6 +322,9 @@ def apply_overrides(base: Settings, overrides: Mapping[str, Any]) -> Settings:
             if not _same_kind(old, value):
                 raise ValueError(f"{name}: expected {type(old).__name__}, got {value!r}")
             _set(tree, path, _plain(value))
+    if tree["gsl"].get("specialist_steps_per_variation") is not None:
+        # derived again on construction: the old derived value would contradict the new budget
+        tree["gsl"]["specialist_steps"] = DEFAULT_SPECIALIST_STEPS
     try:
         return Settings.from_dict(tree)
     except TypeError as err:
