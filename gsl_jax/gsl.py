@@ -180,7 +180,8 @@ class GSLConfig:
             raise ValueError(
                 f"gsl.specialist_steps: {steps:,} contradicts specialist_steps_per_variation = "
                 f"{per_variation:,} ({self.specialist_budget:,} per specialist of up to "
-                f"{self.largest_subset} variations); set only one of them"
+                f"{self.largest_subset} variations); set specialist_steps to that or to its "
+                f"default {DEFAULT_SPECIALIST_STEPS:,}"
             )
         self.specialist_ppo  # noqa: B018  (refuses a batch num_minibatches cannot split)
 
