@@ -187,7 +187,7 @@ def _env_options(cmd: TrainCommand) -> dict:
 def gsl_budget(config: GSLConfig) -> int:
     """The env-steps GSL's training phases are given: ``--method ppo``'s default budget."""
     budget = config.plateau.max_steps + config.phase2_steps + config.low_finetune_steps
-    return budget + config.num_specialists * config.specialist_steps
+    return budget + config.num_specialists * config.specialist_budget
 
 
 def ppo_run_config(cmd: TrainCommand):

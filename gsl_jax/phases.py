@@ -7,7 +7,8 @@ A phase may also have ``start(ctx, arrays, progress) -> arrays``, which builds i
 (e.g. clones the specialists) before the checkpoint at its boundary, so that checkpoint holds
 exactly what the phase starts from. :func:`run_phases` walks a table of :class:`Phase` entries
 from the phase a run is in; GSL's table and phase functions are in :mod:`gsl_jax.gsl_phases`. A
-new phase, or a repeated cycle, is one more entry.
+new phase is one more entry; a repeated cycle is a phase (phase II) that raises
+``progress.cycle`` and names, in its entry's ``again``, the phase the new cycle starts from.
 
 Vocabulary (:data:`PHASES`, in run order): ``progress.phase`` of every checkpoint, the
 ``gsl_phase`` of every chunk record and the event lines use these names. A record's ``phase``
@@ -75,16 +76,21 @@ class GSLProgress(Progress):
     Attributes:
         phase: the phase the run is in (:data:`PHASES`).
         position: its index in the run's phase table (a table may repeat a phase).
+        cycle: the specialist -> demonstration -> phase-II cycle the run is in (from 1; phase I
+            and the first selection belong to cycle 1).
         events: the event lines so far.
         low: E_low; ``subsets`` its split, one tuple per specialist.
         demos_kept: demo episodes kept ``(specialists, generalist)``.
         specialist_demos: per specialist ``{"variations", "wanted", "kept", "successes",
             "episodes"}``: demo episodes wanted and kept, successful and finished episodes.
         demo_capacity, demo_action_shape, demo_action_dtype: the demo buffer's layout.
+        cycle_log: per finished demo collection, ``{"cycle", "low", "subsets", "demos_kept",
+            "specialist_demos"}`` (``low`` .. ``specialist_demos`` hold the latest cycle's).
     """
 
     phase: str = PHASE1
     position: int = 0
+    cycle: int = 1
     events: tuple[str, ...] = ()
     low: tuple[int, ...] = ()
     subsets: tuple[Any, ...] = ()
@@ -93,6 +99,7 @@ class GSLProgress(Progress):
     demo_capacity: int = 0
     demo_action_shape: tuple[int, ...] = ()
     demo_action_dtype: str = "int32"
+    cycle_log: tuple[dict[str, Any], ...] = ()
 
 
 def first(population: LearnerState) -> LearnerState:
@@ -116,13 +123,22 @@ class RunBuilder:
         else:
             self.net = make_network(config.network, env.action_space, env.observation_space.shape)
         self.vec_env = VecEnv(env, config.ppo.num_envs)
+        self.spec_ppo = config.specialist_ppo
+        same = self.spec_ppo.num_envs == config.ppo.num_envs
+        self.spec_vec_env = self.vec_env if same else VecEnv(env, self.spec_ppo.num_envs)
         root = jax.random.key(config.seed)
         self.k_init, self.k_spec, self.k_demo, self.k_low = jax.random.split(root, 4)
         self.k_select = jax.random.fold_in(root, 1)  # selection's tie-breaks
         self.train_ids = np.arange(config.train_variations(env))
         self.train_set = stack_variation_sets([self.train_ids], env, field="training variations")
         self.steps_per_chunk = config.updates_per_chunk * config.ppo.batch_size
-        self._chunks: dict[bool, Callable] = {}
+        self.spec_steps_per_chunk = config.updates_per_chunk * self.spec_ppo.batch_size
+        self._chunks: dict[tuple[bool, bool], Callable] = {}
+
+    def cycle_key(self, key: jax.Array, cycle: int) -> jax.Array:
+        """``key`` (one of ``k_spec``, ``k_demo``, ``k_low``, ``k_select``) for ``cycle``: itself
+        in cycle 1 (so one-cycle runs draw what they always drew), folded with the cycle after."""
+        return key if cycle == 1 else jax.random.fold_in(key, cycle)
 
     def fresh_generalist(self) -> LearnerState:
         if self.config.learner == "ppg":
@@ -136,35 +152,40 @@ class RunBuilder:
             )
         return init_population(self.k_init, self.vec_env, self.net, self.config.ppo, self.train_set)
 
-    def workers_from(self, source: LearnerState, sets: list, key: jax.Array) -> LearnerState:
+    def workers_from(
+        self, source: LearnerState, sets: list, key: jax.Array, specialists: bool = False
+    ) -> LearnerState:
+        """Clones of ``source``, one per id list of ``sets``: pi_g_low (the generalist's envs)
+        or, with ``specialists``, the specialists (``specialist_num_envs`` envs each)."""
         stacked = stack_variation_sets(sets, self.env, field="specialist variations")
-        if self.config.learner == "ppg":
-            c = self.config
-            copy = not c.fresh_specialist_optimizer
-            return ppg.clone_population(key, source, self.vec_env, stacked, c.ppo, c.ppg, copy)
-        return clone_learner(
-            key,
-            source,
-            self.vec_env,
-            stacked,
-            copy_optimizer=not self.config.fresh_specialist_optimizer,
-            config=self.config.ppo,
+        vec_env, ppo = (
+            (self.spec_vec_env, self.spec_ppo) if specialists else (self.vec_env, self.config.ppo)
         )
+        if vec_env is not self.vec_env:  # per-env reward-normalisation returns: resized
+            returns = jax.numpy.zeros(vec_env.num_envs, source.reward_norm.returns.dtype)
+            source = source.replace(reward_norm=source.reward_norm.replace(returns=returns))
+        copy = not self.config.fresh_specialist_optimizer
+        if self.config.learner == "ppg":
+            return ppg.clone_population(key, source, vec_env, stacked, ppo, self.config.ppg, copy)
+        return clone_learner(key, source, vec_env, stacked, copy_optimizer=copy, config=ppo)
 
-    def chunk(self, dapg: bool = False) -> Callable:
-        """The compiled chunk (with the DAPG term: ``chunk(state, demos)``), built once."""
-        if dapg not in self._chunks:
+    def chunk(self, dapg: bool = False, specialists: bool = False) -> Callable:
+        """The compiled chunk (with the DAPG term: ``chunk(state, demos)``; the specialists'
+        with ``specialists``), built once."""
+        if (dapg, specialists) not in self._chunks:
             c = self.config
             term = c.dapg if dapg else None
+            vec_env, ppo = (
+                (self.spec_vec_env, self.spec_ppo) if specialists else (self.vec_env, c.ppo)
+            )
             if c.learner == "ppg":
-                self._chunks[dapg] = ppg.make_chunk(
-                    self.vec_env, self.net, c.ppo, c.ppg, c.updates_per_chunk, dapg=term
+                built = ppg.make_chunk(
+                    vec_env, self.net, ppo, c.ppg, c.updates_per_chunk, dapg=term
                 )
             else:
-                self._chunks[dapg] = make_chunk(
-                    self.vec_env, self.net, c.ppo, c.updates_per_chunk, dapg=term
-                )
-        return self._chunks[dapg]
+                built = make_chunk(vec_env, self.net, ppo, c.updates_per_chunk, dapg=term)
+            self._chunks[dapg, specialists] = built
+        return self._chunks[dapg, specialists]
 
     def restore(self, path: Path, generalist_like: LearnerState) -> tuple[GSLProgress, Arrays]:
         """``(progress, arrays)`` of checkpoint ``path``; ``ValueError`` naming it if foreign."""
@@ -183,8 +204,8 @@ class RunBuilder:
             )
         elif prog.phase in (SPECIALISTS, DEMOS):
             sets = [np.asarray(s) for s in prog.subsets]
-            like["worker"] = self.workers_from(first(generalist_like), sets, self.k_spec)
-        elif prog.phase == PHASE2 and prog.demo_capacity:
+            like["worker"] = self.workers_from(first(generalist_like), sets, self.k_spec, True)
+        if prog.demo_capacity and (prog.phase == PHASE2 or self.carries_demos(prog)):
             n = prog.demo_capacity
             space = self.env.observation_space
             obs_like = np.zeros((n, *space.shape), np.dtype(space.dtype))
@@ -192,6 +213,12 @@ class RunBuilder:
             like["demos"] = DemoBuffer.from_arrays(obs_like, act_like, 0)
         arrays, _ = restore_checkpoint(path, like)
         return prog, arrays
+
+    def carries_demos(self, progress: GSLProgress) -> bool:
+        """Whether the demo buffer travels through this phase: in the cycles after the first,
+        from selection to demo collection, with ``cycle_demos="add"``."""
+        later = progress.cycle > 1 and progress.phase in (SELECT, FINETUNE_LOW, SPECIALISTS, DEMOS)
+        return later and self.config.cycle_demos == "add"
 
 
 @dataclass(frozen=True)
@@ -211,12 +238,20 @@ class PhaseContext:
         self.io.event(line)
         return dataclasses.replace(progress, events=(*progress.events, line))
 
-    def plan(self, phase: str, num_chunks: int | None, **kwargs: Any) -> ChunkPlan:
+    def plan(
+        self,
+        phase: str,
+        num_chunks: int | None,
+        progress: GSLProgress,
+        steps_per_chunk: int | None = None,
+        **kwargs: Any,
+    ) -> ChunkPlan:
+        """The chunk plan of ``phase``; its records carry ``gsl_phase`` and the ``cycle``."""
         return ChunkPlan(
             RECORD_LABELS.get(phase, phase),
-            self.build.steps_per_chunk,
+            steps_per_chunk or self.build.steps_per_chunk,
             num_chunks,
-            tags={"gsl_phase": phase},
+            tags={"gsl_phase": phase, "cycle": progress.cycle},
             **kwargs,
         )
 
@@ -232,8 +267,8 @@ class PhaseContext:
         out = run_loop(chunk, state, progress, plan, self.io, save)
         return {**arrays, key: out.state}, out.progress, out.stopped
 
-    def chunks(self, steps: int) -> int:
-        return math.ceil(steps / self.build.steps_per_chunk)
+    def chunks(self, steps: int, steps_per_chunk: int | None = None) -> int:
+        return math.ceil(steps / (steps_per_chunk or self.build.steps_per_chunk))
 
 
 PhaseFn = Callable[[PhaseContext, Arrays, GSLProgress], tuple[Arrays, GSLProgress]]
@@ -243,12 +278,14 @@ StartFn = Callable[[PhaseContext, Arrays, GSLProgress], Arrays]
 @dataclass(frozen=True)
 class Phase:
     """One entry of the phase table: its name, its function, the optional ``start`` that builds
-    its working arrays before its boundary checkpoint, and whether a config runs it."""
+    its working arrays before its boundary checkpoint, whether a config runs it, and ``again``:
+    the phase to go back to when its run raised ``progress.cycle`` (a new cycle)."""
 
     name: str
     run: PhaseFn
     start: StartFn | None = None
     applies: Callable[[GSLConfig], bool] = lambda config: True
+    again: str | None = None
 
 
 def run_phases(
@@ -267,14 +304,18 @@ def run_phases(
         begin = names.index(progress.phase)
     else:
         raise ValueError(f"phase: {progress.phase!r} is not a phase of this run ({names})")
-    for i in range(begin, len(active)):
+    i = begin
+    while i < len(active):
+        cycle = progress.cycle
         arrays, progress = active[i].run(ctx, arrays, progress)
-        following = active[i + 1] if i + 1 < len(active) else None
+        again = active[i].again
+        i = names.index(again) if again is not None and progress.cycle > cycle else i + 1
+        following = active[i] if i < len(active) else None
+        name = following.name if following is not None else DONE
+        progress = dataclasses.replace(progress, phase=name, position=i, chunk=0)
         if following is None:
             arrays = {"generalist": arrays["generalist"]}
         elif following.start is not None:
             arrays = following.start(ctx, arrays, progress)
-        name = following.name if following is not None else DONE
-        progress = dataclasses.replace(progress, phase=name, position=i + 1, chunk=0)
         progress = ctx.io.save(arrays, progress)
     return arrays, progress

@@ -76,3 +76,10 @@ def test_experiment_learners_option():
     assert resolve_settings("paper").learners == ("ppo", "ppg")
     with pytest.raises(ValueError, match="learners"):
         resolve_settings("tiny", {"learners": ["ppo", "a2c"]})
+
+
+def test_ppg_specialists_keep_the_generalists_env_count():
+    ppo = PPOConfig(num_envs=4, num_steps=8, num_minibatches=2)
+    with pytest.raises(ValueError, match="gsl.specialist_num_envs"):
+        GSLConfig(ppo=ppo, learner="ppg", specialist_num_envs=2)
+    assert GSLConfig(ppo=ppo, learner="ppg", specialist_num_envs=4).specialist_ppo.num_envs == 4

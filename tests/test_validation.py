@@ -91,12 +91,15 @@ FIELDS = [
     (GSLConfig, "gsl", "eval_episodes", "positive_int"),
     (GSLConfig, "gsl", "low_finetune_steps", "non_negative_int"),
     (GSLConfig, "gsl", "specialist_steps", "positive_int"),
+    (GSLConfig, "gsl", "specialist_steps_per_variation", "optional_positive_int"),
+    (GSLConfig, "gsl", "specialist_num_envs", "optional_positive_int"),
     (GSLConfig, "gsl", "fresh_specialist_optimizer", "bool"),
     (GSLConfig, "gsl", "specialist_demo_episodes", "non_negative_int"),
     (GSLConfig, "gsl", "generalist_demo_episodes", "non_negative_int"),
     (GSLConfig, "gsl", "demo_steps", "positive_int"),
     (GSLConfig, "gsl", "demo_return_threshold", "optional_finite"),
     (GSLConfig, "gsl", "phase2_steps", "positive_int"),
+    (GSLConfig, "gsl", "max_cycles", "positive_int"),
     (GSLConfig, "gsl", "updates_per_chunk", "positive_int"),
     (GSLConfig, "gsl", "seed", "seed"),
 ]
@@ -107,6 +110,7 @@ CHOICES = [
     (NetworkConfig, "network", "head"),
     (GSLConfig, "gsl", "split"),
     (GSLConfig, "gsl", "select_metric"),
+    (GSLConfig, "gsl", "cycle_demos"),
 ]
 
 CASES = [

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gsl_jax.gsl import GSLConfig
+from gsl_jax.gsl import DEFAULT_SPECIALIST_STEPS, GSLConfig
 from gsl_jax.presets import LOG_PROB_DAPG, MLP_64, PROCGEN_COMPACT
 from gsl_jax.validation import check_choice, check_finite, check_instance, check_positive
 
@@ -68,6 +68,10 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "demo_episodes": ("gsl.specialist_demo_episodes", "gsl.generalist_demo_episodes"),
     "demo_steps": ("gsl.demo_steps",),
     "demo_coeff": ("gsl.dapg.demo_coeff",),
+    "demo_freq": ("gsl.dapg.demo_freq",),
+    "specialist_steps_per_variation": ("gsl.specialist_steps_per_variation",),
+    "specialist_num_envs": ("gsl.specialist_num_envs",),
+    "max_cycles": ("gsl.max_cycles",),
 }
 
 #: The options a preset fixes (its defining choices); others may be changed freely.
@@ -221,11 +225,21 @@ def _derive(s: Settings) -> GSLConfig:
     quarter; ``seed`` is 0."""
     # The plateau may not fire before 3/4 of phase I: on coinrun at 1M env-steps it fired on a
     # noisy dip at 390k while PPO went on improving, handing 40% of the budget to specialists.
+    # With gsl.specialist_steps_per_variation set, that budget replaces specialist_fraction.
     g = s.gsl
     chunk = g.updates_per_chunk * g.ppo.batch_size
+    spec_chunk = g.updates_per_chunk * g.specialist_ppo.batch_size
     phase1 = round_up(s.steps * s.phase1_fraction, chunk)
-    specialist = round_up(s.steps * s.specialist_fraction / g.num_specialists, chunk)
-    phase2 = round_up(s.steps - phase1 - g.num_specialists * specialist, chunk)
+    specialist = round_up(s.steps * s.specialist_fraction / g.num_specialists, spec_chunk)
+    if g.specialist_steps_per_variation is not None:
+        specialist = g.specialist_budget
+    spent = g.num_specialists * round_up(specialist, spec_chunk)
+    if g.specialist_steps_per_variation is not None and s.steps - phase1 - spent <= 0:
+        raise ValueError(
+            f"gsl.specialist_steps_per_variation: {g.num_specialists} specialists x "
+            f"{specialist:,} steps leave no phase II of steps = {s.steps:,}"
+        )
+    phase2 = round_up(s.steps - phase1 - spent, chunk)
     plateau = dataclasses.replace(g.plateau, min_steps=(3 * phase1) // 4, max_steps=phase1)
     return dataclasses.replace(
         g,
@@ -318,6 +332,9 @@ def apply_overrides(base: Settings, overrides: Mapping[str, Any]) -> Settings:
             if not _same_kind(old, value):
                 raise ValueError(f"{name}: expected {type(old).__name__}, got {value!r}")
             _set(tree, path, _plain(value))
+    if tree["gsl"].get("specialist_steps_per_variation") is not None:
+        # derived again on construction: the old derived value would contradict the new budget
+        tree["gsl"]["specialist_steps"] = DEFAULT_SPECIALIST_STEPS
     try:
         return Settings.from_dict(tree)
     except TypeError as err:
