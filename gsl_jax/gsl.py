@@ -37,7 +37,15 @@ from gsl_jax.gsl_phases import GSL_PHASES
 from gsl_jax.logging import RunLogger
 from gsl_jax.loop import MAX_VALUE_LOSS, RunIO
 from gsl_jax.networks import NetworkConfig
-from gsl_jax.phases import PHASE2, GSLProgress, PhaseContext, RunBuilder, first, run_phases
+from gsl_jax.phases import (
+    PHASE2,
+    GSLProgress,
+    PhaseContext,
+    RunBuilder,
+    first,
+    make_run_builder,
+    run_phases,
+)
 from gsl_jax.plateau import PlateauConfig
 from gsl_jax.ppo import DAPGConfig, LearnerState, PPOConfig
 from gsl_jax.run_layout import (
@@ -320,12 +328,12 @@ def run_gsl(
         max_value_loss: stop (:class:`~gsl_jax.loop.DivergenceError`) when a finite value loss
             exceeds this (runaway divergence); non-finite losses and parameters always stop.
     """
+    build = make_run_builder(env, config)  # a bad host env is refused before anything is written
     config.validate_for(env)
     if checkpoint_every <= 0:
         raise ValueError(f"checkpoint_every: must be positive, got {checkpoint_every}")
     spec = run_spec("gsl", env.name, env_spec, config.to_dict())
     run = open_run(run_dir, resume, "gsl", spec)
-    build = RunBuilder(env, config)
     prog, arrays = GSLProgress(), {"generalist": build.fresh_generalist()}
     resume_from = None
     if run is not None and resume:

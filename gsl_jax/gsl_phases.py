@@ -28,9 +28,7 @@ import warnings
 import jax
 import numpy as np
 
-from gsl_jax.demos import DemoBuffer, count_successes, rollout_trajectory, successful_episodes
-from gsl_jax.envs.core import VariationSet
-from gsl_jax.evaluation import evaluate_variations
+from gsl_jax.demos import DemoBuffer, count_successes, successful_episodes
 from gsl_jax.phases import (
     DEMOS,
     FINETUNE_LOW,
@@ -79,14 +77,8 @@ def select_phase(
 ) -> tuple[Arrays, GSLProgress]:
     """Selection: E_low and its split, into ``progress`` (evaluation steps counted)."""
     config, ids = ctx.config, ctx.build.train_ids
-    scores = evaluate_variations(
-        ctx.build.env,
-        ctx.build.net,
-        first(arrays["generalist"]).params,
-        ids,
-        episodes=config.eval_episodes,
-        seed=config.seed,
-    )
+    params = first(arrays["generalist"]).params
+    scores = ctx.build.evaluate(params, ids, config.eval_episodes, config.seed)
     metric = scores.mean_return() if config.select_metric == "return" else scores.success_rate()
     low = lowest_variations(ids, metric, config.num_low, ctx.build.k_select)
     subsets = split_variations(low, config.num_specialists, config.split, config.seed)
@@ -155,13 +147,12 @@ def _collect(
     counts = {"wanted": episodes, "kept": 0, "successes": 0, "episodes": 0}
     if episodes == 0 or ids.size == 0:
         return None, None, counts, 0
-    config, vec_env = ctx.config, ctx.build.vec_env
-    variations = VariationSet.from_ids(ids)
-    traj = rollout_trajectory(vec_env, ctx.build.net, params, variations, key, config.demo_steps)
+    config = ctx.config
+    traj, env_steps = ctx.build.demo_rollout(params, ids, key, config.demo_steps)
     threshold = config.demo_return_threshold
     obs, action, kept, finished = successful_episodes(traj, episodes, threshold)
     counts.update(kept=kept, successes=count_successes(traj, threshold), episodes=finished)
-    return obs, action, counts, config.demo_steps * vec_env.num_envs
+    return obs, action, counts, env_steps
 
 
 def demos_phase(

@@ -28,8 +28,9 @@ import jax
 import numpy as np
 
 from gsl_jax.checkpoint import DamagedCheckpoint, read_meta, restore_checkpoint
-from gsl_jax.demos import DemoBuffer
-from gsl_jax.envs.core import Environment, VecEnv, stack_variation_sets
+from gsl_jax.demos import DemoBuffer, rollout_trajectory
+from gsl_jax.envs.core import Environment, VariationSet, VecEnv, stack_variation_sets
+from gsl_jax.evaluation import VariationScores, evaluate_variations
 from gsl_jax.loop import ChunkPlan, Progress, RunIO, run_loop
 from gsl_jax.networks import make_network
 from gsl_jax.population import (
@@ -99,9 +100,23 @@ def first(population: LearnerState) -> LearnerState:
     return jax.tree.map(lambda x: x[0], population)
 
 
+def make_run_builder(env: Any, config: GSLConfig) -> RunBuilder:
+    """The builder of ``env``'s backend: :class:`RunBuilder` for a JAX
+    :class:`~gsl_jax.envs.core.Environment`, :class:`gsl_jax.host.HostRunBuilder` for a host
+    vector env (:class:`gsl_jax.host_rollout.HostVecEnv`). The phases see only the builder's
+    interface, never the backend."""
+    if isinstance(env, Environment):
+        return RunBuilder(env, config)
+    from gsl_jax.host import HostRunBuilder, check_host_env
+
+    check_host_env(env)
+    return HostRunBuilder(env, config)
+
+
 class RunBuilder:
     """The network, vectorised env, PRNG keys, compiled chunks and learner constructors of one
-    GSL config.
+    GSL config: the backend interface the phases run on (:func:`make_run_builder`; the host
+    backend is :class:`gsl_jax.host.HostRunBuilder`).
 
     :func:`~gsl_jax.gsl.run_gsl` builds every learner through it, so code that restores a
     checkpoint of a run (the benchmark, the report) gets the very same structures from
@@ -141,6 +156,19 @@ class RunBuilder:
                 self.vec_env, self.net, c.ppo, c.updates_per_chunk, dapg=c.dapg if dapg else None
             )
         return self._chunks[dapg]
+
+    def evaluate(self, params: Any, ids: np.ndarray, episodes: int, seed: int) -> VariationScores:
+        """``episodes`` first episodes of the policy ``params`` on each variation of ``ids``."""
+        return evaluate_variations(self.env, self.net, params, ids, episodes=episodes, seed=seed)
+
+    def demo_rollout(
+        self, params: Any, ids: np.ndarray, key: jax.Array, num_steps: int
+    ) -> tuple[dict[str, np.ndarray], int]:
+        """``(traj, env_steps)``: ``num_steps`` steps of ``num_envs`` envs on ``ids`` under the
+        stochastic policy (:func:`gsl_jax.demos.rollout_trajectory`, host arrays ``[T, B]``)."""
+        variations = VariationSet.from_ids(ids)
+        traj = rollout_trajectory(self.vec_env, self.net, params, variations, key, num_steps)
+        return traj, num_steps * self.vec_env.num_envs
 
     def restore(self, path: Path, generalist_like: LearnerState) -> tuple[GSLProgress, Arrays]:
         """``(progress, arrays)`` of checkpoint ``path``; ``ValueError`` naming it if foreign."""
