@@ -1,7 +1,7 @@
 """GSL on host environments: every phase over EnvPool's real Procgen games (gsl_jax.host).
 
-One tiny run (leaper, 4 training levels, 2 specialists, 64x64 pixels, the small CNN, budgets of
-a few chunks) is shared by the tests. Needs EnvPool and, on Linux, the Qt 5 runtime; skipped
+One tiny run (leaper, 4 training levels, 2 specialists, 64x64 pixels into an 8-unit MLP, budgets
+of a few chunks) is shared by the tests. Needs EnvPool and, on Linux, the Qt 5 runtime; skipped
 otherwise with the commands that enable it.
 """
 
@@ -29,7 +29,7 @@ from gsl_jax.ppo import PPOConfig  # noqa: E402
 CHUNK = 4 * 16  # num_envs * num_steps, one update per chunk
 CONFIG = GSLConfig(
     ppo=PPOConfig(num_envs=4, num_steps=16, num_minibatches=2, update_epochs=1, gamma=0.99),
-    network=NetworkConfig(kind="small_cnn"),
+    network=NetworkConfig(kind="mlp", hidden=(8,)),  # a tiny net on the 64x64 pixels
     plateau=PlateauConfig(window=2, max_steps=2 * CHUNK),
     num_train_variations=4,
     num_specialists=2,

@@ -14,10 +14,10 @@ import numpy as np
 from gsl_jax.envs.core import EpisodeStats, VariationSet, VecEnvState
 from gsl_jax.evaluation import VariationScores
 from gsl_jax.host.rollouts import evaluate_host, policy_rollout
-from gsl_jax.host_rollout import HostPPO
+from gsl_jax.host_rollout import HostPPO, opt_init_fn
 from gsl_jax.networks import make_network
 from gsl_jax.phases import Arrays, GSLProgress, RunBuilder
-from gsl_jax.ppo import LearnerState, make_optimizer
+from gsl_jax.ppo import LearnerState
 
 if TYPE_CHECKING:
     from gsl_jax.gsl import GSLConfig
@@ -160,7 +160,7 @@ class HostRunBuilder(RunBuilder):
         self._build_envs(level_sets)
         opt_state = source.opt_state
         if self.config.fresh_specialist_optimizer:
-            opt_state = make_optimizer(self.config.ppo).init(source.params)
+            opt_state = opt_init_fn(self.config.ppo)(source.params)
         rng = jnp.stack([jax.random.split(k)[1] for k in jax.random.split(key, P)])
         shared = source.replace(opt_state=opt_state, env=None, variations=None)
         stacked = jax.tree.map(lambda x: jnp.broadcast_to(x, (P, *x.shape)), shared)
@@ -179,10 +179,8 @@ class HostRunBuilder(RunBuilder):
             if sets not in self._envs:  # a state restored outside restore(): fresh envs
                 state = self._attach(state)
             state, metrics = self._driver(sets, dapg).run(state, updates, demos)
-            bad = [
-                sum(int(np.sum(~np.isfinite(x[p]))) for x in jax.tree.leaves(state.params))
-                for p in range(len(sets))
-            ]
+            leaves = jax.device_get(jax.tree.leaves(state.params))  # one transfer, numpy
+            bad = [sum(int(np.sum(~np.isfinite(x[p]))) for x in leaves) for p in range(len(sets))]
             nonfinite = np.zeros((updates, len(sets)), np.int32)
             nonfinite[-1] = bad
             return state, {**metrics, "nonfinite_params": jnp.asarray(nonfinite)}
