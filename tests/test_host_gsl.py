@@ -6,6 +6,7 @@ otherwise with the commands that enable it.
 """
 
 import json
+import shutil
 
 import jax
 import numpy as np
@@ -47,10 +48,6 @@ CONFIG = GSLConfig(
 
 def template():
     return EnvPoolProcgen("leaper", "easy", num_envs=4, levels=range(4), seed=0)
-
-
-class Interrupt(Exception):
-    pass
 
 
 @pytest.fixture(scope="module")
@@ -127,25 +124,21 @@ def test_restore_gives_back_the_saved_learner_exactly(full_run):
 
 
 def test_an_interrupted_run_resumes_from_its_last_checkpoint(full_run, tmp_path):
-    _, full, full_records = full_run
+    """Keep the checkpoints up to the specialists' first chunk, as a run killed in its second
+    would leave the directory; the resume continues from there through phase II."""
+    full_dir, full, full_records = full_run
     run_dir = tmp_path / "run"
-
-    def stop_in_specialists(record):
-        if record["gsl_phase"] == SPECIALISTS:
-            raise Interrupt
-
-    with pytest.raises(Interrupt):
-        run_gsl(
-            template(),
-            CONFIG,
-            run_dir=run_dir,
-            checkpoint_every=1,
-            log=lambda m: None,
-            on_record=stop_in_specialists,
-        )
-    last = checkpoint_folders(run_dir / "checkpoints")[-1]
+    shutil.copytree(full_dir, run_dir)
+    folders = checkpoint_folders(run_dir / "checkpoints")
+    phases = [
+        (read_meta(p)["progress"]["phase"], read_meta(p)["progress"]["chunk"]) for p in folders
+    ]
+    keep = phases.index((SPECIALISTS, 1)) + 1
+    for path in folders[keep:]:
+        shutil.rmtree(path)
+    (run_dir / "result.json").unlink()
+    last = folders[keep - 1]
     saved = read_meta(last)["progress"]
-    assert saved["phase"] == SPECIALISTS and saved["chunk"] == 0
     records = []
     result = run_gsl(
         template(),
@@ -157,16 +150,15 @@ def test_an_interrupted_run_resumes_from_its_last_checkpoint(full_run, tmp_path)
         on_record=records.append,
     )
     assert result.resumed_from == str(last)
-    # It continued where the checkpoint stood: the specialists' three chunks, then phase II.
-    assert [r["gsl_phase"] for r in records] == ["specialists"] * 3 + ["phase2"] * 2
+    # It continued where the checkpoint stood: the specialists' last two chunks, then phase II.
+    assert [r["gsl_phase"] for r in records] == ["specialists"] * 2 + ["phase2"] * 2
     assert records[0]["total_steps"] == saved["total_steps"] + 2 * CHUNK
-    # Phase I and the selection are not rerun: their records and E_low are the checkpoint's.
-    assert [r["total_steps"] for r in result.records[:2]] == [
-        r["total_steps"] for r in full_records[:2]
-    ]
+    # The records before it, E_low and the final step counts are the uninterrupted run's
+    # (the step counts do not depend on the re-seeded envs; the returns may).
+    assert [r["total_steps"] for r in result.records] == [r["total_steps"] for r in full_records]
     assert result.subsets[0].tolist() == full.subsets[0].tolist()
-    assert read_meta(checkpoint_folders(run_dir / "checkpoints")[-1])["progress"]["phase"] == "done"
-    assert sum(result.demos_kept) > 0
+    final = read_meta(checkpoint_folders(run_dir / "checkpoints")[-1])["progress"]
+    assert final["phase"] == "done" and (run_dir / "result.json").exists()
 
 
 def test_host_evaluation_scores_each_level_on_pinned_envs():
