@@ -138,6 +138,10 @@ class HostRunBuilder(RunBuilder):
         norm = state.reward_norm.replace(returns=jnp.zeros_like(state.reward_norm.returns))
         return state.replace(env=VecEnvState(None, jnp.asarray(obs), stats), reward_norm=norm)
 
+    def driver_of(self, state: LearnerState, dapg: bool = False) -> HostPPO:
+        """The :class:`~gsl_jax.host_rollout.HostPPO` that trains the members of ``state``."""
+        return self._driver(_level_sets(state), dapg)
+
     def envs_of(self, state: LearnerState) -> list[Any]:
         """The env batches the members of ``state`` step (one per member)."""
         return self._envs[_level_sets(state)]
