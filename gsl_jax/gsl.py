@@ -12,7 +12,9 @@ an orbax checkpoint (:mod:`gsl_jax.checkpoint`) at every phase boundary and ever
 the demo buffer, and the :class:`~gsl_jax.phases.GSLProgress` (phase, counters, records, events,
 selection and demo counts). ``resume=True`` restarts from the last *complete* checkpoint; since
 every random draw comes from the states or from ``config.seed``, a resumed run ends with the same
-parameters as an uninterrupted one on the same device.
+parameters as an uninterrupted one on the same device. On host environments (:mod:`gsl_jax.host`:
+EnvPool's real games) the game states cannot be saved: the envs are rebuilt with their seeds and
+reset on resume, so the resumed run keeps the counters and phases but not bit-identical returns.
 
 **Honest accounting.** Every record carries ``generalist_steps`` and ``total_steps`` (specialist
 training, evaluation and demo collection included), so curves compare at equal total samples.
@@ -308,6 +310,14 @@ def run_gsl(
 
     Args:
         env: the environment; variations ``0 .. config.num_train_variations - 1`` are trained on.
+            A JAX :class:`~gsl_jax.envs.core.Environment`, or a host vector env with
+            ``with_levels`` (e.g. :class:`gsl_jax.envs.envpool.EnvPoolProcgen`): then every phase
+            runs on host env batches built from it (:mod:`gsl_jax.host`), learner states are
+            checkpointed without the game states, and ``resume`` rebuilds the envs with the
+            seeds they started with (:func:`gsl_jax.host.env_seed`) and resets them, giving the
+            restored learners fresh first observations and zero running episode statistics;
+            params, optimiser states, PRNG keys, counters and the phase progress are restored
+            exactly (docs/run_directory.md).
         config: the run's settings.
         run_dir: where the config, checkpoints, ``metrics.jsonl`` (one record per chunk, x axis
             ``total_steps``), TensorBoard events, ``events.log``, ``demos.npz`` and

@@ -11,7 +11,8 @@ DAPG): one learning code path for both kinds of environment.
 :class:`HostPPO` runs updates of a population of ``P`` learners (``P = 1``: a generalist), each
 with its own host env; :func:`train_ppo_host` and :func:`train_ppo_envpool` are the one-call
 entry points, returning the same :class:`~gsl_jax.training.TrainResult` as
-:func:`gsl_jax.training.train_ppo`, with the same logging.
+:func:`gsl_jax.training.train_ppo`, with the same logging. GSL on host envs drives
+:class:`HostPPO` through :class:`gsl_jax.host.HostRunBuilder`.
 
 Randomness follows :func:`gsl_jax.ppo.make_update` key for key: ``rng, k_roll, k_perm =
 split(state.rng, 3)``; the action noise of the whole rollout is drawn from the first half of

@@ -123,6 +123,11 @@ class RunBuilder:
     :meth:`restore`."""
 
     def __init__(self, env: Environment, config: GSLConfig):
+        if not isinstance(env, Environment):
+            raise ValueError(
+                f"env: RunBuilder needs a JAX Environment, got the host env {type(env).__name__};"
+                " use make_run_builder (run_gsl does), which picks the host backend"
+            )
         self.env, self.config = env, config
         self.net = make_network(config.network, env.action_space, env.observation_space.shape)
         self.vec_env = VecEnv(env, config.ppo.num_envs)

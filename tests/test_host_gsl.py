@@ -7,6 +7,7 @@ otherwise with the commands that enable it.
 
 import json
 import shutil
+import sys
 
 import jax
 import numpy as np
@@ -189,3 +190,30 @@ def test_bad_host_inputs_fail_before_anything_is_written(tmp_path):
     with pytest.raises(ValueError, match="neither a JAX Environment nor a host vector env"):
         run_gsl(object(), CONFIG, run_dir=tmp_path / "c")
     assert not any(tmp_path.iterdir())
+
+
+def test_jax_only_entry_points_refuse_a_host_env(tmp_path):
+    from gsl_jax.evaluation import evaluate_variations
+    from gsl_jax.phases import RunBuilder
+    from gsl_jax.training import PPORunConfig, run_ppo
+
+    env = template()
+    with pytest.raises(ValueError, match="run_ppo needs a JAX Environment.*train_ppo_host"):
+        run_ppo(env, PPORunConfig(num_train_variations=4), run_dir=tmp_path / "ppo")
+    with pytest.raises(ValueError, match="RunBuilder needs a JAX Environment"):
+        RunBuilder(env, CONFIG)
+    with pytest.raises(ValueError, match="evaluate_variations needs a JAX Environment"):
+        evaluate_variations(env, None, None, [0])
+    assert not any(tmp_path.iterdir())
+
+
+def test_the_envpool_experiment_without_envpool_names_the_extra(monkeypatch, tmp_path):
+    from gsl_jax.experiments.procgen import resolve_settings, run_experiment
+
+    settings = resolve_settings(
+        "custom", {"backend": "envpool", "obs_mode": "pixels", "games": ("maze",)}
+    )
+    monkeypatch.setitem(sys.modules, "envpool", None)  # `import envpool` now fails
+    with pytest.raises(ImportError, match=r"pip install \"gsl-jax\[procgen\]\""):
+        run_experiment(settings, tmp_path / "run", progress=False, report=False)
+    assert not (tmp_path / "run").exists()
