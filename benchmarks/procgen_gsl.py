@@ -3,7 +3,7 @@
     python benchmarks/procgen_gsl.py                          # the quick preset (CPU, < 20 min)
     python benchmarks/procgen_gsl.py --preset paper --games coinrun maze   # accelerators
     python benchmarks/procgen_gsl.py --resume              # continue runs/procgen_gsl_quick
-    python benchmarks/procgen_gsl.py --backend envpool --preset paper --methods ppo  # real games
+    python benchmarks/procgen_gsl.py --backend envpool --preset paper   # GSL and PPO, real games
     python benchmarks/procgen_gsl.py --set gsl.ppo.ent_coef=0.02     # any option, by its path
     python benchmarks/procgen_gsl.py --learner ppg          # PPG (gsl_jax.ppg) as base learner
     gsl-jax report runs/procgen_gsl_quick                     # redraw the plots and the GIF
@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="procgen_gsl.py",
         description=__doc__.split("\n\n")[0],
         epilog=(
-            "GSL runs only on the JAX ports: --backend envpool trains PPO alone (--methods ppo). "
+            "--backend envpool runs GSL and PPO on the real games (host envs, pixels only). "
             "Options left out take the preset's value; a preset's defining options (obs-mode, "
             "network, hidden, steps) may be changed only with --preset custom. --set PATH=VALUE "
             "sets any option by its path (VALUE as JSON), e.g. gsl.dapg.demo_freq=2."

@@ -12,7 +12,9 @@ an orbax checkpoint (:mod:`gsl_jax.checkpoint`) at every phase boundary and ever
 the demo buffer, and the :class:`~gsl_jax.phases.GSLProgress` (phase, counters, records, events,
 selection and demo counts). ``resume=True`` restarts from the last *complete* checkpoint; since
 every random draw comes from the states or from ``config.seed``, a resumed run ends with the same
-parameters as an uninterrupted one on the same device.
+parameters as an uninterrupted one on the same device. On host environments (:mod:`gsl_jax.host`:
+EnvPool's real games) the game states cannot be saved: the envs are rebuilt with their seeds and
+reset on resume, so the resumed run keeps the counters and phases but not bit-identical returns.
 
 **Honest accounting.** Every record carries ``generalist_steps`` and ``total_steps`` (specialist
 training, evaluation and demo collection included), so curves compare at equal total samples.
@@ -37,7 +39,15 @@ from gsl_jax.gsl_phases import GSL_PHASES
 from gsl_jax.logging import RunLogger
 from gsl_jax.loop import MAX_VALUE_LOSS, RunIO
 from gsl_jax.networks import NetworkConfig
-from gsl_jax.phases import PHASE2, GSLProgress, PhaseContext, RunBuilder, first, run_phases
+from gsl_jax.phases import (
+    PHASE2,
+    GSLProgress,
+    PhaseContext,
+    RunBuilder,
+    first,
+    make_run_builder,
+    run_phases,
+)
 from gsl_jax.plateau import PlateauConfig
 from gsl_jax.ppg.config import PPGConfig
 from gsl_jax.ppg.config import check_pair as check_ppg_pair
@@ -376,6 +386,14 @@ def run_gsl(
 
     Args:
         env: the environment; variations ``0 .. config.num_train_variations - 1`` are trained on.
+            A JAX :class:`~gsl_jax.envs.core.Environment`, or a host vector env with
+            ``with_levels`` (e.g. :class:`gsl_jax.envs.envpool.EnvPoolProcgen`): then every phase
+            runs on host env batches built from it (:mod:`gsl_jax.host`), learner states are
+            checkpointed without the game states, and ``resume`` rebuilds the envs with the
+            seeds they started with (:func:`gsl_jax.host.env_seed`) and resets them, giving the
+            restored learners fresh first observations and zero running episode statistics;
+            params, optimiser states, PRNG keys, counters and the phase progress are restored
+            exactly (docs/run_directory.md).
         config: the run's settings.
         run_dir: where the config, checkpoints, ``metrics.jsonl`` (one record per chunk, x axis
             ``total_steps``), TensorBoard events, ``events.log``, ``demos.npz`` and
@@ -396,12 +414,12 @@ def run_gsl(
         max_value_loss: stop (:class:`~gsl_jax.loop.DivergenceError`) when a finite value loss
             exceeds this (runaway divergence); non-finite losses and parameters always stop.
     """
+    build = make_run_builder(env, config)  # a bad host env is refused before anything is written
     config.validate_for(env)
     if checkpoint_every <= 0:
         raise ValueError(f"checkpoint_every: must be positive, got {checkpoint_every}")
     spec = run_spec("gsl", env.name, env_spec, config.to_dict())
     run = open_run(run_dir, resume, "gsl", spec)
-    build = RunBuilder(env, config)
     prog, arrays = GSLProgress(), {"generalist": build.fresh_generalist()}
     resume_from = None
     if run is not None and resume:

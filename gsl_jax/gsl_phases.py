@@ -35,9 +35,7 @@ import warnings
 import jax
 import numpy as np
 
-from gsl_jax.demos import DemoBuffer, count_successes, rollout_population, successful_episodes
-from gsl_jax.envs.core import stack_variation_sets
-from gsl_jax.evaluation import evaluate_variations
+from gsl_jax.demos import DemoBuffer, count_successes, successful_episodes
 from gsl_jax.phases import (
     DEMOS,
     FINETUNE_LOW,
@@ -86,14 +84,9 @@ def select_phase(
 ) -> tuple[Arrays, GSLProgress]:
     """Selection: E_low and its split, into ``progress`` (evaluation steps counted)."""
     config, ids, cycle = ctx.config, ctx.build.train_ids, progress.cycle
-    scores = evaluate_variations(
-        ctx.build.env,
-        ctx.build.net,
-        first(arrays["generalist"]).params,
-        ids,
-        episodes=config.eval_episodes,
-        seed=(config.seed + cycle - 1) % 2**32,  # a later cycle: other episodes
-    )
+    params = first(arrays["generalist"]).params
+    seed = (config.seed + cycle - 1) % 2**32  # a later cycle: other episodes
+    scores = ctx.build.evaluate(params, ids, config.eval_episodes, seed)
     metric = scores.mean_return() if config.select_metric == "return" else scores.success_rate()
     low = lowest_variations(
         ids, metric, config.num_low, ctx.build.cycle_key(ctx.build.k_select, cycle)
@@ -161,7 +154,7 @@ def specialists_phase(
         progress = ctx.event(
             progress,
             f"specialists: {n} x {num_chunks * per_chunk:,} steps, "
-            f"{ctx.build.spec_vec_env.num_envs} envs each"
+            f"{ctx.config.specialist_ppo.num_envs} envs each"
             + (f", sharded over {devices} devices" if devices > 1 else ""),
         )
     plan = ctx.plan(SPECIALISTS, num_chunks, progress, per_chunk, members=n, generalist=False)
@@ -180,16 +173,15 @@ def _keep(
 
 
 def _specialist_demos(ctx: PhaseContext, workers: LearnerState, subsets, keys, episodes: int):
-    """Every specialist's successful episodes on its subset, collected in vmapped groups:
-    yields ``(ids, obs, action, counts)`` per specialist."""
-    config, vec_env = ctx.config, ctx.build.spec_vec_env
-    variations = stack_variation_sets([np.asarray(s) for s in subsets], ctx.build.env)
-    trajs = rollout_population(
-        vec_env, ctx.build.net, workers.params, variations, keys, config.demo_steps
-    )
-    for subset, traj in zip(subsets, trajs, strict=True):
+    """Every specialist's successful episodes on its subset (one batched collection, the
+    builder's :meth:`~gsl_jax.phases.RunBuilder.demo_rollouts`): yields ``(ids, obs, action,
+    counts, env_steps)`` per specialist."""
+    config = ctx.config
+    ids = [np.asarray(s) for s in subsets]
+    rollouts = ctx.build.demo_rollouts(workers.params, ids, keys, config.demo_steps, True)
+    for subset, (traj, env_steps) in zip(ids, rollouts, strict=True):
         obs, action, counts = _keep(traj, episodes, config.demo_return_threshold)
-        yield np.asarray(subset), obs, action, counts
+        yield subset, obs, action, counts, env_steps
 
 
 def _generalist_demos(ctx: PhaseContext, params: dict, ids: np.ndarray, key: jax.Array):
@@ -197,13 +189,10 @@ def _generalist_demos(ctx: PhaseContext, params: dict, ids: np.ndarray, key: jax
     config, episodes = ctx.config, ctx.config.generalist_demo_episodes
     if episodes == 0 or ids.size == 0:
         return None, None, {"wanted": episodes, "kept": 0, "successes": 0, "episodes": 0}, 0
-    variations = stack_variation_sets([ids], ctx.build.env)
     params = jax.tree.map(lambda x: x[None], params)
-    (traj,) = rollout_population(
-        ctx.build.vec_env, ctx.build.net, params, variations, key[None], config.demo_steps
-    )
+    ((traj, env_steps),) = ctx.build.demo_rollouts(params, [ids], key[None], config.demo_steps)
     obs, action, counts = _keep(traj, episodes, config.demo_return_threshold)
-    return obs, action, counts, config.demo_steps * ctx.build.vec_env.num_envs
+    return obs, action, counts, env_steps
 
 
 def demos_phase(
@@ -221,8 +210,8 @@ def demos_phase(
         found = _specialist_demos(
             ctx, arrays["worker"], progress.subsets, keys[:-1], per_specialist
         )
-        for ids, obs, act, counts in found:
-            used += config.demo_steps * ctx.build.spec_vec_env.num_envs
+        for ids, obs, act, counts, env_steps in found:
+            used += env_steps
             per.append({"variations": [int(v) for v in ids], **counts})
             obs_parts.append(obs)
             act_parts.append(act)

@@ -30,8 +30,9 @@ import numpy as np
 
 from gsl_jax import ppg
 from gsl_jax.checkpoint import DamagedCheckpoint, read_meta, restore_checkpoint
-from gsl_jax.demos import DemoBuffer
+from gsl_jax.demos import DemoBuffer, rollout_population
 from gsl_jax.envs.core import Environment, VecEnv, stack_variation_sets
+from gsl_jax.evaluation import VariationScores, evaluate_variations
 from gsl_jax.loop import ChunkPlan, Progress, RunIO, run_loop
 from gsl_jax.networks import make_network
 from gsl_jax.population import (
@@ -107,15 +108,34 @@ def first(population: LearnerState) -> LearnerState:
     return jax.tree.map(lambda x: x[0], population)
 
 
+def make_run_builder(env: Any, config: GSLConfig) -> RunBuilder:
+    """The builder of ``env``'s backend: :class:`RunBuilder` for a JAX
+    :class:`~gsl_jax.envs.core.Environment`, :class:`gsl_jax.host.HostRunBuilder` for a host
+    vector env (:class:`gsl_jax.host_rollout.HostVecEnv`). The phases see only the builder's
+    interface, never the backend."""
+    if isinstance(env, Environment):
+        return RunBuilder(env, config)
+    from gsl_jax.host import HostRunBuilder, check_host_env
+
+    check_host_env(env)
+    return HostRunBuilder(env, config)
+
+
 class RunBuilder:
     """The network, vectorised env, PRNG keys, compiled chunks and learner constructors of one
-    GSL config.
+    GSL config: the backend interface the phases run on (:func:`make_run_builder`; the host
+    backend is :class:`gsl_jax.host.HostRunBuilder`).
 
     :func:`~gsl_jax.gsl.run_gsl` builds every learner through it, so code that restores a
     checkpoint of a run (the benchmark, the report) gets the very same structures from
     :meth:`restore`."""
 
     def __init__(self, env: Environment, config: GSLConfig):
+        if not isinstance(env, Environment):
+            raise ValueError(
+                f"env: RunBuilder needs a JAX Environment, got the host env {type(env).__name__};"
+                " use make_run_builder (run_gsl does), which picks the host backend"
+            )
         self.env, self.config = env, config
         # The base learner (config.learner) is resolved in this class, and only here.
         if config.learner == "ppg":
@@ -186,6 +206,27 @@ class RunBuilder:
                 built = make_chunk(vec_env, self.net, ppo, c.updates_per_chunk, dapg=term)
             self._chunks[dapg, specialists] = built
         return self._chunks[dapg, specialists]
+
+    def evaluate(self, params: Any, ids: np.ndarray, episodes: int, seed: int) -> VariationScores:
+        """``episodes`` first episodes of the policy ``params`` on each variation of ``ids``."""
+        return evaluate_variations(self.env, self.net, params, ids, episodes=episodes, seed=seed)
+
+    def demo_rollouts(
+        self,
+        params: Any,
+        id_sets: list[np.ndarray],
+        keys: jax.Array,
+        num_steps: int,
+        specialists: bool = False,
+    ) -> list[tuple[dict[str, np.ndarray], int]]:
+        """``[(traj, env_steps)]``, one per policy: ``num_steps`` steps of the learner's envs
+        (the specialists' with ``specialists``) under policy ``p`` (``params`` with a leading
+        axis ``P``, key ``keys[p]``) on the variations ``id_sets[p]``, in vmapped groups
+        (:func:`gsl_jax.demos.rollout_population`; host arrays ``[T, B, ...]``)."""
+        vec_env = self.spec_vec_env if specialists else self.vec_env
+        sets = stack_variation_sets([np.asarray(s) for s in id_sets], self.env)
+        trajs = rollout_population(vec_env, self.net, params, sets, keys, num_steps)
+        return [(traj, num_steps * vec_env.num_envs) for traj in trajs]
 
     def restore(self, path: Path, generalist_like: LearnerState) -> tuple[GSLProgress, Arrays]:
         """``(progress, arrays)`` of checkpoint ``path``; ``ValueError`` naming it if foreign."""

@@ -190,6 +190,11 @@ def run_ppo(
     once), ``checkpoint_every`` chunks between checkpoints, ``env_spec`` how to rebuild ``env``,
     ``max_value_loss`` the runaway-divergence guard's limit.
     """
+    if not isinstance(env, Environment):  # a host env (EnvPool): nothing written yet
+        raise ValueError(
+            f"env: run_ppo needs a JAX Environment, got the host env {type(env).__name__}; "
+            "use gsl_jax.host_rollout.train_ppo_host"
+        )
     config.train_variations(env)
     run = open_run(run_dir, resume, "ppo", run_spec("ppo", env.name, env_spec, config.to_dict()))
     net, vec_env, state = _generalist_init(env, config)

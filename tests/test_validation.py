@@ -111,6 +111,7 @@ CHOICES = [
     (GSLConfig, "gsl", "split"),
     (GSLConfig, "gsl", "select_metric"),
     (GSLConfig, "gsl", "cycle_demos"),
+    (GSLConfig, "gsl", "learner"),
 ]
 
 CASES = [
@@ -135,7 +136,7 @@ def test_every_numeric_bool_and_choice_field_is_in_the_table():
     """A new config field must join the table (or this list of non-scalar fields)."""
     import dataclasses
 
-    nested = {"ppo", "network", "dapg", "plateau"}
+    nested = {"ppo", "network", "dapg", "plateau", "ppg"}
     covered = {(c, f) for c, _, f, _ in FIELDS} | {(c, f) for c, _, f in CHOICES}
     for cls in (PPOConfig, NetworkConfig, DAPGConfig, PlateauConfig, GSLConfig):
         for f in dataclasses.fields(cls):

@@ -116,12 +116,6 @@ def validate_settings(s: Settings) -> None:
             where = "with a JAX port" if s.backend == "jax" else "in Procgen"
             raise ValueError(f"games: {game!r} is not a game {where}; known: {known}")
     if s.backend == "envpool":
-        if "gsl" in s.methods:
-            raise ValueError(
-                "methods: GSL's driver compiles its phases over a JAX environment and cannot "
-                "drive EnvPool's host-side games; use --methods ppo with --backend envpool, or "
-                "the JAX ports (--backend jax) for GSL"
-            )
         if s.obs_mode != "pixels":
             raise ValueError(
                 "obs_mode: the real games (--backend envpool) only have pixel observations; use "
