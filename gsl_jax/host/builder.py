@@ -105,6 +105,7 @@ class HostRunBuilder(RunBuilder):
         self.k_select = jax.random.fold_in(root, 1)  # selection's tie-breaks
         self.train_ids = np.arange(config.train_variations(env))
         self.steps_per_chunk = config.updates_per_chunk * config.ppo.batch_size
+        self.spec_steps_per_chunk = self.steps_per_chunk  # specialists: ppo.num_envs envs too
         B, per = config.ppo.num_envs, -(-config.num_low // config.num_specialists)
         needed = max(per, config.num_low if config.low_finetune_steps > 0 else 0)
         if B < needed:
