@@ -43,7 +43,7 @@ if __name__ == "__main__":
     method, run_dir = sys.argv[1], Path(sys.argv[2])
     run, config = (run_gsl, GSL_CONFIG) if method == "gsl" else (run_ppo, PPO_CONFIG)
     result = run(
-        GymnaxEnv("CartPole-v1"),
+        GymnaxEnv("CartPole-v1", family="pole"),
         config,
         run_dir=run_dir,
         resume="--resume" in sys.argv,
