@@ -61,11 +61,9 @@ class PPOCommand:
     """Env-steps to train for per seed: exactly total_steps // (num_envs x num_steps) updates."""
     num_seeds: int = 1
     """Independent seeds, trained together as one vmapped population."""
-    preset: Literal["classic_control", "continuous_control", "minatar", "procgen"] = (
-        "classic_control"
-    )
-    """PPO hyperparameter preset (see gsl_jax.presets; classic_control, continuous_control and
-    minatar anneal the learning rate linearly over the run)."""
+    preset: Literal["classic_control", "continuous_control", "procgen"] = "classic_control"
+    """PPO hyperparameter preset (see gsl_jax.presets; classic_control and continuous_control
+    anneal the learning rate linearly over the run)."""
     ppo: PPOOverrides = field(default_factory=PPOOverrides)
     network: NetworkConfig = field(default_factory=NetworkConfig)
     seed: int = 0

@@ -6,10 +6,9 @@ value is stated once.
 compact observations on a CPU. ``CLASSIC_CONTROL`` is the PureJaxRL / CleanRL setting for
 CartPole-sized tasks: 4 envs x 128 steps, 4 minibatches, 4 epochs, lr 2.5e-4 annealed linearly to
 0 over the run, gamma 0.99, no reward normalisation. ``CONTINUOUS_CONTROL`` suits Pendulum-sized
-continuous tasks (lr annealed linearly too). ``MINATAR`` is PureJaxRL's MinAtar setting: 64 envs
-x 128 steps, 8 minibatches, 4 epochs, lr 5e-3 annealed linearly, gamma 0.99, lambda 0.95.
-The annealed presets' horizon is the run's number of updates, which the drivers derive from the
-budget (:meth:`~gsl_jax.ppo_config.PPOConfig.with_lr_horizon`).
+continuous tasks (lr annealed linearly too). The annealed presets' horizon is the run's number
+of updates, which the drivers derive from the budget
+(:meth:`~gsl_jax.ppo_config.PPOConfig.with_lr_horizon`).
 ``FORKMAZE_PPO`` and ``FORKMAZE_GSL`` train :class:`~gsl_jax.envs.forkmaze.ForkMaze`.
 ``MLP_64`` and ``LOG_PROB_DAPG`` are the network and the DAPG term the GSL presets (these and
 the Procgen experiment's, :mod:`gsl_jax.experiments.procgen.presets`) build on.
@@ -50,22 +49,10 @@ CONTINUOUS_CONTROL = PPOConfig(
     lr_schedule="linear",
 )
 
-MINATAR = PPOConfig(
-    num_envs=64,
-    num_steps=128,
-    num_minibatches=8,
-    update_epochs=4,
-    learning_rate=5e-3,
-    gamma=0.99,
-    normalize_rewards=False,
-    lr_schedule="linear",
-)
-
 PRESETS: dict[str, PPOConfig] = {
     "procgen": PROCGEN,
     "classic_control": CLASSIC_CONTROL,
     "continuous_control": CONTINUOUS_CONTROL,
-    "minatar": MINATAR,
     "procgen_compact": PROCGEN_COMPACT,
 }
 

@@ -91,7 +91,9 @@ TINY = GSLConfig(
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("gsl") / "run"
-    result = run_gsl(GymnaxEnv("CartPole-v1", family="pole"), TINY, run_dir=run_dir, log=lambda _: None)
+    result = run_gsl(
+        GymnaxEnv("CartPole-v1", family="pole"), TINY, run_dir=run_dir, log=lambda _: None
+    )
     return run_dir, result
 
 
@@ -128,7 +130,11 @@ def test_run_dir_holds_config_checkpoints_and_results(finished_run):
 def test_resuming_a_finished_run_returns_its_result(finished_run):
     run_dir, result = finished_run
     again = run_gsl(
-        GymnaxEnv("CartPole-v1", family="pole"), TINY, run_dir=run_dir, resume=True, log=lambda _: None
+        GymnaxEnv("CartPole-v1", family="pole"),
+        TINY,
+        run_dir=run_dir,
+        resume=True,
+        log=lambda _: None,
     )
     assert again.records == result.records
     for a, b in zip(
@@ -170,7 +176,13 @@ def test_resume_with_every_checkpoint_damaged_names_the_newest(finished_run, tmp
             if f.is_file() and f.stat().st_size > 0:
                 f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
     with pytest.raises(ValueError, match=f"checkpoint {last} is damaged .meta.json unreadable"):
-        run_gsl(GymnaxEnv("CartPole-v1", family="pole"), TINY, run_dir=copy, resume=True, log=lambda _: None)
+        run_gsl(
+            GymnaxEnv("CartPole-v1", family="pole"),
+            TINY,
+            run_dir=copy,
+            resume=True,
+            log=lambda _: None,
+        )
     assert list_checkpoints(copy / "checkpoints")[-1] == last  # nothing moved
 
 

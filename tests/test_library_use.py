@@ -15,7 +15,7 @@ from gsl_jax.networks import NetworkConfig, make_network
 from gsl_jax.population import init_population
 from gsl_jax.ppo import PPOConfig, make_update
 from gsl_jax.ppo_config import lr_schedule
-from gsl_jax.presets import CLASSIC_CONTROL, CONTINUOUS_CONTROL, MINATAR, PROCGEN
+from gsl_jax.presets import CLASSIC_CONTROL, CONTINUOUS_CONTROL, PROCGEN
 from gsl_jax.training import PPORunConfig, train_ppo
 
 TINY_NET = NetworkConfig(kind="mlp", hidden=(8,))
@@ -81,7 +81,7 @@ def test_learning_rate_schedules_by_name():
         lr_schedule(base.replace(lr_schedule="linear"))
     with pytest.raises(ValueError, match="ppo.lr_schedule"):
         base.replace(lr_schedule="exponential")
-    assert CLASSIC_CONTROL.anneals and CONTINUOUS_CONTROL.anneals and MINATAR.anneals
+    assert CLASSIC_CONTROL.anneals and CONTINUOUS_CONTROL.anneals
     assert not PROCGEN.anneals
 
 
@@ -90,7 +90,7 @@ def test_initial_minatar_state_has_the_types_an_update_returns():
     the previous call's; the initial state of SpaceInvaders-MinAtar holds weakly typed ints
     that an update returns strong, unless the loop strips them (strong_types)."""
     env = GymnaxEnv("SpaceInvaders-MinAtar")
-    ppo = MINATAR.replace(num_envs=2, num_steps=2, num_minibatches=1, update_epochs=1)
+    ppo = CLASSIC_CONTROL.replace(num_envs=2, num_steps=2, num_minibatches=1, update_epochs=1)
     ppo = ppo.with_lr_horizon(4)
     net = make_network(TINY_NET, env.action_space, env.observation_space.shape)
     vec_env = VecEnv(env, ppo.num_envs)

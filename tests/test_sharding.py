@@ -94,7 +94,8 @@ GSL_SCRIPT = textwrap.dedent(
     out = {{}}
     for shard in (False, True):
         events = []
-        result = run_gsl(GymnaxEnv("CartPole-v1", family="pole"), config, log=events.append, shard=shard)
+        env = GymnaxEnv("CartPole-v1", family="pole")
+        result = run_gsl(env, config, log=events.append, shard=shard)
         leaf = jax.tree.leaves(result.generalist.params)[0]
         out[str(shard)] = {{
             "events": events,
