@@ -26,7 +26,10 @@ rejax runs in its own virtual environment (``benchmarks/.rejax-venv``: rejax 0.1
 0.0.9, set up as ``benchmarks/throughput.py`` does), in a worker subprocess. PureJaxRL runs only
 when ``--purejaxrl`` points at a checkout of https://github.com/luchris429/purejaxrl (never
 copied here), in the same virtual environment (its ``ppo.py`` needs gymnax's older step API);
-its ``wrappers.py`` imports brax and navix for other wrappers, which the worker stubs out.
+its ``wrappers.py`` imports brax and navix for other wrappers, which the worker stubs out. The
+worker starts before gsl_jax is imported, so the peers compile with XLA's default flags, as their
+users run them (gsl_jax sets its ``XLA_FLAGS`` scheduler workaround on import; see
+``docs/benchmarks.md``).
 
 Usage::
 
