@@ -29,7 +29,8 @@ copied here), in the same virtual environment (its ``ppo.py`` needs gymnax's old
 its ``wrappers.py`` imports brax and navix for other wrappers, which the worker stubs out. The
 worker starts before gsl_jax is imported, so the peers compile with XLA's default flags, as their
 users run them (gsl_jax sets its ``XLA_FLAGS`` scheduler workaround on import; see
-``docs/benchmarks.md``).
+``docs/benchmarks.md``); ``--same-xla-flags`` gives the worker gsl_jax's flags too (PureJaxRL's
+vmapped seeds hung in XLA:CPU without them here).
 
 Usage::
 
@@ -235,6 +236,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--no-rejax", action="store_true")
     parser.add_argument("--rejax-venv", type=Path, default=DEFAULT_REJAX_VENV)
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
+    parser.add_argument(
+        "--same-xla-flags", action="store_true", help="run the peers with gsl_jax's XLA_FLAGS"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.seeds, args.steps_scale = 2, 0.1
@@ -244,6 +248,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if not (args.purejaxrl / "purejaxrl" / "ppo.py").exists():
             raise SystemExit(f"--purejaxrl: no purejaxrl/ppo.py under {args.purejaxrl}")
         peers.append("purejaxrl")
+    if args.same_xla_flags:
+        import gsl_jax  # noqa: F401  (sets XLA_FLAGS, which the worker inherits)
     worker = PeerWorker(ensure_rejax_venv(args.rejax_venv)) if peers else None
     results: dict[str, Any] = {"seeds": args.seeds, "rows": []}
     try:

@@ -376,8 +376,6 @@ def train_ppo(
     _positive_int("total_steps", total_steps)
     _positive_int("updates_per_chunk", updates_per_chunk)
     _positive_int("num_seeds", num_seeds)
-    budget = chunk_budget(total_steps, ppo.batch_size, updates_per_chunk)
-    ppo = ppo.with_lr_horizon(budget.num_updates)
     if variation_sets is None:
         if env.num_variations > _MAX_IMPLICIT_VARIATIONS:
             raise ValueError(
@@ -385,6 +383,8 @@ def train_ppo(
                 "training set explicitly, e.g. [range(200)] for 200 Procgen levels"
             )
         variation_sets = [np.arange(env.num_variations)]
+    budget = chunk_budget(total_steps, ppo.batch_size, updates_per_chunk)
+    ppo = ppo.with_lr_horizon(budget.num_updates)
     members = [ids for ids in variation_sets for _ in range(num_seeds)]
     sets: VariationSet = stack_variation_sets(members, env, field="variation_sets")
     if run_dir is not None:  # a new or empty directory only; it records what it writes
