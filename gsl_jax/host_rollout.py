@@ -44,6 +44,7 @@ import numpy as np
 from gsl_jax.demos import DemoBuffer
 from gsl_jax.distributions import action_noise, distribution_for, sample_with_noise
 from gsl_jax.envs.core import Box, EpisodeStats, Space, VariationSet, VecEnvState
+from gsl_jax.loop import chunk_budget
 from gsl_jax.networks import ActorCritic, NetworkConfig, make_network
 from gsl_jax.normalization import RewardNormState, normalize_reward
 from gsl_jax.population import vmap_population
@@ -55,7 +56,7 @@ from gsl_jax.ppo import (
     make_learn,
     make_optimizer,
 )
-from gsl_jax.training import TrainResult, run_population
+from gsl_jax.training import TrainResult, budget_plan, run_population
 
 Metrics = dict[str, jax.Array]
 
@@ -332,7 +333,7 @@ def train_ppo_host(
         envs: one :class:`HostVecEnv` (a generalist) or one per population member.
         ppo: PPO hyperparameters; ``ppo.num_envs`` must equal each env's ``num_envs``.
         network: which actor-critic to build.
-        total_steps: env-steps per member; rounded up to whole chunks.
+        total_steps: env-steps per member: ``total_steps // ppo.batch_size`` updates.
         seed: PRNG seed of the learners (the envs carry their own seeds).
         updates_per_chunk: updates between two log records.
         run_dir: where to write ``metrics.jsonl`` and TensorBoard events (``None``: nowhere).
@@ -349,6 +350,8 @@ def train_ppo_host(
         raise ValueError(f"updates_per_chunk: must be positive, got {updates_per_chunk}")
     if (demos is None) != (dapg is None):
         raise ValueError("demos: pass a DemoBuffer exactly when dapg is set")
+    budget = chunk_budget(total_steps, ppo.batch_size, updates_per_chunk)
+    ppo = ppo.with_lr_horizon(budget.num_updates)
     env_list = [envs] if hasattr(envs, "num_envs") else list(envs)
     if not env_list:
         raise ValueError("envs: at least one host env is needed")
@@ -357,16 +360,17 @@ def train_ppo_host(
     driver = HostPPO(env_list, net, ppo, dapg)
 
     state = driver.init(jax.random.key(seed))
-    state, history, first_seconds = run_population(
+    plan = budget_plan("population", ppo.batch_size, budget, updates_per_chunk)
+    state, history = run_population(
         lambda s: driver.run(s, updates_per_chunk, demos),
         state,
-        updates_per_chunk * ppo.batch_size,
-        total_steps,
+        plan,
         run_dir,
         progress,
         tensorboard,
+        lambda s: driver.run(s, budget.last_updates, demos),
     )
-    return TrainResult(state, history, net, envs, compile_seconds=first_seconds)
+    return TrainResult.of(state, history, net, envs)
 
 
 def train_ppo_envpool(

@@ -32,7 +32,7 @@ from gsl_jax.envs.core import VariationSet, VecEnv, VecEnvState
 from gsl_jax.losses import dapg_loss, gae, normalize, ppo_loss
 from gsl_jax.networks import ActorCritic
 from gsl_jax.normalization import RewardNormState, normalize_reward
-from gsl_jax.ppo_config import DAPGConfig, PPOConfig  # re-exported: the configs of this module
+from gsl_jax.ppo_config import DAPGConfig, PPOConfig, lr_schedule  # re-exported: the configs
 from gsl_jax.shuffle import shuffle_indices
 
 
@@ -76,11 +76,9 @@ class Transition(NamedTuple):
 
 
 def make_optimizer(config: PPOConfig) -> optax.GradientTransformation:
-    """Global-norm clipping then Adam, with the optional linear learning-rate decay."""
-    lr: Any = config.learning_rate
-    if config.lr_decay_updates:
-        steps = config.lr_decay_updates * config.update_epochs * config.num_minibatches
-        lr = optax.linear_schedule(config.learning_rate, 0.0, steps)
+    """Global-norm clipping then Adam at the config's learning rate or schedule
+    (:func:`gsl_jax.ppo_config.lr_schedule`)."""
+    lr: Any = lr_schedule(config)
     # optax.flatten runs the optimiser on one raveled vector: a handful of large ops instead of
     # a dozen small ones per parameter array, which matters for small networks on CPU.
     return optax.flatten(

@@ -70,7 +70,7 @@ def test_two_hundred_specialists_on_two_hundred_levels_validate():
 @pytest.fixture(scope="module")
 def population():
     """A builder with 2-env specialists, and 12 one-variation clones of its generalist."""
-    env = GymnaxEnv("CartPole-v1")
+    env = GymnaxEnv("CartPole-v1", family="pole")
     config = GSLConfig(
         ppo=PPO, network=SMALL, num_low=12, num_specialists=12, specialist_num_envs=2,
         updates_per_chunk=2,
@@ -154,7 +154,9 @@ CYCLES = GSLConfig(
 def two_cycles(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("cycles") / "run"
     lines = []
-    result = run_gsl(GymnaxEnv("MountainCar-v0"), CYCLES, run_dir=run_dir, log=lines.append)
+    result = run_gsl(
+        GymnaxEnv("MountainCar-v0", family="force"), CYCLES, run_dir=run_dir, log=lines.append
+    )
     return run_dir, result, lines
 
 

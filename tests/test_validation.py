@@ -106,6 +106,7 @@ FIELDS = [
 
 CHOICES = [
     (PPOConfig, "ppo", "loop"),
+    (PPOConfig, "ppo", "lr_schedule"),
     (NetworkConfig, "network", "kind"),
     (NetworkConfig, "network", "head"),
     (GSLConfig, "gsl", "split"),

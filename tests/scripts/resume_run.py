@@ -63,13 +63,13 @@ PPO_CONFIG = PPORunConfig(
 
 if __name__ == "__main__":
     method, run_dir = sys.argv[1], Path(sys.argv[2])
-    run, config, env = {
-        "gsl": (run_gsl, GSL_CONFIG, "CartPole-v1"),
-        "gsl-cycles": (run_gsl, GSL_CYCLES, "MountainCar-v0"),
-        "ppo": (run_ppo, PPO_CONFIG, "CartPole-v1"),
+    run, config, env, family = {
+        "gsl": (run_gsl, GSL_CONFIG, "CartPole-v1", "pole"),
+        "gsl-cycles": (run_gsl, GSL_CYCLES, "MountainCar-v0", "force"),
+        "ppo": (run_ppo, PPO_CONFIG, "CartPole-v1", "pole"),
     }[method]
     result = run(
-        GymnaxEnv(env),
+        GymnaxEnv(env, family=family),
         config,
         run_dir=run_dir,
         resume="--resume" in sys.argv,
