@@ -192,6 +192,13 @@ class GSLConfig:
                 f"variations, but num_low (N_lenv) is {self.num_low}"
             )
         validation.check_choice("gsl.split", self.split, ("random", "contiguous"))
+        if self.learner == "ppo" and self.ppo.anneals and self.ppo.lr_decay_updates == 0:
+            raise ValueError(
+                f"gsl.ppo.lr_schedule: {self.ppo.lr_schedule!r} needs ppo.lr_decay_updates under "
+                "GSL (the generalist's optimiser state, schedule count included, carries from "
+                "phase I into the specialists and phase II, so no single budget fixes the "
+                "horizon); set it, or use 'constant'"
+            )
         validation.check_choice("gsl.learner", self.learner, ("ppo", "ppg"))
         if self.learner == "ppg":
             check_ppg_pair(self.ppg, self.ppo, self.network.kind)

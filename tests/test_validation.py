@@ -207,3 +207,9 @@ def test_validators_messages():
     check_positive("n", np.int16(3), integer=True)
     check_bool("b", np.bool_(True))
     check_sizes("h", (64, 64))
+
+
+def test_gsl_refuses_a_schedule_without_a_horizon():
+    with pytest.raises(ValueError, match="^gsl.ppo.lr_schedule: 'linear' needs"):
+        GSLConfig(ppo=PPOConfig(lr_schedule="linear"))
+    assert GSLConfig(ppo=PPOConfig(lr_schedule="linear", lr_decay_updates=10)).ppo.lr_decay_updates

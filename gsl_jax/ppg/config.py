@@ -4,8 +4,9 @@ PPG reads its rollout and PPO-objective settings from the :class:`~gsl_jax.ppo.P
 paired with -- ``num_envs``, ``num_steps``, ``num_minibatches``, ``learning_rate``, ``gamma``,
 ``gae_lambda``, ``clip_eps``, ``ent_coef``, ``vf_coef``, ``normalize_advantages`` (over the full
 batch, as the reference), ``normalize_rewards``, ``reward_clip`` -- and ignores the PPO-only ones
-(``update_epochs``, ``clip_value``, ``lr_decay_updates``, ``adam_eps``, ``max_grad_norm``,
-``loop``): their PPG counterparts are the fields below. :func:`check_pair` checks the pair.
+(``update_epochs``, ``clip_value``, ``lr_schedule``, ``lr_decay_updates``, ``adam_eps``,
+``max_grad_norm``, ``loop``): their PPG counterparts are the fields below. :func:`check_pair`
+checks the pair.
 """
 
 from __future__ import annotations
