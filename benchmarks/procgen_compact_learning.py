@@ -26,6 +26,8 @@ SETTINGS = {
     "bigfish": ({}, 200, 120 * 8192, 5e-4, (64, 64)),
     "coinrun": ({}, 200, 40 * 8192, 5e-4, (128, 128)),
     "chaser": (dict(view_radius=4, timeout=300), 50, 80 * 8192, 1e-3, (64, 64)),
+    "leaper": (dict(timeout=100), 50, 20 * 8192, 1e-3, (64, 64)),
+    "miner": (dict(view_radius=4, timeout=200), 20, 30 * 8192, 1e-3, (64, 64)),
 }
 
 

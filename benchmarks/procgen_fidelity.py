@@ -84,6 +84,8 @@ ENVPOOL_NAMES = {
     "bigfish": "Bigfish",
     "coinrun": "Coinrun",
     "chaser": "Chaser",
+    "leaper": "Leaper",
+    "miner": "Miner",
 }
 #: The generalisation protocol's training set: levels START_LEVEL .. START_LEVEL + 199.
 NUM_LEVELS = 200
@@ -158,6 +160,12 @@ FIXED_POLICIES: dict[str, tuple[Policy, ...]] = {
     # Keep pressing RIGHT then UP for 8 steps each: the agent sweeps corridors until an enemy
     # catches it.
     "chaser": (Policy("cycle RIGHT x8, UP x8", (7, 5), repeat=8),),
+    # Hop up whenever at rest: crosses the lanes blind, dies to cars and to water without logs.
+    "leaper": (Policy("always UP", (5,)),),
+    # Digging straight down: the robot reaches the bottom and waits there, so the boulders and
+    # diamonds it freed fall on it (the crush rule); cycling RIGHT, UP digs a staircase and
+    # pushes boulders to the right.
+    "miner": (Policy("always DOWN", (3,)), Policy("cycle RIGHT, UP", (7, 5))),
 }
 
 

@@ -3,8 +3,9 @@
     python benchmarks/procgen_gsl.py                          # the quick preset (CPU, < 20 min)
     python benchmarks/procgen_gsl.py --preset paper --games coinrun maze   # accelerators
     python benchmarks/procgen_gsl.py --resume              # continue runs/procgen_gsl_quick
-    python benchmarks/procgen_gsl.py --backend envpool --preset paper --methods ppo  # real games
+    python benchmarks/procgen_gsl.py --backend envpool --preset paper   # GSL and PPO, real games
     python benchmarks/procgen_gsl.py --set gsl.ppo.ent_coef=0.02     # any option, by its path
+    python benchmarks/procgen_gsl.py --learner ppg          # PPG (gsl_jax.ppg) as base learner
     gsl-jax report runs/procgen_gsl_quick                     # redraw the plots and the GIF
 
 The experiment (protocol, presets, runs, evaluation, results) is the library package
@@ -29,6 +30,7 @@ from gsl_jax.experiments.procgen import (
     resolve_settings,
     run_experiment,
 )
+from gsl_jax.experiments.procgen.settings import LEARNERS
 
 __all__ = ["PRESETS", "build_parser", "env_options", "gsl_config", "main"]
 
@@ -53,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="procgen_gsl.py",
         description=__doc__.split("\n\n")[0],
         epilog=(
-            "GSL runs only on the JAX ports: --backend envpool trains PPO alone (--methods ppo). "
+            "--backend envpool runs GSL and PPO on the real games (host envs, pixels only). "
             "Options left out take the preset's value; a preset's defining options (obs-mode, "
             "network, hidden, steps) may be changed only with --preset custom. --set PATH=VALUE "
             "sets any option by its path (VALUE as JSON), e.g. gsl.dapg.demo_freq=2."
@@ -67,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--games", nargs="+", default=None, help="Procgen games (quick: coinrun)")
     add("--seeds", nargs="+", type=int, default=None, help="(quick: 0 1)")
     add("--methods", nargs="+", default=None, choices=METHODS, help="(default: ppo gsl)")
+    add("--learner", nargs="+", default=None, choices=LEARNERS, help="base learners (ppo)")
     add("--backend", default=None, choices=("jax", "envpool"), help="jax ports or envpool")
     add("--distribution-mode", default=None, choices=("easy", "hard"))
     add("--obs-mode", default=None, choices=("symbolic", "pixels"))
@@ -87,6 +90,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     names = ["games", "seeds", "methods", "backend", "distribution_mode", "obs_mode"]
     names += [*ALIASES, *_OWN]
     out = {name: getattr(args, name) for name in names}
+    out["learners"] = args.learner
     for item in args.set:
         path, sep, text = item.partition("=")
         if not sep:

@@ -249,7 +249,7 @@ def build_ours(total_steps: int, population: int, devices: int = 1) -> OurRun:
     from gsl_jax.presets import CLASSIC_CONTROL
 
     env = GymnaxEnv("CartPole-v1", family={})
-    ppo = CLASSIC_CONTROL
+    ppo = CLASSIC_CONTROL.replace(lr_schedule="constant")  # rejax_config maps no schedule
     net = make_network(NetworkConfig(), env.action_space, env.observation_space.shape)
     vec_env = VecEnv(env, ppo.num_envs)
     sets = stack_variation_sets([[0]] * population, env)
@@ -622,6 +622,8 @@ def procgen_envpool_timer(game: str, batch: int, steps: int) -> tuple[Callable[[
         "bigfish": "Bigfish",
         "coinrun": "Coinrun",
         "chaser": "Chaser",
+        "leaper": "Leaper",
+        "miner": "Miner",
     }
     env = envpool.make(
         f"{stems[game]}Easy-v0",

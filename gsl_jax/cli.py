@@ -1,6 +1,7 @@
 """The ``gsl-jax`` command line.
 
-    gsl-jax ppo   [--env CartPole-v1] [--total-steps 200000] [--preset classic_control] [...]
+    gsl-jax ppo   [--env CartPole-v1] [--total-steps 200000] [--preset classic_control]
+                  [--family pole] [--num-seeds 4] [--ppo.lr-schedule cosine] [...]
     gsl-jax train [--env forkmaze] [--run-dir runs/gsl] [--gsl.num-specialists 4] [...]
     gsl-jax train --method ppo [--total-steps N] [--gsl.ppo.learning-rate 5e-4] [...]
     gsl-jax train --resume RUN_DIR
@@ -20,14 +21,11 @@ from typing import Literal
 
 import tyro
 
-from gsl_jax.envs.gymnax import SPECS
 from gsl_jax.gsl import GSLConfig
 from gsl_jax.loop import MAX_VALUE_LOSS, check_max_value_loss
 from gsl_jax.networks import NetworkConfig
 from gsl_jax.presets import FORKMAZE_GSL, PRESETS
 from gsl_jax.rundir import MANIFEST, RunDirectory, write_atomic
-
-GymnaxName = Literal[tuple(SPECS)]  # type: ignore[valid-type]
 
 
 @dataclass(frozen=True)
@@ -47,18 +45,25 @@ class PPOOverrides:
     max_grad_norm: float | None = None
     normalize_rewards: bool | None = None
     loop: Literal["auto", "scan", "unroll"] | None = None
+    lr_schedule: Literal["constant", "linear", "cosine"] | None = None
+    """Learning-rate schedule; linear and cosine anneal to 0 over the run's updates."""
 
 
 @dataclass(frozen=True)
 class PPOCommand:
-    """Train a PPO generalist on a gymnax environment with variations and report its return."""
+    """Train PPO on any gymnax environment (several seeds at once) and report its return."""
 
-    env: GymnaxName = "CartPole-v1"  # type: ignore[valid-type]
-    """gymnax environment (its variations are the default parameter family)."""
+    env: str = "CartPole-v1"
+    """Any gymnax id (CartPole-v1, Breakout-MinAtar, Catch-bsuite, ...), standard parameters."""
+    family: str | None = None
+    """A registered variation family of the env (e.g. pole for CartPole-v1); default none."""
     total_steps: int = 200_000
-    """Env-steps to train for."""
+    """Env-steps to train for per seed: exactly total_steps // (num_envs x num_steps) updates."""
+    num_seeds: int = 1
+    """Independent seeds, trained together as one vmapped population."""
     preset: Literal["classic_control", "continuous_control", "procgen"] = "classic_control"
-    """PPO hyperparameter preset (see gsl_jax.presets)."""
+    """PPO hyperparameter preset (see gsl_jax.presets; classic_control and continuous_control
+    anneal the learning rate linearly over the run)."""
     ppo: PPOOverrides = field(default_factory=PPOOverrides)
     network: NetworkConfig = field(default_factory=NetworkConfig)
     seed: int = 0
@@ -66,13 +71,12 @@ class PPOCommand:
     """PPO updates per compiled chunk (one log line per chunk)."""
     run_dir: Path | None = None
     """Write metrics.jsonl, TensorBoard events and result.json here (a new or empty folder)."""
-    lr_decay: bool = True
-    """Anneal the learning rate linearly to zero over the run."""
 
 
 def run_ppo(cmd: PPOCommand) -> float:
-    """Run the ``ppo`` subcommand; returns the final mean episode return."""
-    from gsl_jax.envs.gymnax import GymnaxEnv
+    """Run the ``ppo`` subcommand; returns the final mean episode return (over the seeds)."""
+    from gsl_jax.envs.gymnax import GymnaxEnv, gymnax_ids
+    from gsl_jax.loop import chunk_budget
     from gsl_jax.training import train_ppo
 
     overrides = {f.name: getattr(cmd.ppo, f.name) for f in fields(cmd.ppo)}
@@ -81,15 +85,19 @@ def run_ppo(cmd: PPOCommand) -> float:
         raise ValueError(f"total_steps: must be positive, got {cmd.total_steps}")
     if cmd.updates_per_chunk <= 0:
         raise ValueError(f"updates_per_chunk: must be positive, got {cmd.updates_per_chunk}")
+    if cmd.num_seeds <= 0:
+        raise ValueError(f"num_seeds: must be positive, got {cmd.num_seeds}")
     if not 0 <= cmd.seed < 2**32:  # jax keeps 32 bits of a seed; refuse what it would wrap
         raise ValueError(f"seed: must be in [0, 2**32), got {cmd.seed}")
-    if cmd.lr_decay:
-        updates = -(-cmd.total_steps // config.batch_size)
-        config = config.replace(lr_decay_updates=updates)
-    env = GymnaxEnv(cmd.env)
+    if cmd.env not in gymnax_ids():
+        raise ValueError(f"env: unknown gymnax environment {cmd.env!r}; known: {gymnax_ids()}")
+    budget = chunk_budget(cmd.total_steps, config.batch_size, cmd.updates_per_chunk)
+    env = GymnaxEnv(cmd.env, family=cmd.family)
     print(
-        f"gsl-jax ppo: {cmd.env} with {env.num_variations} variations, "
-        f"{cmd.total_steps:,} env-steps, {config.num_envs} envs x {config.num_steps} steps"
+        f"gsl-jax ppo: {cmd.env} with {env.num_variations} variation(s), {cmd.num_seeds} seed(s), "
+        f"{budget.num_updates} updates of {config.num_envs} envs x {config.num_steps} steps "
+        f"({budget.num_updates * config.batch_size:,} env-steps per seed), lr "
+        f"{config.learning_rate:g} {config.lr_schedule}"
     )
     result = train_ppo(
         env,
@@ -99,16 +107,29 @@ def run_ppo(cmd: PPOCommand) -> float:
         seed=cmd.seed,
         updates_per_chunk=cmd.updates_per_chunk,
         run_dir=cmd.run_dir,
+        num_seeds=cmd.num_seeds,
     )
     final = result.final_return
     steps = result.history[-1]["step"]
     rate = [h["steps_per_second"] for h in result.history[1:]] or [math.nan]
+    per_seed = result.history[-1]["return_mean_per_member"]
     print(
-        f"final mean episode return: {final:.1f} after {steps:,} env-steps "
-        f"({sum(rate) / len(rate):,.0f} steps/s after a {result.compile_seconds:.1f} s first chunk)"
+        f"final mean episode return: {final:.1f} after {steps:,} env-steps per seed "
+        f"({sum(rate) / len(rate):,.0f} steps/s; {result.compile_seconds:.1f} s compiling, "
+        f"first chunk {result.first_chunk_seconds:.1f} s)"
     )
+    if cmd.num_seeds > 1:
+        print("last chunk's return per seed: " + ", ".join(f"{r:.1f}" for r in per_seed))
     if cmd.run_dir is not None:
-        summary = {"env": cmd.env, "final_return": final, "env_steps": steps, "seed": cmd.seed}
+        summary = {
+            "env": cmd.env,
+            "family": cmd.family,
+            "final_return": final,
+            "final_return_per_seed": per_seed,
+            "env_steps": steps,
+            "seed": cmd.seed,
+            "num_seeds": cmd.num_seeds,
+        }
         RunDirectory.load(cmd.run_dir).write_json("result.json", summary)
     return final
 
@@ -125,8 +146,10 @@ class TrainCommand:
     """--method ppo only: env-steps to train for (default: the GSL config's training budget,
     plateau.max-steps + phase2-steps + num-specialists x specialist-steps + low-finetune-steps)."""
     env: str = "forkmaze"
-    """Environment: forkmaze, a gymnax id (e.g. CartPole-v1) or a Procgen game (maze, heist,
-    bigfish, coinrun)."""
+    """Environment: forkmaze, any gymnax id (e.g. CartPole-v1, Breakout-MinAtar; standard
+    parameters unless --family) or a Procgen game (maze, heist, bigfish, coinrun)."""
+    family: str | None = None
+    """gymnax only: a registered variation family (e.g. pole for CartPole-v1)."""
     distribution_mode: str | None = None
     """Procgen only: easy or hard (default easy)."""
     obs_mode: str | None = None
@@ -177,7 +200,7 @@ class ReportCommand:
 
 def _env_options(cmd: TrainCommand) -> dict:
     options = {}
-    for name in ("distribution_mode", "obs_mode"):
+    for name in ("distribution_mode", "obs_mode", "family"):
         value = getattr(cmd, name)
         if value is not None:
             options[name] = value
@@ -187,7 +210,7 @@ def _env_options(cmd: TrainCommand) -> dict:
 def gsl_budget(config: GSLConfig) -> int:
     """The env-steps GSL's training phases are given: ``--method ppo``'s default budget."""
     budget = config.plateau.max_steps + config.phase2_steps + config.low_finetune_steps
-    return budget + config.num_specialists * config.specialist_steps
+    return budget + config.num_specialists * config.specialist_budget
 
 
 def ppo_run_config(cmd: TrainCommand):

@@ -145,11 +145,10 @@ class DemoBuffer:
         return cls.from_arrays(obs, action, int(arrays["episodes"]), capacity)
 
 
-@functools.lru_cache(maxsize=32)
-def _rollout_fn(vec_env: VecEnv, network: ActorCritic, num_steps: int):
-    """The jitted ``run(params, variations, key)`` behind :func:`rollout_trajectory`."""
+def _rollout(vec_env: VecEnv, network: ActorCritic, num_steps: int):
+    """``run(params, variations, key) -> (obs, action, reward, done, success)``, each
+    ``[T, B, ...]``: the stochastic policy on ``num_steps`` steps of ``vec_env``."""
 
-    @jax.jit
     def run(params, variations, key):
         k_reset, k_run = jax.random.split(key)
         state = vec_env.reset(k_reset, variations)
@@ -167,6 +166,24 @@ def _rollout_fn(vec_env: VecEnv, network: ActorCritic, num_steps: int):
     return run
 
 
+@functools.lru_cache(maxsize=32)
+def _rollout_fn(vec_env: VecEnv, network: ActorCritic, num_steps: int, vmapped: bool = False):
+    """The jitted rollout behind :func:`rollout_trajectory` (with ``vmapped``: over a leading
+    policy axis of params, variations and keys, for :func:`rollout_population`)."""
+    run = _rollout(vec_env, network, num_steps)
+    return jax.jit(jax.vmap(run) if vmapped else run)
+
+
+def _cached_rollout(vec_env: VecEnv, network: ActorCritic, num_steps: int, vmapped: bool):
+    try:
+        return _rollout_fn(vec_env, network, num_steps, vmapped)
+    except TypeError:  # an unhashable env or network: compile without the cache
+        return _rollout_fn.__wrapped__(vec_env, network, num_steps, vmapped)
+
+
+_TRAJ_KEYS = ("obs", "action", "reward", "done", "success")
+
+
 def rollout_trajectory(
     vec_env: VecEnv,
     network: ActorCritic,
@@ -179,13 +196,37 @@ def rollout_trajectory(
     ``variations``); returns host arrays ``[T, B, ...]``: obs, action, reward, done, success.
 
     The compiled rollout is cached per ``(vec_env, network, num_steps)``, so collecting for
-    several specialists (or variation sets of one capacity) compiles once."""
-    try:
-        run = _rollout_fn(vec_env, network, num_steps)
-    except TypeError:  # an unhashable env or network: compile without the cache
-        run = _rollout_fn.__wrapped__(vec_env, network, num_steps)
-    obs, action, reward, done, success = (np.asarray(x) for x in run(params, variations, key))
-    return {"obs": obs, "action": action, "reward": reward, "done": done, "success": success}
+    several policies (or variation sets of one capacity) compiles once."""
+    out = _cached_rollout(vec_env, network, num_steps, False)(params, variations, key)
+    return dict(zip(_TRAJ_KEYS, (np.asarray(x) for x in out), strict=True))
+
+
+def rollout_population(
+    vec_env: VecEnv,
+    network: ActorCritic,
+    params: Any,
+    variations: VariationSet,
+    keys: jax.Array,
+    num_steps: int,
+    group: int = 16,
+):
+    """:func:`rollout_trajectory` for ``P`` policies at once: ``params`` with a leading axis
+    ``P``, stacked ``variations`` (``ids [P, C]``), ``keys [P]``. Yields member ``p``'s host
+    trajectory (``[T, B, ...]`` arrays) in order.
+
+    Members run ``group`` at a time in one vmapped program (the last group padded with copies
+    of member ``P - 1``, whose results are dropped), so host memory holds ``group``
+    trajectories, not ``P``, and a population of any size compiles once."""
+    num = int(keys.shape[0])
+    size = min(num, group)
+    run = _cached_rollout(vec_env, network, num_steps, True)
+    for begin in range(0, num, size):
+        index = np.minimum(np.arange(begin, begin + size), num - 1)
+        take = lambda x, index=index: x[index]  # noqa: E731
+        out = run(jax.tree.map(take, params), jax.tree.map(take, variations), keys[index])
+        host = [np.asarray(x) for x in out]
+        for j in range(min(size, num - begin)):
+            yield {k: x[j] for k, x in zip(_TRAJ_KEYS, host, strict=True)}
 
 
 def successful_episodes(

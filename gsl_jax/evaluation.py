@@ -110,6 +110,11 @@ def evaluate_variations(
         seed: evaluation seed (fixed keys: the same seed gives the same start states).
         greedy: act with the distribution's mode instead of sampling.
     """
+    if not isinstance(env, Environment):
+        raise ValueError(
+            f"env: evaluate_variations needs a JAX Environment, got the host env "
+            f"{type(env).__name__}; use gsl_jax.host.evaluate_host"
+        )
     ids = np.asarray(variations, np.int32).reshape(-1)
     env.validate_variations(ids, "variations")
     if episodes <= 0:

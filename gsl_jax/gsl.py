@@ -12,7 +12,9 @@ an orbax checkpoint (:mod:`gsl_jax.checkpoint`) at every phase boundary and ever
 the demo buffer, and the :class:`~gsl_jax.phases.GSLProgress` (phase, counters, records, events,
 selection and demo counts). ``resume=True`` restarts from the last *complete* checkpoint; since
 every random draw comes from the states or from ``config.seed``, a resumed run ends with the same
-parameters as an uninterrupted one on the same device.
+parameters as an uninterrupted one on the same device. On host environments (:mod:`gsl_jax.host`:
+EnvPool's real games) the game states cannot be saved: the envs are rebuilt with their seeds and
+reset on resume, so the resumed run keeps the counters and phases but not bit-identical returns.
 
 **Honest accounting.** Every record carries ``generalist_steps`` and ``total_steps`` (specialist
 training, evaluation and demo collection included), so curves compare at equal total samples.
@@ -37,8 +39,18 @@ from gsl_jax.gsl_phases import GSL_PHASES
 from gsl_jax.logging import RunLogger
 from gsl_jax.loop import MAX_VALUE_LOSS, RunIO
 from gsl_jax.networks import NetworkConfig
-from gsl_jax.phases import PHASE2, GSLProgress, PhaseContext, RunBuilder, first, run_phases
+from gsl_jax.phases import (
+    PHASE2,
+    GSLProgress,
+    PhaseContext,
+    RunBuilder,
+    first,
+    make_run_builder,
+    run_phases,
+)
 from gsl_jax.plateau import PlateauConfig
+from gsl_jax.ppg.config import PPGConfig
+from gsl_jax.ppg.config import check_pair as check_ppg_pair
 from gsl_jax.ppo import DAPGConfig, LearnerState, PPOConfig
 from gsl_jax.run_layout import (
     check_env_spec,
@@ -60,6 +72,8 @@ __all__ = [
     "run_gsl",
 ]
 
+#: ``specialist_steps`` when nothing sets it.
+DEFAULT_SPECIALIST_STEPS = 1_000_000
 #: Environments with more variations than this need an explicit ``num_train_variations``.
 _MAX_IMPLICIT_VARIATIONS = 100_000
 
@@ -69,7 +83,11 @@ class GSLConfig:
     """Everything a GSL run needs besides the environment.
 
     Attributes:
-        ppo: PPO settings of the generalist and the specialists.
+        ppo: PPO settings of the generalist and the specialists (with ``learner="ppg"``, the
+            rollout and policy-loss settings PPG reads, :mod:`gsl_jax.ppg.config`).
+        learner: the base learner of every phase, ``"ppo"`` or ``"ppg"`` (:mod:`gsl_jax.ppg`:
+            the DAPG term joins PPG's policy phase).
+        ppg: PPG's own settings (read only with ``learner="ppg"``).
         network: the actor-critic.
         dapg: the phase-II demonstration term.
         plateau: criterion H and the phase-I budget (``plateau.max_steps``).
@@ -83,6 +101,12 @@ class GSLConfig:
         low_finetune_steps: env-steps of the optional pi_g_low fine-tune on E_low before cloning
             the specialists (0: clone pi_g itself, as in the released code).
         specialist_steps: env-steps per specialist.
+        specialist_steps_per_variation: if set, each specialist trains this times
+            ``ceil(num_low / num_specialists)`` env-steps (its largest subset: one vmapped
+            program runs every member equally long), and ``specialist_steps`` must keep its
+            default or equal that (else a contradiction, refused). :attr:`specialist_budget`.
+        specialist_num_envs: envs per specialist (default ``ppo.num_envs``), in training and
+            demo collection; ``ppo.num_minibatches`` must divide its batch.
         fresh_specialist_optimizer: give specialists a fresh optimiser state instead of the
             generalist's.
         specialist_demo_episodes: N_D^s, successful episodes kept from all specialists together.
@@ -90,12 +114,21 @@ class GSLConfig:
         demo_steps: env-steps per env of one demo-collection rollout.
         demo_return_threshold: keep episodes whose return reaches this instead of using the
             environment's success flag (for environments without one).
-        phase2_steps: generalist env-steps in phase II.
+        phase2_steps: generalist env-steps in phase II (of all cycles together).
+        max_cycles: how many specialist -> demonstration -> phase-II cycles may run (1: the
+            paper). With more, phase II of a cycle ends when criterion H (``plateau``, on that
+            phase II's own records and steps; its ``max_steps`` does not apply) fires and
+            phase-II steps remain; selection, pi_g_low, the specialists and the demos then run
+            again and phase II goes on with the new demos. ``total_steps`` counts every cycle.
+        cycle_demos: what a later cycle does with the demo buffer: ``"replace"`` it with the new
+            demos, or ``"add"`` the new ones to it.
         updates_per_chunk: PPO updates per compiled chunk.
         seed: PRNG seed.
     """
 
     ppo: PPOConfig = field(default_factory=PPOConfig)
+    learner: Literal["ppo", "ppg"] = "ppo"
+    ppg: PPGConfig = field(default_factory=PPGConfig)
     network: NetworkConfig = field(default_factory=NetworkConfig)
     dapg: DAPGConfig = field(default_factory=DAPGConfig)
     plateau: PlateauConfig = field(default_factory=PlateauConfig)
@@ -106,18 +139,22 @@ class GSLConfig:
     select_metric: Literal["return", "success"] = "return"
     eval_episodes: int = 4
     low_finetune_steps: int = 0
-    specialist_steps: int = 1_000_000
+    specialist_steps: int = DEFAULT_SPECIALIST_STEPS
+    specialist_steps_per_variation: int | None = None
+    specialist_num_envs: int | None = None
     fresh_specialist_optimizer: bool = False
     specialist_demo_episodes: int = 64
     generalist_demo_episodes: int = 64
     demo_steps: int = 512
     demo_return_threshold: float | None = None
     phase2_steps: int = 5_000_000
+    max_cycles: int = 1
+    cycle_demos: Literal["replace", "add"] = "replace"
     updates_per_chunk: int = 10
     seed: int = 0
 
     def __post_init__(self) -> None:
-        nested = {"ppo": PPOConfig, "network": NetworkConfig, "dapg": DAPGConfig}
+        nested = {"ppo": PPOConfig, "network": NetworkConfig, "dapg": DAPGConfig, "ppg": PPGConfig}
         for name, klass in {**nested, "plateau": PlateauConfig}.items():
             validation.check_instance(f"gsl.{name}", getattr(self, name), klass)
         positive = (
@@ -128,6 +165,7 @@ class GSLConfig:
             "demo_steps",
             "phase2_steps",
             "updates_per_chunk",
+            "max_cycles",
         )
         validation.check_fields("gsl", self, validation.check_positive, positive, integer=True)
         counts = ("specialist_demo_episodes", "generalist_demo_episodes", "low_finetune_steps")
@@ -144,13 +182,64 @@ class GSLConfig:
             "gsl.seed", self.seed, low=0, high=2**32, high_open=True, integer=True
         )
         validation.check_bool("gsl.fresh_specialist_optimizer", self.fresh_specialist_optimizer)
+        for name in ("specialist_steps_per_variation", "specialist_num_envs"):
+            if getattr(self, name) is not None:
+                validation.check_positive(f"gsl.{name}", getattr(self, name), integer=True)
+        validation.check_choice("gsl.cycle_demos", self.cycle_demos, ("replace", "add"))
         if self.num_specialists > self.num_low:
             raise ValueError(
                 f"gsl.num_specialists: {self.num_specialists} specialists need at least as many "
                 f"variations, but num_low (N_lenv) is {self.num_low}"
             )
         validation.check_choice("gsl.split", self.split, ("random", "contiguous"))
+        if self.learner == "ppo" and self.ppo.anneals and self.ppo.lr_decay_updates == 0:
+            raise ValueError(
+                f"gsl.ppo.lr_schedule: {self.ppo.lr_schedule!r} needs ppo.lr_decay_updates under "
+                "GSL (the generalist's optimiser state, schedule count included, carries from "
+                "phase I into the specialists and phase II, so no single budget fixes the "
+                "horizon); set it, or use 'constant'"
+            )
+        validation.check_choice("gsl.learner", self.learner, ("ppo", "ppg"))
+        if self.learner == "ppg":
+            check_ppg_pair(self.ppg, self.ppo, self.network.kind)
+            if self.specialist_num_envs not in (None, self.ppo.num_envs):
+                raise ValueError(
+                    f"gsl.specialist_num_envs: with learner='ppg' the specialists keep the "
+                    f"generalist's {self.ppo.num_envs} envs (PPG's rollout buffer is sized by "
+                    f"them); got {self.specialist_num_envs}"
+                )
         validation.check_choice("gsl.select_metric", self.select_metric, ("return", "success"))
+        per_variation, steps = self.specialist_steps_per_variation, self.specialist_steps
+        if per_variation and steps not in (DEFAULT_SPECIALIST_STEPS, self.specialist_budget):
+            raise ValueError(
+                f"gsl.specialist_steps: {steps:,} contradicts specialist_steps_per_variation = "
+                f"{per_variation:,} ({self.specialist_budget:,} per specialist of up to "
+                f"{self.largest_subset} variations); set specialist_steps to that or to its "
+                f"default {DEFAULT_SPECIALIST_STEPS:,}"
+            )
+        self.specialist_ppo  # noqa: B018  (refuses a batch num_minibatches cannot split)
+
+    @property
+    def largest_subset(self) -> int:
+        """Variations of the largest specialist subset, ``ceil(num_low / num_specialists)``."""
+        return -(-self.num_low // self.num_specialists)
+
+    @property
+    def specialist_budget(self) -> int:
+        """Env-steps each specialist trains (``specialist_steps`` or the per-variation budget)."""
+        if self.specialist_steps_per_variation is None:
+            return self.specialist_steps
+        return self.specialist_steps_per_variation * self.largest_subset
+
+    @property
+    def specialist_ppo(self) -> PPOConfig:
+        """The specialists' PPO config: ``ppo`` with ``specialist_num_envs`` envs."""
+        if self.specialist_num_envs is None or self.specialist_num_envs == self.ppo.num_envs:
+            return self.ppo
+        try:
+            return self.ppo.replace(num_envs=self.specialist_num_envs)
+        except ValueError as err:
+            raise ValueError(f"gsl.specialist_num_envs: {err}") from None
 
     def train_variations(self, env: Environment) -> int:
         """The number of training variations on ``env``, validated."""
@@ -187,6 +276,7 @@ class GSLConfig:
         """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError`` naming them."""
         nested = {"ppo": PPOConfig, "network": NetworkConfig, "dapg": DAPGConfig}
         nested["plateau"] = PlateauConfig
+        nested["ppg"] = PPGConfig
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -220,6 +310,8 @@ class GSLResult:
         resumed_from: the checkpoint this run resumed from, if any.
         specialist_demos: per specialist, its variations and demo episodes wanted and kept,
             successful and finished episodes (names a specialist that fell short).
+        cycles: per cycle run, ``{"cycle", "low", "subsets", "demos_kept",
+            "specialist_demos"}`` (``low_variations`` .. ``specialist_demos`` are the last's).
     """
 
     generalist: LearnerState
@@ -231,6 +323,7 @@ class GSLResult:
     network: Any = None
     resumed_from: str | None = None
     specialist_demos: list[dict[str, Any]] = field(default_factory=list)
+    cycles: list[dict[str, Any]] = field(default_factory=list)
 
 
 def load_run_config(run_dir: str | Path) -> tuple[str, dict[str, Any], GSLConfig]:
@@ -300,6 +393,14 @@ def run_gsl(
 
     Args:
         env: the environment; variations ``0 .. config.num_train_variations - 1`` are trained on.
+            A JAX :class:`~gsl_jax.envs.core.Environment`, or a host vector env with
+            ``with_levels`` (e.g. :class:`gsl_jax.envs.envpool.EnvPoolProcgen`): then every phase
+            runs on host env batches built from it (:mod:`gsl_jax.host`), learner states are
+            checkpointed without the game states, and ``resume`` rebuilds the envs with the
+            seeds they started with (:func:`gsl_jax.host.env_seed`) and resets them, giving the
+            restored learners fresh first observations and zero running episode statistics;
+            params, optimiser states, PRNG keys, counters and the phase progress are restored
+            exactly (docs/run_directory.md).
         config: the run's settings.
         run_dir: where the config, checkpoints, ``metrics.jsonl`` (one record per chunk, x axis
             ``total_steps``), TensorBoard events, ``events.log``, ``demos.npz`` and
@@ -320,12 +421,12 @@ def run_gsl(
         max_value_loss: stop (:class:`~gsl_jax.loop.DivergenceError`) when a finite value loss
             exceeds this (runaway divergence); non-finite losses and parameters always stop.
     """
+    build = make_run_builder(env, config)  # a bad host env is refused before anything is written
     config.validate_for(env)
     if checkpoint_every <= 0:
         raise ValueError(f"checkpoint_every: must be positive, got {checkpoint_every}")
     spec = run_spec("gsl", env.name, env_spec, config.to_dict())
     run = open_run(run_dir, resume, "gsl", spec)
-    build = RunBuilder(env, config)
     prog, arrays = GSLProgress(), {"generalist": build.fresh_generalist()}
     resume_from = None
     if run is not None and resume:
@@ -340,7 +441,8 @@ def run_gsl(
             log(f"resumed from {resume_from} (phase {prog.phase}, {prog.generalist_steps:,} steps)")
     start_run(run, prog.records, prog.events)
     budget = config.plateau.max_steps + config.phase2_steps
-    budget += config.num_specialists * config.specialist_steps + config.low_finetune_steps
+    cycle = config.num_specialists * config.specialist_budget + config.low_finetune_steps
+    budget += config.max_cycles * cycle  # at most: later cycles run only after a plateau
     run_path = run.path if run is not None else None
     logger = RunLogger(run_path, budget, progress=progress, desc="gsl", start_step=prog.total_steps)
     with logger:
@@ -357,6 +459,7 @@ def run_gsl(
         build.net,
         str(resume_from) if resume_from is not None else None,
         [dict(d) for d in prog.specialist_demos],
+        [dict(c) for c in prog.cycle_log],
     )
     write_result(run, result_summary(result, env))
     return result
@@ -385,5 +488,6 @@ def result_summary(result: GSLResult, env: Environment) -> dict[str, Any]:
         "subsets": [s.tolist() for s in result.subsets],
         "demos_kept": list(result.demos_kept),
         "specialist_demos": result.specialist_demos,
+        "cycles": result.cycles,
         "events": result.events,
     }

@@ -18,6 +18,13 @@ Each function takes ``(ctx, arrays, progress)`` and returns ``(arrays, progress)
    episodes; the generalist does the same on E \\ E_low (:mod:`gsl_jax.demos`).
 6. :func:`generalist_dapg_phase` (``"phase2"``): the generalist resumes PPO on all training
    variations with the DAPG term on the demos (or without it, with a warning, if none was kept).
+
+**Cycles.** With ``max_cycles > 1``, phase II of a cycle also stops when criterion H fires on its
+own records while phase-II steps remain: ``progress.cycle`` goes up and the run goes back to
+selection (its table entry's ``again``), then pi_g_low, the specialists, the demos (replacing the
+buffer, or added to it with ``cycle_demos="add"``) and phase II again. Every later cycle draws
+from its own keys (:meth:`~gsl_jax.phases.RunBuilder.cycle_key`); phase II's budget
+``phase2_steps`` is shared by all cycles.
 """
 
 from __future__ import annotations
@@ -28,9 +35,7 @@ import warnings
 import jax
 import numpy as np
 
-from gsl_jax.demos import DemoBuffer, count_successes, rollout_trajectory, successful_episodes
-from gsl_jax.envs.core import VariationSet
-from gsl_jax.evaluation import evaluate_variations
+from gsl_jax.demos import DemoBuffer, count_successes, successful_episodes
 from gsl_jax.phases import (
     DEMOS,
     FINETUNE_LOW,
@@ -67,7 +72,7 @@ def generalist_phase(
         )
         return reason if fired else None
 
-    plan = ctx.plan(PHASE1, None, until=until)
+    plan = ctx.plan(PHASE1, None, progress, until=until)
     arrays, progress, reason = ctx.train(arrays, progress, "generalist", plan, ctx.build.chunk())
     last = progress.records[-1]
     line = f"phase I ends at {progress.generalist_steps:,} steps ({reason}); "
@@ -78,37 +83,43 @@ def select_phase(
     ctx: PhaseContext, arrays: Arrays, progress: GSLProgress
 ) -> tuple[Arrays, GSLProgress]:
     """Selection: E_low and its split, into ``progress`` (evaluation steps counted)."""
-    config, ids = ctx.config, ctx.build.train_ids
-    scores = evaluate_variations(
-        ctx.build.env,
-        ctx.build.net,
-        first(arrays["generalist"]).params,
-        ids,
-        episodes=config.eval_episodes,
-        seed=config.seed,
-    )
+    config, ids, cycle = ctx.config, ctx.build.train_ids, progress.cycle
+    params = first(arrays["generalist"]).params
+    seed = (config.seed + cycle - 1) % 2**32  # a later cycle: other episodes
+    scores = ctx.build.evaluate(params, ids, config.eval_episodes, seed)
     metric = scores.mean_return() if config.select_metric == "return" else scores.success_rate()
-    low = lowest_variations(ids, metric, config.num_low, ctx.build.k_select)
-    subsets = split_variations(low, config.num_specialists, config.split, config.seed)
+    low = lowest_variations(
+        ids, metric, config.num_low, ctx.build.cycle_key(ctx.build.k_select, cycle)
+    )
+    seed = config.seed if cycle == 1 else (config.seed, cycle)
+    subsets = split_variations(low, config.num_specialists, config.split, seed)
     progress = dataclasses.replace(
         progress,
         total_steps=progress.total_steps + int(scores.lengths.sum()),
         low=tuple(int(v) for v in low),
         subsets=tuple(tuple(int(v) for v in s) for s in subsets),
     )
+    prefix = f"cycle {cycle}: " if cycle > 1 else ""
     progress = ctx.event(
-        progress, f"selection: E_low = {list(progress.low)} by {config.select_metric}"
+        progress, f"{prefix}selection: E_low = {list(progress.low)} by {config.select_metric}"
     )
     for i, subset in enumerate(progress.subsets):
         progress = ctx.event(progress, f"  specialist {i}: variations {list(subset)}")
     return arrays, progress
 
 
+def start_select(ctx: PhaseContext, arrays: Arrays, progress: GSLProgress) -> Arrays:
+    """A new cycle's arrays: the generalist, and the demo buffer with ``cycle_demos="add"``."""
+    keep = ("generalist", "demos") if ctx.build.carries_demos(progress) else ("generalist",)
+    return {k: v for k, v in arrays.items() if k in keep}
+
+
 def start_finetune_low(ctx: PhaseContext, arrays: Arrays, progress: GSLProgress) -> Arrays:
     """pi_g_low's working state: a copy of the generalist on E_low."""
     source = first(arrays["generalist"])
     low = [np.asarray(progress.low)]
-    return {**arrays, "worker": ctx.build.workers_from(source, low, ctx.build.k_low)}
+    key = ctx.build.cycle_key(ctx.build.k_low, progress.cycle)
+    return {**arrays, "worker": ctx.build.workers_from(source, low, key)}
 
 
 def finetune_low_phase(
@@ -118,7 +129,7 @@ def finetune_low_phase(
     steps = ctx.config.low_finetune_steps
     if progress.chunk == 0:
         progress = ctx.event(progress, f"pi_g_low: fine-tune a copy on E_low for {steps:,}")
-    plan = ctx.plan(FINETUNE_LOW, ctx.chunks(steps), generalist=False)
+    plan = ctx.plan(FINETUNE_LOW, ctx.chunks(steps), progress, generalist=False)
     arrays, progress, _ = ctx.train(arrays, progress, "worker", plan, ctx.build.chunk())
     return arrays, progress
 
@@ -127,67 +138,89 @@ def start_specialists(ctx: PhaseContext, arrays: Arrays, progress: GSLProgress) 
     """The specialists' working state: clones of pi_g_low (if it ran) or of the generalist."""
     source = first(arrays["worker"] if "worker" in arrays else arrays["generalist"])
     sets = [np.asarray(s) for s in progress.subsets]
-    workers = ctx.build.workers_from(source, sets, ctx.build.k_spec)
-    return {"generalist": arrays["generalist"], "worker": workers}
+    key = ctx.build.cycle_key(ctx.build.k_spec, progress.cycle)
+    workers = ctx.build.workers_from(source, sets, key, specialists=True)
+    return {**arrays, "worker": workers}
 
 
 def specialists_phase(
     ctx: PhaseContext, arrays: Arrays, progress: GSLProgress
 ) -> tuple[Arrays, GSLProgress]:
     """Train the ``num_specialists`` clones in ``arrays["worker"]`` together."""
-    n, num_chunks = ctx.config.num_specialists, ctx.chunks(ctx.config.specialist_steps)
+    n, per_chunk = ctx.config.num_specialists, ctx.build.spec_steps_per_chunk
+    num_chunks = ctx.chunks(ctx.config.specialist_budget, per_chunk)
     if progress.chunk == 0:
         devices = len(population_devices(n)) if ctx.shard else 1
         progress = ctx.event(
             progress,
-            f"specialists: {n} x {num_chunks * ctx.build.steps_per_chunk:,} steps"
+            f"specialists: {n} x {num_chunks * per_chunk:,} steps, "
+            f"{ctx.config.specialist_ppo.num_envs} envs each"
             + (f", sharded over {devices} devices" if devices > 1 else ""),
         )
-    plan = ctx.plan(SPECIALISTS, num_chunks, members=n, generalist=False)
-    arrays, progress, _ = ctx.train(arrays, progress, "worker", plan, ctx.build.chunk())
+    plan = ctx.plan(SPECIALISTS, num_chunks, progress, per_chunk, members=n, generalist=False)
+    chunk = ctx.build.chunk(specialists=True)
+    arrays, progress, _ = ctx.train(arrays, progress, "worker", plan, chunk)
     return arrays, progress
 
 
-def _collect(
-    ctx: PhaseContext, params: dict, ids: np.ndarray, episodes: int, key: jax.Array
-) -> tuple[np.ndarray | None, np.ndarray | None, dict[str, int], int]:
-    """One policy's successful episodes on ``ids``: ``(obs, action, counts, env_steps)``."""
-    counts = {"wanted": episodes, "kept": 0, "successes": 0, "episodes": 0}
-    if episodes == 0 or ids.size == 0:
-        return None, None, counts, 0
-    config, vec_env = ctx.config, ctx.build.vec_env
-    variations = VariationSet.from_ids(ids)
-    traj = rollout_trajectory(vec_env, ctx.build.net, params, variations, key, config.demo_steps)
-    threshold = config.demo_return_threshold
+def _keep(
+    traj: dict[str, np.ndarray], episodes: int, threshold: float | None
+) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """The successful episodes of one policy's trajectory: ``(obs, action, counts)``."""
     obs, action, kept, finished = successful_episodes(traj, episodes, threshold)
-    counts.update(kept=kept, successes=count_successes(traj, threshold), episodes=finished)
-    return obs, action, counts, config.demo_steps * vec_env.num_envs
+    counts = {"wanted": episodes, "kept": kept, "successes": count_successes(traj, threshold)}
+    return obs, action, {**counts, "episodes": finished}
+
+
+def _specialist_demos(ctx: PhaseContext, workers: LearnerState, subsets, keys, episodes: int):
+    """Every specialist's successful episodes on its subset (one batched collection, the
+    builder's :meth:`~gsl_jax.phases.RunBuilder.demo_rollouts`): yields ``(ids, obs, action,
+    counts, env_steps)`` per specialist."""
+    config = ctx.config
+    ids = [np.asarray(s) for s in subsets]
+    rollouts = ctx.build.demo_rollouts(workers.params, ids, keys, config.demo_steps, True)
+    for subset, (traj, env_steps) in zip(ids, rollouts, strict=True):
+        obs, action, counts = _keep(traj, episodes, config.demo_return_threshold)
+        yield subset, obs, action, counts, env_steps
+
+
+def _generalist_demos(ctx: PhaseContext, params: dict, ids: np.ndarray, key: jax.Array):
+    """The generalist's successful episodes on ``ids``: ``(obs, action, counts, env_steps)``."""
+    config, episodes = ctx.config, ctx.config.generalist_demo_episodes
+    if episodes == 0 or ids.size == 0:
+        return None, None, {"wanted": episodes, "kept": 0, "successes": 0, "episodes": 0}, 0
+    params = jax.tree.map(lambda x: x[None], params)
+    ((traj, env_steps),) = ctx.build.demo_rollouts(params, [ids], key[None], config.demo_steps)
+    obs, action, counts = _keep(traj, episodes, config.demo_return_threshold)
+    return obs, action, counts, env_steps
 
 
 def demos_phase(
     ctx: PhaseContext, arrays: Arrays, progress: GSLProgress
 ) -> tuple[Arrays, GSLProgress]:
     """Collect successful episodes of the specialists (on their subsets) and of the generalist
-    (on E \\ E_low); returns ``{"generalist", "demos"}`` (no ``"demos"`` if none was kept)."""
+    (on E \\ E_low); returns ``{"generalist", "demos"}`` (no ``"demos"`` if none is held). In a
+    later cycle with ``cycle_demos="add"`` the buffer holds the earlier demos too."""
     config = ctx.config
     per_specialist = -(-config.specialist_demo_episodes // config.num_specialists)
-    keys = jax.random.split(ctx.build.k_demo, config.num_specialists + 1)
-    workers: LearnerState = arrays["worker"]
+    k_demo = ctx.build.cycle_key(ctx.build.k_demo, progress.cycle)
+    keys = jax.random.split(k_demo, config.num_specialists + 1)
     obs_parts, act_parts, per, used = [], [], [], 0
-    for i, subset in enumerate(progress.subsets):
-        params = jax.tree.map(lambda x, i=i: x[i], workers.params)
-        ids = np.asarray(subset)
-        obs, act, counts, steps = _collect(ctx, params, ids, per_specialist, keys[i])
-        used += steps
-        per.append({"variations": [int(v) for v in ids], **counts})
-        if counts["kept"]:
+    if per_specialist:
+        found = _specialist_demos(
+            ctx, arrays["worker"], progress.subsets, keys[:-1], per_specialist
+        )
+        for ids, obs, act, counts, env_steps in found:
+            used += env_steps
+            per.append({"variations": [int(v) for v in ids], **counts})
             obs_parts.append(obs)
             act_parts.append(act)
+    else:
+        empty = {"wanted": 0, "kept": 0, "successes": 0, "episodes": 0}
+        per = [{"variations": [int(v) for v in s], **empty} for s in progress.subsets]
     rest = np.setdiff1d(ctx.build.train_ids, progress.low)
     generalist = first(arrays["generalist"]).params
-    obs, act, counts_g, steps = _collect(
-        ctx, generalist, rest, config.generalist_demo_episodes, keys[-1]
-    )
+    obs, act, counts_g, steps = _generalist_demos(ctx, generalist, rest, keys[-1])
     used += steps
     if counts_g["kept"]:
         obs_parts.append(obs)
@@ -199,6 +232,10 @@ def demos_phase(
         demos_kept=(kept_s, counts_g["kept"]),
         specialist_demos=tuple(per),
     )
+    this_cycle = {"cycle": progress.cycle, "low": list(progress.low)}
+    this_cycle.update(subsets=[list(s) for s in progress.subsets], specialist_demos=per)
+    this_cycle["demos_kept"] = list(progress.demos_kept)
+    progress = dataclasses.replace(progress, cycle_log=(*progress.cycle_log, this_cycle))
     progress = ctx.event(
         progress,
         f"demonstrations: kept {kept_s} specialist and {counts_g['kept']} generalist episodes",
@@ -208,12 +245,18 @@ def demos_phase(
         line = f"  specialist {i}: kept {c['kept']} of {c['wanted']} wanted{short}; "
         line += f"{c['successes']} successful of {c['episodes']} finished episodes"
         progress = ctx.event(progress, line)
+    episodes = kept_s + counts_g["kept"]
+    old = arrays.get("demos")
+    if old is not None:  # cycle_demos="add": the earlier cycles' demos stay
+        n = int(old.count)
+        obs_parts.insert(0, np.asarray(old.obs[:n]))
+        act_parts.insert(0, np.asarray(old.action[:n]))
+        episodes += int(old.episodes)
     out: Arrays = {"generalist": arrays["generalist"]}
-    if not obs_parts:
-        return out, progress
-    demos = DemoBuffer.from_arrays(
-        np.concatenate(obs_parts), np.concatenate(act_parts), kept_s + counts_g["kept"]
-    )
+    rows = sum(len(o) for o in obs_parts)
+    if not rows:
+        return out, dataclasses.replace(progress, demo_capacity=0)
+    demos = DemoBuffer.from_arrays(np.concatenate(obs_parts), np.concatenate(act_parts), episodes)
     progress = dataclasses.replace(
         progress,
         demo_capacity=demos.capacity,
@@ -221,8 +264,9 @@ def demos_phase(
         demo_action_dtype=str(demos.action.dtype),
     )
     # Always written: a resumed run rewrites its own (identical) demos, never keeps a file it
-    # did not write (the run directory refuses those).
-    target = ctx.io.claim("demos.npz")
+    # did not write (the run directory refuses those). Cycle c > 1 writes demos_cycle{c}.npz.
+    name = "demos.npz" if progress.cycle == 1 else f"demos_cycle{progress.cycle}.npz"
+    target = ctx.io.claim(name)
     if target is not None:
         target.unlink(missing_ok=True)
         demos.save(target)
@@ -242,12 +286,36 @@ def start_generalist_dapg(ctx: PhaseContext, arrays: Arrays, progress: GSLProgre
     return {**arrays, "generalist": restarted}
 
 
+def _phase2_plan(ctx: PhaseContext, progress: GSLProgress):
+    """Phase II's chunks in this cycle (what ``phase2_steps`` leaves after the earlier cycles')
+    and, while cycles remain, criterion H on this phase's own records as its ``until``."""
+    config, cycle = ctx.config, progress.cycle
+    earlier = sum(
+        r.get("gsl_phase") == PHASE2 and r.get("cycle", 1) < cycle for r in progress.records
+    )
+    num_chunks = ctx.chunks(config.phase2_steps) - earlier
+    if cycle >= config.max_cycles:
+        return ctx.plan(PHASE2, num_chunks, progress)
+    # H without its hard budget: phase II's own budget ends the last cycle.
+    curve = dataclasses.replace(config.plateau, max_steps=max(config.plateau.min_steps, 2**62))
+
+    def until(p: GSLProgress) -> str | None:
+        phase_records = p.records[len(p.records) - p.chunk :]
+        start = phase_records[0]["generalist_steps"] - ctx.build.steps_per_chunk
+        steps = [r["generalist_steps"] - start for r in phase_records]
+        fired, reason = plateau_reached([r["return_mean"] for r in phase_records], steps, curve)
+        return reason if fired else None
+
+    return ctx.plan(PHASE2, num_chunks, progress, until=until)
+
+
 def generalist_dapg_phase(
     ctx: PhaseContext, arrays: Arrays, progress: GSLProgress
 ) -> tuple[Arrays, GSLProgress]:
-    """Phase II: the generalist with the DAPG term on ``arrays["demos"]`` (plain PPO without)."""
+    """Phase II: the generalist with the DAPG term on ``arrays["demos"]`` (plain PPO without);
+    raises ``progress.cycle`` when H fires while cycles and phase-II steps remain."""
     demos = arrays.get("demos")
-    plan = ctx.plan(PHASE2, ctx.chunks(ctx.config.phase2_steps))
+    plan = _phase2_plan(ctx, progress)
     if demos is not None:
         dapg = ctx.build.chunk(dapg=True)
         chunk = lambda state: dapg(state, demos)  # noqa: E731
@@ -260,7 +328,12 @@ def generalist_dapg_phase(
             message = "no successful demonstrations were kept: phase II runs without DAPG"
             warnings.warn(message, stacklevel=2)
             progress = ctx.event(progress, f"phase II: {message}")
-    arrays, progress, _ = ctx.train(arrays, progress, "generalist", plan, chunk)
+    arrays, progress, reason = ctx.train(arrays, progress, "generalist", plan, chunk)
+    if reason and progress.chunk < plan.num_chunks:
+        cycle = progress.cycle + 1
+        line = f"cycle {cycle}: phase II plateaued at {progress.generalist_steps:,} steps"
+        progress = dataclasses.replace(progress, cycle=cycle)
+        return arrays, ctx.event(progress, line + f" ({reason}); selection again")
     line = f"done: {progress.generalist_steps:,} generalist / {progress.total_steps:,} total steps"
     return arrays, ctx.event(progress, line)
 
@@ -268,7 +341,7 @@ def generalist_dapg_phase(
 #: GSL's phase table, in run order.
 GSL_PHASES: tuple[Phase, ...] = (
     Phase(PHASE1, generalist_phase),
-    Phase(SELECT, select_phase),
+    Phase(SELECT, select_phase, start_select),
     Phase(
         FINETUNE_LOW,
         finetune_low_phase,
@@ -277,5 +350,5 @@ GSL_PHASES: tuple[Phase, ...] = (
     ),
     Phase(SPECIALISTS, specialists_phase, start_specialists),
     Phase(DEMOS, demos_phase),
-    Phase(PHASE2, generalist_dapg_phase, start_generalist_dapg),
+    Phase(PHASE2, generalist_dapg_phase, start_generalist_dapg, again=SELECT),
 )

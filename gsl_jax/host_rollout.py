@@ -11,7 +11,8 @@ DAPG): one learning code path for both kinds of environment.
 :class:`HostPPO` runs updates of a population of ``P`` learners (``P = 1``: a generalist), each
 with its own host env; :func:`train_ppo_host` and :func:`train_ppo_envpool` are the one-call
 entry points, returning the same :class:`~gsl_jax.training.TrainResult` as
-:func:`gsl_jax.training.train_ppo`, with the same logging.
+:func:`gsl_jax.training.train_ppo`, with the same logging. GSL on host envs drives
+:class:`HostPPO` through :class:`gsl_jax.host.HostRunBuilder`.
 
 Randomness follows :func:`gsl_jax.ppo.make_update` key for key: ``rng, k_roll, k_perm =
 split(state.rng, 3)``; the action noise of the whole rollout is drawn from the first half of
@@ -31,6 +32,7 @@ concurrently) and ``levels`` (the env's variation ids, ``None`` for an unbounded
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -42,6 +44,7 @@ import numpy as np
 from gsl_jax.demos import DemoBuffer
 from gsl_jax.distributions import action_noise, distribution_for, sample_with_noise
 from gsl_jax.envs.core import Box, EpisodeStats, Space, VariationSet, VecEnvState
+from gsl_jax.loop import chunk_budget
 from gsl_jax.networks import ActorCritic, NetworkConfig, make_network
 from gsl_jax.normalization import RewardNormState, normalize_reward
 from gsl_jax.population import vmap_population
@@ -53,7 +56,7 @@ from gsl_jax.ppo import (
     make_learn,
     make_optimizer,
 )
-from gsl_jax.training import TrainResult, run_population
+from gsl_jax.training import TrainResult, budget_plan, run_population
 
 Metrics = dict[str, jax.Array]
 
@@ -107,6 +110,57 @@ def _host_variation_sets(envs: Sequence[HostVecEnv]) -> VariationSet:
     return VariationSet(ids=jnp.asarray(ids), count=jnp.asarray(count))
 
 
+@functools.lru_cache(maxsize=16)
+def _init_fn(network: ActorCritic):
+    return jax.jit(network.init)
+
+
+@functools.lru_cache(maxsize=16)
+def opt_init_fn(config: PPOConfig):
+    """The jitted ``init(params) -> opt_state`` of :func:`gsl_jax.ppo.make_optimizer`."""
+    return jax.jit(make_optimizer(config).init)
+
+
+@functools.lru_cache(maxsize=16)
+def _programs(network: ActorCritic, config: PPOConfig, dapg: DAPGConfig | None) -> tuple:
+    """The jitted ``begin``, ``act`` and ``finish`` of :class:`HostPPO`, cached per
+    ``(network, config, dapg)``: every driver of a run (generalist, specialists, a resumed run's)
+    shares one compiled program of each kind and shape."""
+    learn = make_learn(network, config, dapg)
+    T, B = config.num_steps, config.num_envs
+
+    def begin(state: LearnerState):
+        rng, k_roll, k_perm = jax.random.split(state.rng, 3)
+        k_act, _ = jax.random.split(k_roll)  # the second key drives envs in the fused rollout
+        return action_noise(k_act, network.action_space, (T, B)), rng, k_perm
+
+    def act(params, obs, noise, t):
+        dist, value = network.apply(params, obs)
+        action = sample_with_noise(dist, noise[t])
+        return action, distribution_for(dist).log_prob(dist, action), value
+
+    def finish(state, traj, last_obs, k_perm, rng, demos):
+        norm = state.reward_norm
+        if config.normalize_rewards:
+
+            def body(norm, rd):
+                scaled, norm = normalize_reward(norm, *rd, config.gamma, config.reward_clip)
+                return norm, scaled
+
+            norm, scaled = jax.lax.scan(body, norm, (traj.reward, traj.done))
+            traj = traj._replace(reward=scaled)
+        _, last_value = network.apply(state.params, last_obs)
+        state, metrics = learn(state, traj, last_value, k_perm, demos)
+        return state.replace(reward_norm=norm, rng=rng), metrics
+
+    # A single host env (a generalist) runs these unbatched, as make_chunk does.
+    return (
+        jax.jit(vmap_population(begin, in_axes=(0,))),
+        jax.jit(vmap_population(act, in_axes=(0, 0, 0, None))),
+        jax.jit(vmap_population(finish, in_axes=(0, 0, 0, 0, 0, None))),
+    )
+
+
 class HostPPO:
     """PPO updates of ``P`` learners whose envs are stepped on the host (module docstring).
 
@@ -147,37 +201,7 @@ class HostPPO:
                 raise ValueError(f"envs[{p}]: its spaces differ from those of envs[0]")
         self.envs, self.network, self.config, self.dapg = envs, network, config, dapg
         self._concurrent = all(hasattr(e, "send") and hasattr(e, "recv") for e in envs)
-        learn = make_learn(network, config, dapg)
-        T, B = config.num_steps, config.num_envs
-
-        def begin(state: LearnerState):
-            rng, k_roll, k_perm = jax.random.split(state.rng, 3)
-            k_act, _ = jax.random.split(k_roll)  # the second key drives envs in the fused rollout
-            return action_noise(k_act, network.action_space, (T, B)), rng, k_perm
-
-        def act(params, obs, noise, t):
-            dist, value = network.apply(params, obs)
-            action = sample_with_noise(dist, noise[t])
-            return action, distribution_for(dist).log_prob(dist, action), value
-
-        def finish(state, traj, last_obs, k_perm, rng, demos):
-            norm = state.reward_norm
-            if config.normalize_rewards:
-
-                def body(norm, rd):
-                    scaled, norm = normalize_reward(norm, *rd, config.gamma, config.reward_clip)
-                    return norm, scaled
-
-                norm, scaled = jax.lax.scan(body, norm, (traj.reward, traj.done))
-                traj = traj._replace(reward=scaled)
-            _, last_value = network.apply(state.params, last_obs)
-            state, metrics = learn(state, traj, last_value, k_perm, demos)
-            return state.replace(reward_norm=norm, rng=rng), metrics
-
-        # A single host env (a generalist) runs these unbatched, as make_chunk does.
-        self._begin = jax.jit(vmap_population(begin, in_axes=(0,)))
-        self._act = jax.jit(vmap_population(act, in_axes=(0, 0, 0, None)))
-        self._finish = jax.jit(vmap_population(finish, in_axes=(0, 0, 0, 0, 0, None)))
+        self._begin, self._act, self._finish = _programs(network, config, dapg)
 
     @property
     def population_size(self) -> int:
@@ -187,13 +211,12 @@ class HostPPO:
         """Reset the envs and initialise ``P`` learners; member ``p`` uses ``split(key, P)[p]``
         the way :func:`gsl_jax.ppo.init_learner` does (network, then optimiser)."""
         obs = np.stack([np.asarray(env.reset()) for env in self.envs])
-        optimizer = make_optimizer(self.config)
-        init_params = jax.jit(self.network.init)
+        init_params = _init_fn(self.network)
         members = []
         for p, k in enumerate(jax.random.split(key, self.population_size)):
             k_net, _, k_rng = jax.random.split(k, 3)
             params = init_params(k_net, jnp.asarray(obs[p, :1]))
-            members.append((params, optimizer.init(params), k_rng))
+            members.append((params, opt_init_fn(self.config)(params), k_rng))
         params, opt_state, rng = jax.tree.map(lambda *xs: jnp.stack(xs), *members)
         P, B = self.population_size, self.config.num_envs
         stats = jax.tree.map(lambda x: jnp.broadcast_to(x, (P,) + x.shape), EpisodeStats.zeros(B))
@@ -310,7 +333,7 @@ def train_ppo_host(
         envs: one :class:`HostVecEnv` (a generalist) or one per population member.
         ppo: PPO hyperparameters; ``ppo.num_envs`` must equal each env's ``num_envs``.
         network: which actor-critic to build.
-        total_steps: env-steps per member; rounded up to whole chunks.
+        total_steps: env-steps per member: ``total_steps // ppo.batch_size`` updates.
         seed: PRNG seed of the learners (the envs carry their own seeds).
         updates_per_chunk: updates between two log records.
         run_dir: where to write ``metrics.jsonl`` and TensorBoard events (``None``: nowhere).
@@ -327,6 +350,8 @@ def train_ppo_host(
         raise ValueError(f"updates_per_chunk: must be positive, got {updates_per_chunk}")
     if (demos is None) != (dapg is None):
         raise ValueError("demos: pass a DemoBuffer exactly when dapg is set")
+    budget = chunk_budget(total_steps, ppo.batch_size, updates_per_chunk)
+    ppo = ppo.with_lr_horizon(budget.num_updates)
     env_list = [envs] if hasattr(envs, "num_envs") else list(envs)
     if not env_list:
         raise ValueError("envs: at least one host env is needed")
@@ -335,16 +360,17 @@ def train_ppo_host(
     driver = HostPPO(env_list, net, ppo, dapg)
 
     state = driver.init(jax.random.key(seed))
-    state, history, first_seconds = run_population(
+    plan = budget_plan("population", ppo.batch_size, budget, updates_per_chunk)
+    state, history = run_population(
         lambda s: driver.run(s, updates_per_chunk, demos),
         state,
-        updates_per_chunk * ppo.batch_size,
-        total_steps,
+        plan,
         run_dir,
         progress,
         tensorboard,
+        lambda s: driver.run(s, budget.last_updates, demos),
     )
-    return TrainResult(state, history, net, envs, compile_seconds=first_seconds)
+    return TrainResult.of(state, history, net, envs)
 
 
 def train_ppo_envpool(

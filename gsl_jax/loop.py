@@ -14,6 +14,16 @@ from ``progress.chunk`` on, and after each one
 3. every ``RunIO.checkpoint_every`` chunks calls the driver's ``save(state, progress)``, which
    writes a checkpoint (:meth:`RunIO.save`) and returns the progress with the count raised.
 
+**Exact budgets.** A run of ``total_steps`` env-steps per learner performs exactly
+``total_steps // batch_size`` updates (:func:`chunk_budget`; the remainder, less than one batch,
+is not run): full chunks of ``updates_per_chunk`` and, when the count does not divide, a shorter
+last chunk (``ChunkPlan.last_steps``, run by the ``last_chunk`` the driver passes, compiled once).
+
+**One compile.** The loop hands the chunk a state without weak types (:func:`strong_types`), the
+dtypes a chunk returns, so the second chunk reuses the first one's program. Every record holds
+``compile_seconds``: the time jax spent tracing, lowering and compiling during that chunk
+(``jax.monitoring``'s compile events), 0 on a chunk that reused a program.
+
 **Divergence guard.** Before any of that is saved, the chunk's per-update training metrics
 (losses, and ``nonfinite_params``, the count of non-finite parameters that
 :func:`gsl_jax.population.make_chunk` reduces inside the compiled chunk) are checked: on the
@@ -97,6 +107,8 @@ class ChunkPlan:
         until: called after each chunk with the new progress; a non-empty string (the reason)
             ends the loop before any checkpoint of that chunk.
         tags: extra keys of every record (e.g. ``{"gsl_phase": "phase1"}``).
+        last_steps: env-steps of one learner in the last chunk where it is shorter (exact
+            budgets; run by ``run_loop``'s ``last_chunk``); ``None``: all chunks are full.
     """
 
     label: str
@@ -106,12 +118,72 @@ class ChunkPlan:
     generalist: bool = True
     until: Callable[[Progress], str | None] | None = None
     tags: dict[str, Any] = dataclasses.field(default_factory=dict)
+    last_steps: int | None = None
 
     def __post_init__(self) -> None:
         if self.steps_per_chunk <= 0:
             raise ValueError(f"steps_per_chunk: must be positive, got {self.steps_per_chunk}")
+        if self.last_steps is not None and not 0 < self.last_steps < self.steps_per_chunk:
+            raise ValueError(f"last_steps: must be in (0, steps_per_chunk), got {self.last_steps}")
+        if self.last_steps is not None and self.num_chunks is None:
+            raise ValueError("last_steps: only a loop with num_chunks has a last chunk")
         if self.num_chunks is None and self.until is None:
             raise ValueError("num_chunks: a loop without num_chunks needs an until criterion")
+
+
+class ChunkBudget(NamedTuple):
+    """How a budget splits into chunks: ``num_updates`` in all, ``num_chunks`` chunks, the last
+    of ``last_updates`` updates when shorter than the others (else ``None``)."""
+
+    num_updates: int
+    num_chunks: int
+    last_updates: int | None
+
+
+def chunk_budget(total_steps: int, batch_size: int, updates_per_chunk: int) -> ChunkBudget:
+    """The chunks of an exact budget: ``total_steps // batch_size`` updates (steps round down to
+    whole updates), ``updates_per_chunk`` per chunk and the rest in a shorter last one.
+    ``ValueError`` naming ``total_steps`` when it is less than one update's ``batch_size``."""
+    updates = total_steps // batch_size
+    if updates < 1:
+        raise ValueError(
+            f"total_steps: {total_steps} is less than one update's batch of {batch_size} "
+            "env-steps (num_envs * num_steps)"
+        )
+    full, rest = divmod(updates, updates_per_chunk)
+    return ChunkBudget(updates, full + (rest > 0), rest or None)
+
+
+def strong_types(state: S) -> S:
+    """``state`` with every weakly typed leaf given its dtype for good (a Python int in an env's
+    initial state is a weak int32; a chunk returns it strong, and would compile again)."""
+    return jax.tree.map(lambda x: x.astype(x.dtype) if getattr(x, "weak_type", False) else x, state)
+
+
+class CompileTimer:
+    """Sums the seconds jax spends compiling (tracing, lowering, XLA) while it is entered;
+    read ``seconds`` and ``compiles`` (XLA compilations) afterwards."""
+
+    _EVENTS = (
+        "/jax/core/compile/jaxpr_trace_duration",
+        "/jax/core/compile/jaxpr_to_mlir_module_duration",
+        "/jax/core/compile/backend_compile_duration",
+    )
+
+    def __init__(self) -> None:
+        self.seconds, self.compiles = 0.0, 0
+
+    def _listen(self, event: str, duration: float, **_: Any) -> None:
+        if event in self._EVENTS:
+            self.seconds += duration
+            self.compiles += event == self._EVENTS[-1]
+
+    def __enter__(self) -> CompileTimer:
+        jax.monitoring.register_event_duration_secs_listener(self._listen)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        jax.monitoring.unregister_event_duration_listener(self._listen)
 
 
 class LoopResult(NamedTuple, Generic[S, P]):
@@ -246,10 +318,14 @@ def first_nonfinite(metrics: dict[str, Any]) -> tuple[str, int, int, float] | No
     return found
 
 
-def account(progress: P, plan: ChunkPlan, summary: Record, seconds: float) -> P:
-    """``progress`` after one chunk of ``plan`` whose metrics summary is ``summary``."""
-    gen = progress.generalist_steps + (plan.steps_per_chunk if plan.generalist else 0)
-    total = progress.total_steps + plan.steps_per_chunk * plan.members
+def account(
+    progress: P, plan: ChunkPlan, summary: Record, seconds: float, steps: int | None = None
+) -> P:
+    """``progress`` after one chunk of ``plan`` whose metrics summary is ``summary``; ``steps``:
+    the chunk's env-steps per learner (default ``plan.steps_per_chunk``)."""
+    steps = plan.steps_per_chunk if steps is None else steps
+    gen = progress.generalist_steps + (steps if plan.generalist else 0)
+    total = progress.total_steps + steps * plan.members
     record = {
         "phase": plan.label,
         **plan.tags,
@@ -257,7 +333,7 @@ def account(progress: P, plan: ChunkPlan, summary: Record, seconds: float) -> P:
         "total_steps": total,
         **summary,
         "seconds": seconds,
-        "steps_per_second": plan.steps_per_chunk * plan.members / max(seconds, 1e-9),
+        "steps_per_second": steps * plan.members / max(seconds, 1e-9),
     }
     return dataclasses.replace(
         progress,
@@ -275,6 +351,7 @@ def run_loop(
     plan: ChunkPlan,
     io: RunIO,
     save: Callable[[S, P], P] | None = None,
+    last_chunk: Callable[[S], tuple[S, Any]] | None = None,
 ) -> LoopResult[S, P]:
     """Run ``plan``'s chunks from ``progress.chunk`` on (module docstring).
 
@@ -286,19 +363,33 @@ def run_loop(
         io: where records go, and how often to checkpoint.
         save: ``save(state, progress) -> progress`` writes a checkpoint (usually a wrapper of
             :meth:`RunIO.save` that adds the driver's other arrays); ``None``: no checkpoints.
+        last_chunk: the shorter last chunk of a plan with ``last_steps`` (module docstring).
 
     Returns ``LoopResult(state, progress, stopped)``.
     """
+    if plan.last_steps is not None and last_chunk is None:
+        raise ValueError("last_chunk: a plan with last_steps needs the shorter last chunk")
+    state = strong_types(state)
     while plan.num_chunks is None or progress.chunk < plan.num_chunks:
+        last = plan.last_steps is not None and progress.chunk == plan.num_chunks - 1
         start = time.perf_counter()
-        state, metrics = chunk(state)
-        summary = summarize_chunk(metrics)  # device_get: waits for the chunk to finish
+        with CompileTimer() as compiling:
+            state, metrics = (last_chunk if last else chunk)(state)
+            summary = summarize_chunk(metrics)  # device_get: waits for the chunk to finish
+        summary["compile_seconds"] = compiling.seconds
+        episodes = np.asarray(jax.device_get(metrics["episodes"]))
+        summary["episodes_per_member"] = [
+            int(x) for x in episodes.reshape(len(episodes), -1).sum(0)
+        ]
         bad = first_nonfinite(metrics)
         high = value_loss_above(metrics, io.max_value_loss)
         if high is not None and (bad is None or high[1] < bad[1]):
             bad = high
-        updates_before = progress.chunk * int(np.shape(metrics["episodes"])[0])
-        progress = account(progress, plan, summary, time.perf_counter() - start)
+        k = len(episodes)  # updates in this chunk; a full chunk has steps_per_chunk's worth
+        full = k * plan.steps_per_chunk // plan.last_steps if last else k
+        updates_before = progress.chunk * full
+        seconds = time.perf_counter() - start
+        progress = account(progress, plan, summary, seconds, plan.last_steps if last else None)
         io.record(progress.records[-1])
         if bad is not None:
             quantity, k, member, value = bad

@@ -7,7 +7,8 @@ A phase may also have ``start(ctx, arrays, progress) -> arrays``, which builds i
 (e.g. clones the specialists) before the checkpoint at its boundary, so that checkpoint holds
 exactly what the phase starts from. :func:`run_phases` walks a table of :class:`Phase` entries
 from the phase a run is in; GSL's table and phase functions are in :mod:`gsl_jax.gsl_phases`. A
-new phase, or a repeated cycle, is one more entry.
+new phase is one more entry; a repeated cycle is a phase (phase II) that raises
+``progress.cycle`` and names, in its entry's ``again``, the phase the new cycle starts from.
 
 Vocabulary (:data:`PHASES`, in run order): ``progress.phase`` of every checkpoint, the
 ``gsl_phase`` of every chunk record and the event lines use these names. A record's ``phase``
@@ -27,9 +28,11 @@ from typing import TYPE_CHECKING, Any
 import jax
 import numpy as np
 
+from gsl_jax import ppg
 from gsl_jax.checkpoint import DamagedCheckpoint, read_meta, restore_checkpoint
-from gsl_jax.demos import DemoBuffer
+from gsl_jax.demos import DemoBuffer, rollout_population
 from gsl_jax.envs.core import Environment, VecEnv, stack_variation_sets
+from gsl_jax.evaluation import VariationScores, evaluate_variations
 from gsl_jax.loop import ChunkPlan, Progress, RunIO, run_loop
 from gsl_jax.networks import make_network
 from gsl_jax.population import (
@@ -74,16 +77,21 @@ class GSLProgress(Progress):
     Attributes:
         phase: the phase the run is in (:data:`PHASES`).
         position: its index in the run's phase table (a table may repeat a phase).
+        cycle: the specialist -> demonstration -> phase-II cycle the run is in (from 1; phase I
+            and the first selection belong to cycle 1).
         events: the event lines so far.
         low: E_low; ``subsets`` its split, one tuple per specialist.
         demos_kept: demo episodes kept ``(specialists, generalist)``.
         specialist_demos: per specialist ``{"variations", "wanted", "kept", "successes",
             "episodes"}``: demo episodes wanted and kept, successful and finished episodes.
         demo_capacity, demo_action_shape, demo_action_dtype: the demo buffer's layout.
+        cycle_log: per finished demo collection, ``{"cycle", "low", "subsets", "demos_kept",
+            "specialist_demos"}`` (``low`` .. ``specialist_demos`` hold the latest cycle's).
     """
 
     phase: str = PHASE1
     position: int = 0
+    cycle: int = 1
     events: tuple[str, ...] = ()
     low: tuple[int, ...] = ()
     subsets: tuple[Any, ...] = ()
@@ -92,6 +100,7 @@ class GSLProgress(Progress):
     demo_capacity: int = 0
     demo_action_shape: tuple[int, ...] = ()
     demo_action_dtype: str = "int32"
+    cycle_log: tuple[dict[str, Any], ...] = ()
 
 
 def first(population: LearnerState) -> LearnerState:
@@ -99,48 +108,125 @@ def first(population: LearnerState) -> LearnerState:
     return jax.tree.map(lambda x: x[0], population)
 
 
+def make_run_builder(env: Any, config: GSLConfig) -> RunBuilder:
+    """The builder of ``env``'s backend: :class:`RunBuilder` for a JAX
+    :class:`~gsl_jax.envs.core.Environment`, :class:`gsl_jax.host.HostRunBuilder` for a host
+    vector env (:class:`gsl_jax.host_rollout.HostVecEnv`). The phases see only the builder's
+    interface, never the backend."""
+    if isinstance(env, Environment):
+        return RunBuilder(env, config)
+    from gsl_jax.host import HostRunBuilder, check_host_env
+
+    check_host_env(env)
+    return HostRunBuilder(env, config)
+
+
 class RunBuilder:
     """The network, vectorised env, PRNG keys, compiled chunks and learner constructors of one
-    GSL config.
+    GSL config: the backend interface the phases run on (:func:`make_run_builder`; the host
+    backend is :class:`gsl_jax.host.HostRunBuilder`).
 
     :func:`~gsl_jax.gsl.run_gsl` builds every learner through it, so code that restores a
     checkpoint of a run (the benchmark, the report) gets the very same structures from
     :meth:`restore`."""
 
     def __init__(self, env: Environment, config: GSLConfig):
+        if not isinstance(env, Environment):
+            raise ValueError(
+                f"env: RunBuilder needs a JAX Environment, got the host env {type(env).__name__};"
+                " use make_run_builder (run_gsl does), which picks the host backend"
+            )
         self.env, self.config = env, config
-        self.net = make_network(config.network, env.action_space, env.observation_space.shape)
+        # The base learner (config.learner) is resolved in this class, and only here.
+        if config.learner == "ppg":
+            self.net = ppg.gsl_network(config, env)
+        else:
+            self.net = make_network(config.network, env.action_space, env.observation_space.shape)
         self.vec_env = VecEnv(env, config.ppo.num_envs)
+        self.spec_ppo = config.specialist_ppo
+        same = self.spec_ppo.num_envs == config.ppo.num_envs
+        self.spec_vec_env = self.vec_env if same else VecEnv(env, self.spec_ppo.num_envs)
         root = jax.random.key(config.seed)
         self.k_init, self.k_spec, self.k_demo, self.k_low = jax.random.split(root, 4)
         self.k_select = jax.random.fold_in(root, 1)  # selection's tie-breaks
         self.train_ids = np.arange(config.train_variations(env))
         self.train_set = stack_variation_sets([self.train_ids], env, field="training variations")
         self.steps_per_chunk = config.updates_per_chunk * config.ppo.batch_size
-        self._chunks: dict[bool, Callable] = {}
+        self.spec_steps_per_chunk = config.updates_per_chunk * self.spec_ppo.batch_size
+        self._chunks: dict[tuple[bool, bool], Callable] = {}
+
+    def cycle_key(self, key: jax.Array, cycle: int) -> jax.Array:
+        """``key`` (one of ``k_spec``, ``k_demo``, ``k_low``, ``k_select``) for ``cycle``: itself
+        in cycle 1 (so one-cycle runs draw what they always drew), folded with the cycle after."""
+        return key if cycle == 1 else jax.random.fold_in(key, cycle)
 
     def fresh_generalist(self) -> LearnerState:
+        if self.config.learner == "ppg":
+            return ppg.init_population(
+                self.k_init,
+                self.vec_env,
+                self.net,
+                self.config.ppo,
+                self.config.ppg,
+                self.train_set,
+            )
         return init_population(self.k_init, self.vec_env, self.net, self.config.ppo, self.train_set)
 
-    def workers_from(self, source: LearnerState, sets: list, key: jax.Array) -> LearnerState:
+    def workers_from(
+        self, source: LearnerState, sets: list, key: jax.Array, specialists: bool = False
+    ) -> LearnerState:
+        """Clones of ``source``, one per id list of ``sets``: pi_g_low (the generalist's envs)
+        or, with ``specialists``, the specialists (``specialist_num_envs`` envs each)."""
         stacked = stack_variation_sets(sets, self.env, field="specialist variations")
-        return clone_learner(
-            key,
-            source,
-            self.vec_env,
-            stacked,
-            copy_optimizer=not self.config.fresh_specialist_optimizer,
-            config=self.config.ppo,
+        vec_env, ppo = (
+            (self.spec_vec_env, self.spec_ppo) if specialists else (self.vec_env, self.config.ppo)
         )
+        if vec_env is not self.vec_env:  # per-env reward-normalisation returns: resized
+            returns = jax.numpy.zeros(vec_env.num_envs, source.reward_norm.returns.dtype)
+            source = source.replace(reward_norm=source.reward_norm.replace(returns=returns))
+        copy = not self.config.fresh_specialist_optimizer
+        if self.config.learner == "ppg":
+            return ppg.clone_population(key, source, vec_env, stacked, ppo, self.config.ppg, copy)
+        return clone_learner(key, source, vec_env, stacked, copy_optimizer=copy, config=ppo)
 
-    def chunk(self, dapg: bool = False) -> Callable:
-        """The compiled chunk (with the DAPG term: ``chunk(state, demos)``), built once."""
-        if dapg not in self._chunks:
+    def chunk(self, dapg: bool = False, specialists: bool = False) -> Callable:
+        """The compiled chunk (with the DAPG term: ``chunk(state, demos)``; the specialists'
+        with ``specialists``), built once."""
+        if (dapg, specialists) not in self._chunks:
             c = self.config
-            self._chunks[dapg] = make_chunk(
-                self.vec_env, self.net, c.ppo, c.updates_per_chunk, dapg=c.dapg if dapg else None
+            term = c.dapg if dapg else None
+            vec_env, ppo = (
+                (self.spec_vec_env, self.spec_ppo) if specialists else (self.vec_env, c.ppo)
             )
-        return self._chunks[dapg]
+            if c.learner == "ppg":
+                built = ppg.make_chunk(
+                    vec_env, self.net, ppo, c.ppg, c.updates_per_chunk, dapg=term
+                )
+            else:
+                built = make_chunk(vec_env, self.net, ppo, c.updates_per_chunk, dapg=term)
+            self._chunks[dapg, specialists] = built
+        return self._chunks[dapg, specialists]
+
+    def evaluate(self, params: Any, ids: np.ndarray, episodes: int, seed: int) -> VariationScores:
+        """``episodes`` first episodes of the policy ``params`` on each variation of ``ids``."""
+        return evaluate_variations(self.env, self.net, params, ids, episodes=episodes, seed=seed)
+
+    def demo_rollouts(
+        self,
+        params: Any,
+        id_sets: list[np.ndarray],
+        keys: jax.Array,
+        num_steps: int,
+        specialists: bool = False,
+    ) -> list[tuple[dict[str, np.ndarray], int]]:
+        """``[(traj, env_steps)]``, one per policy: ``num_steps`` steps of the learner's envs
+        (the specialists' with ``specialists``) under policy ``p`` (``params`` with a leading
+        axis ``P``, key ``keys[p]``) on the variations ``id_sets[p]``, in vmapped groups
+        (:func:`gsl_jax.demos.rollout_population`; host arrays ``[T, B, ...]``)."""
+        vec_env = self.spec_vec_env if specialists else self.vec_env
+        sets = stack_variation_sets([np.asarray(s) for s in id_sets], self.env)
+        trajs = rollout_population(vec_env, self.net, params, sets, keys, num_steps)
+        return [(traj, num_steps * vec_env.num_envs) for traj in trajs]
 
     def restore(self, path: Path, generalist_like: LearnerState) -> tuple[GSLProgress, Arrays]:
         """``(progress, arrays)`` of checkpoint ``path``; ``ValueError`` naming it if foreign."""
@@ -159,8 +245,8 @@ class RunBuilder:
             )
         elif prog.phase in (SPECIALISTS, DEMOS):
             sets = [np.asarray(s) for s in prog.subsets]
-            like["worker"] = self.workers_from(first(generalist_like), sets, self.k_spec)
-        elif prog.phase == PHASE2 and prog.demo_capacity:
+            like["worker"] = self.workers_from(first(generalist_like), sets, self.k_spec, True)
+        if prog.demo_capacity and (prog.phase == PHASE2 or self.carries_demos(prog)):
             n = prog.demo_capacity
             space = self.env.observation_space
             obs_like = np.zeros((n, *space.shape), np.dtype(space.dtype))
@@ -168,6 +254,12 @@ class RunBuilder:
             like["demos"] = DemoBuffer.from_arrays(obs_like, act_like, 0)
         arrays, _ = restore_checkpoint(path, like)
         return prog, arrays
+
+    def carries_demos(self, progress: GSLProgress) -> bool:
+        """Whether the demo buffer travels through this phase: in the cycles after the first,
+        from selection to demo collection, with ``cycle_demos="add"``."""
+        later = progress.cycle > 1 and progress.phase in (SELECT, FINETUNE_LOW, SPECIALISTS, DEMOS)
+        return later and self.config.cycle_demos == "add"
 
 
 @dataclass(frozen=True)
@@ -187,12 +279,20 @@ class PhaseContext:
         self.io.event(line)
         return dataclasses.replace(progress, events=(*progress.events, line))
 
-    def plan(self, phase: str, num_chunks: int | None, **kwargs: Any) -> ChunkPlan:
+    def plan(
+        self,
+        phase: str,
+        num_chunks: int | None,
+        progress: GSLProgress,
+        steps_per_chunk: int | None = None,
+        **kwargs: Any,
+    ) -> ChunkPlan:
+        """The chunk plan of ``phase``; its records carry ``gsl_phase`` and the ``cycle``."""
         return ChunkPlan(
             RECORD_LABELS.get(phase, phase),
-            self.build.steps_per_chunk,
+            steps_per_chunk or self.build.steps_per_chunk,
             num_chunks,
-            tags={"gsl_phase": phase},
+            tags={"gsl_phase": phase, "cycle": progress.cycle},
             **kwargs,
         )
 
@@ -208,8 +308,8 @@ class PhaseContext:
         out = run_loop(chunk, state, progress, plan, self.io, save)
         return {**arrays, key: out.state}, out.progress, out.stopped
 
-    def chunks(self, steps: int) -> int:
-        return math.ceil(steps / self.build.steps_per_chunk)
+    def chunks(self, steps: int, steps_per_chunk: int | None = None) -> int:
+        return math.ceil(steps / (steps_per_chunk or self.build.steps_per_chunk))
 
 
 PhaseFn = Callable[[PhaseContext, Arrays, GSLProgress], tuple[Arrays, GSLProgress]]
@@ -219,12 +319,14 @@ StartFn = Callable[[PhaseContext, Arrays, GSLProgress], Arrays]
 @dataclass(frozen=True)
 class Phase:
     """One entry of the phase table: its name, its function, the optional ``start`` that builds
-    its working arrays before its boundary checkpoint, and whether a config runs it."""
+    its working arrays before its boundary checkpoint, whether a config runs it, and ``again``:
+    the phase to go back to when its run raised ``progress.cycle`` (a new cycle)."""
 
     name: str
     run: PhaseFn
     start: StartFn | None = None
     applies: Callable[[GSLConfig], bool] = lambda config: True
+    again: str | None = None
 
 
 def run_phases(
@@ -243,14 +345,18 @@ def run_phases(
         begin = names.index(progress.phase)
     else:
         raise ValueError(f"phase: {progress.phase!r} is not a phase of this run ({names})")
-    for i in range(begin, len(active)):
+    i = begin
+    while i < len(active):
+        cycle = progress.cycle
         arrays, progress = active[i].run(ctx, arrays, progress)
-        following = active[i + 1] if i + 1 < len(active) else None
+        again = active[i].again
+        i = names.index(again) if again is not None and progress.cycle > cycle else i + 1
+        following = active[i] if i < len(active) else None
+        name = following.name if following is not None else DONE
+        progress = dataclasses.replace(progress, phase=name, position=i, chunk=0)
         if following is None:
             arrays = {"generalist": arrays["generalist"]}
         elif following.start is not None:
             arrays = following.start(ctx, arrays, progress)
-        name = following.name if following is not None else DONE
-        progress = dataclasses.replace(progress, phase=name, position=i + 1, chunk=0)
         progress = ctx.io.save(arrays, progress)
     return arrays, progress

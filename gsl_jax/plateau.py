@@ -88,3 +88,63 @@ def plateau_reached(
     if span <= 0.0 or improvement < config.rel_improvement * span:
         return True, "plateau"
     return False, ""
+
+
+# ------------------------------------------------------------------------------------------------
+# Reading a finished curve (the plateau map of docs/gsl_study.md, protocol docs/gsl_protocol.md)
+# ------------------------------------------------------------------------------------------------
+
+
+def window_mean(curve: Sequence[float], end_fraction: float, width: float = 0.05) -> float:
+    """Mean of the points of ``curve`` (one per equally spaced chunk) whose position lies in
+    ``(end_fraction - width, end_fraction]`` of the run, at least the one point at
+    ``end_fraction``: the smoothed value of the curve there. NaN points are skipped."""
+    check_finite("end_fraction", end_fraction, low=0.0, high=1.0)
+    check_finite("width", width, low=0.0, high=1.0, low_open=True)
+    r = np.asarray(curve, np.float64)
+    if r.ndim != 1 or r.size == 0:
+        raise ValueError(f"curve: expected a non-empty 1-D sequence, got shape {r.shape}")
+    n = r.size
+    # Rounded first so that e.g. (1 - 0.4) * 10 is 6, not 6.000000000000001.
+    last = max(int(np.ceil(round(end_fraction * n, 9))) - 1, 0)  # the point at end_fraction
+    first = min(max(int(np.floor(round((end_fraction - width) * n, 9))), 0), last)
+    values = r[first : last + 1]
+    values = values[np.isfinite(values)]
+    return float(values.mean()) if values.size else float("nan")
+
+
+def late_gain(curve: Sequence[float], fraction: float = 0.4, width: float = 0.05) -> float:
+    """How much the smoothed curve rose over the last ``fraction`` of the run:
+    ``window_mean(curve, 1) - window_mean(curve, 1 - fraction)``."""
+    check_finite("fraction", fraction, low=0.0, high=1.0, low_open=True, high_open=True)
+    return window_mean(curve, 1.0, width) - window_mean(curve, 1.0 - fraction, width)
+
+
+def plateau_onset(curve: Sequence[float], tolerance: float, window: int = 5) -> int:
+    """Index of the first point ``t`` of the ``window``-point moving average ``m`` of ``curve``
+    after which ``m`` never rises more than ``tolerance`` above ``m[t]``: where the curve's
+    plateau starts (the last point if it never settles). The index refers to ``curve``'s points
+    (the moving average's point ``i`` is placed at the last point of its window)."""
+    check_finite("tolerance", tolerance, low=0.0)
+    check_positive("window", window, integer=True)
+    r = np.asarray(curve, np.float64)
+    if r.ndim != 1 or r.size == 0 or not np.all(np.isfinite(r)):
+        raise ValueError("curve: expected a non-empty 1-D sequence of finite values")
+    w = min(window, r.size)
+    moving = np.convolve(r, np.ones(w) / w, mode="valid")
+    future_max = np.maximum.accumulate(moving[::-1])[::-1]  # max of moving[t:]
+    settled = np.nonzero(future_max <= moving + tolerance)[0]
+    return int(settled[0]) + w - 1
+
+
+def first_firing(
+    returns: Sequence[float], steps: Sequence[int], config: PlateauConfig
+) -> tuple[int | None, str]:
+    """``(index, reason)`` of the first point of a finished curve at which :func:`plateau_reached`
+    fires on the curve up to that point (``(None, "")`` if it never does): where criterion H
+    would have ended phase I."""
+    for i in range(1, len(returns) + 1):
+        fired, reason = plateau_reached(returns[:i], steps[:i], config)
+        if fired:
+            return i - 1, reason
+    return None, ""

@@ -202,6 +202,7 @@ def make_chunk(
     num_updates: int,
     shardings: Any | None = None,
     dapg: DAPGConfig | None = None,
+    variable_length: bool = False,
 ) -> ChunkFn:
     """Build ``chunk(state [P], demos=None) -> (state [P], metrics)`` running ``num_updates``
     PPO updates of every population member; metric leaves are ``[num_updates, P]``, those of
@@ -212,6 +213,10 @@ def make_chunk(
     :class:`~gsl_jax.demos.DemoBuffer`, shared by all members). With ``config.loop == "scan"``
     the chunk is one ``lax.scan``; with ``"unroll"`` it is a host loop over one jitted, vmapped
     update (see :mod:`gsl_jax.ppo`).
+
+    With ``variable_length`` the chunk also takes ``updates`` (``chunk(state, demos, updates)``,
+    at most ``num_updates``) and runs only that many, with the same compiled program (the
+    shorter last chunk of an exact budget); metric leaves are then ``[updates, P]``.
     """
     if num_updates <= 0:
         raise ValueError(f"num_updates: must be positive, got {num_updates}")
@@ -232,6 +237,34 @@ def make_chunk(
     if shardings is not None:
         jit_kwargs.update(in_shardings=(shardings, None), out_shardings=(shardings, None))
 
+    if config.resolved_loop(network.config.kind) == "scan" and variable_length:
+
+        def masked(state, demos, count):
+            # Updates from ``count`` on are skipped by a cond on an unbatched predicate (a branch,
+            # not a select), so a shorter chunk is this same program: one compile per run.
+            def run(s):
+                return update(s, demos)
+
+            def skip(s):
+                shapes = jax.eval_shape(run, s)[1]
+                return s, jax.tree.map(lambda x: jnp.zeros(x.shape, x.dtype), shapes)
+
+            def body(s, i):
+                return jax.lax.cond(i < count, run, skip, s)
+
+            return jax.lax.scan(body, state, jnp.arange(num_updates))
+
+        compiled = jax.jit(masked, **jit_kwargs)
+
+        def variable(state, demos=None, updates=None):
+            count = num_updates if updates is None else updates
+            state, metrics = compiled(state, demos, jnp.int32(count))
+            if count == num_updates:
+                return state, metrics
+            return state, jax.tree.map(lambda x: np.asarray(x)[:count], jax.device_get(metrics))
+
+        return variable
+
     if config.resolved_loop(network.config.kind) == "scan":
 
         def scanned(state, demos):
@@ -242,9 +275,9 @@ def make_chunk(
 
     one_update = jax.jit(update, **jit_kwargs)
 
-    def host_loop(state, demos=None):
+    def host_loop(state, demos=None, updates=None):
         collected = []
-        for _ in range(num_updates):
+        for _ in range(num_updates if updates is None else updates):
             state, metrics = one_update(state, demos)
             collected.append(metrics)
         return state, jax.tree.map(lambda *xs: jnp.stack(xs), *collected)

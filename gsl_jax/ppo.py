@@ -32,7 +32,7 @@ from gsl_jax.envs.core import VariationSet, VecEnv, VecEnvState
 from gsl_jax.losses import dapg_loss, gae, normalize, ppo_loss
 from gsl_jax.networks import ActorCritic
 from gsl_jax.normalization import RewardNormState, normalize_reward
-from gsl_jax.ppo_config import DAPGConfig, PPOConfig  # re-exported: the configs of this module
+from gsl_jax.ppo_config import DAPGConfig, PPOConfig, lr_schedule  # re-exported: the configs
 from gsl_jax.shuffle import shuffle_indices
 
 
@@ -76,11 +76,9 @@ class Transition(NamedTuple):
 
 
 def make_optimizer(config: PPOConfig) -> optax.GradientTransformation:
-    """Global-norm clipping then Adam, with the optional linear learning-rate decay."""
-    lr: Any = config.learning_rate
-    if config.lr_decay_updates:
-        steps = config.lr_decay_updates * config.update_epochs * config.num_minibatches
-        lr = optax.linear_schedule(config.learning_rate, 0.0, steps)
+    """Global-norm clipping then Adam at the config's learning rate or schedule
+    (:func:`gsl_jax.ppo_config.lr_schedule`)."""
+    lr: Any = lr_schedule(config)
     # optax.flatten runs the optimiser on one raveled vector: a handful of large ops instead of
     # a dozen small ones per parameter array, which matters for small networks on CPU.
     return optax.flatten(
@@ -292,9 +290,14 @@ def make_learn(network: ActorCritic, config: PPOConfig, dapg: DAPGConfig | None 
                 f"[{config.num_envs}], got {list(traj.reward.shape)} and {list(last_value.shape)}"
             )
 
-        # 1. GAE on the (possibly normalised) rewards.
+        # 1. GAE on the (possibly normalised) rewards, plus the max-entropy bonus if asked.
+        reward = traj.reward
+        if config.entropy_reward_coef > 0:
+            dist, _ = network.apply(state.params, traj.obs.reshape((-1,) + traj.obs.shape[2:]))
+            entropy = jax.lax.stop_gradient(distribution_for(dist).entropy(dist))
+            reward = reward + config.entropy_reward_coef * entropy.reshape(reward.shape)
         advantages, returns = gae(
-            traj.reward, traj.value, traj.done, last_value, config.gamma, config.gae_lambda
+            reward, traj.value, traj.done, last_value, config.gamma, config.gae_lambda
         )
 
         # 2. Epochs of shuffled minibatches over the flattened [T * B] batch.

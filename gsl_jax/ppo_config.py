@@ -11,6 +11,7 @@ from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 import jax
+import optax
 
 from gsl_jax.validation import (
     check_bool,
@@ -22,6 +23,8 @@ from gsl_jax.validation import (
 )
 
 LoopMode = Literal["auto", "scan", "unroll"]
+ScheduleName = Literal["constant", "linear", "cosine"]
+SCHEDULES = ("constant", "linear", "cosine")
 
 
 @dataclass(frozen=True)
@@ -34,8 +37,9 @@ class PPOConfig:
         num_steps: rollout length per update (T); the batch is ``T * B`` transitions.
         num_minibatches: minibatches per epoch; must divide ``T * B``.
         update_epochs: passes over the batch per update.
-        learning_rate: Adam step size.
-        lr_decay_updates: if > 0, anneal the learning rate linearly to 0 over this many updates.
+        learning_rate: Adam step size (the initial one under a schedule).
+        lr_decay_updates: the anneal horizon in updates; 0 (default): the run's own number of
+            updates, which the drivers derive from the budget (see ``lr_schedule``).
         gamma: discount.
         gae_lambda: GAE lambda.
         clip_eps: PPO ratio clip (also the value clip).
@@ -49,6 +53,15 @@ class PPOConfig:
         reward_clip: clip of the scaled rewards.
         loop: minibatch/chunk loop form, ``"auto"``, ``"scan"`` or ``"unroll"`` (see
             :mod:`gsl_jax.ppo`'s docstring).
+        entropy_reward_coef: if > 0, the "maximum-entropy" bonus of garage's PPO
+            (``entropy_method='max'``, the GSL release's Meta-World setting, 5e-3): before GAE,
+            ``r_t += entropy_reward_coef * H(pi(. | s_t))`` with the entropy of the policy that
+            collected the rollout, no gradient through it, added to the rewards GAE sees (after
+            reward normalisation, if that is on). 0 (default): off. It is separate from
+            ``ent_coef`` (the loss's entropy term), which the release sets to 0 with it.
+        lr_schedule: the learning-rate schedule (:func:`lr_schedule`): ``"constant"``,
+            ``"linear"`` (to 0 at the horizon, as PureJaxRL anneals) or ``"cosine"`` (to 0).
+            ``"constant"`` with ``lr_decay_updates > 0`` anneals linearly (the older spelling).
     """
 
     num_envs: int = 64
@@ -69,6 +82,10 @@ class PPOConfig:
     normalize_rewards: bool = True
     reward_clip: float = 10.0
     loop: LoopMode = "auto"
+    # -- Meta-World / garage options (the GSL release's configuration) --------------------
+    entropy_reward_coef: float = 0.0
+    # --- learning-rate schedule (issue 25) ---
+    lr_schedule: ScheduleName = "constant"
 
     def __post_init__(self) -> None:
         integers = ("num_envs", "num_steps", "num_minibatches", "update_epochs")
@@ -81,6 +98,9 @@ class PPOConfig:
         flags = ("clip_value", "normalize_advantages", "normalize_rewards")
         check_fields("ppo", self, check_bool, flags)
         check_choice("ppo.loop", self.loop, ("auto", "scan", "unroll"))
+        # -- Meta-World / garage options --
+        check_non_negative("ppo.entropy_reward_coef", self.entropy_reward_coef)
+        check_choice("ppo.lr_schedule", self.lr_schedule, SCHEDULES)
         if self.batch_size % self.num_minibatches:
             raise ValueError(
                 f"ppo.num_minibatches: the batch num_envs * num_steps = {self.batch_size} is not "
@@ -111,6 +131,37 @@ class PPOConfig:
         if unknown:
             raise ValueError(f"ppo: unknown fields {sorted(unknown)}")
         return PPOConfig(**{**values, **changes})
+
+    # --- learning-rate schedule (issue 25) ---
+    @property
+    def anneals(self) -> bool:
+        """Whether the learning rate follows a decaying schedule."""
+        return self.lr_schedule != "constant" or self.lr_decay_updates > 0
+
+    def with_lr_horizon(self, num_updates: int) -> PPOConfig:
+        """This config with the anneal horizon set to ``num_updates`` where it is unset (a
+        driver calls it with the run's number of updates; a constant rate is left alone)."""
+        if self.lr_schedule == "constant" or self.lr_decay_updates > 0:
+            return self
+        return self.replace(lr_decay_updates=num_updates)
+
+
+def lr_schedule(config: PPOConfig) -> float | optax.Schedule:
+    """The learning rate of ``config`` as optax sees it: a float, or an optax schedule of the
+    optimizer step (one per minibatch: ``update_epochs * num_minibatches`` per update) that
+    reaches 0 after ``lr_decay_updates`` updates. ``ValueError`` naming ``ppo.lr_schedule`` for
+    a schedule without a horizon (a driver sets it with :meth:`PPOConfig.with_lr_horizon`)."""
+    if not config.anneals:
+        return config.learning_rate
+    if config.lr_decay_updates == 0:
+        raise ValueError(
+            f"ppo.lr_schedule: {config.lr_schedule!r} needs a horizon: set ppo.lr_decay_updates, "
+            "or train through a driver that derives it from the budget (train_ppo, run_ppo)"
+        )
+    steps = config.lr_decay_updates * config.update_epochs * config.num_minibatches
+    if config.lr_schedule == "cosine":
+        return optax.cosine_decay_schedule(config.learning_rate, steps)
+    return optax.linear_schedule(config.learning_rate, 0.0, steps)
 
 
 @dataclass(frozen=True)

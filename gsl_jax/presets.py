@@ -4,8 +4,11 @@ value is stated once.
 ``PROCGEN`` is :class:`~gsl_jax.ppo.PPOConfig`'s own default (the Procgen paper's PPO settings);
 ``PROCGEN_COMPACT`` is that PPO with 128-step rollouts and gamma 0.99, for the Procgen ports'
 compact observations on a CPU. ``CLASSIC_CONTROL`` is the PureJaxRL / CleanRL setting for
-CartPole-sized tasks: 4 envs x 128 steps, 4 minibatches, 4 epochs, a constant lr 2.5e-4, gamma
-0.99, no reward normalisation. ``CONTINUOUS_CONTROL`` suits Pendulum-sized continuous tasks.
+CartPole-sized tasks: 4 envs x 128 steps, 4 minibatches, 4 epochs, lr 2.5e-4 annealed linearly to
+0 over the run, gamma 0.99, no reward normalisation. ``CONTINUOUS_CONTROL`` suits Pendulum-sized
+continuous tasks (lr annealed linearly too). The annealed presets' horizon is the run's number
+of updates, which the drivers derive from the budget
+(:meth:`~gsl_jax.ppo_config.PPOConfig.with_lr_horizon`).
 ``FORKMAZE_PPO`` and ``FORKMAZE_GSL`` train :class:`~gsl_jax.envs.forkmaze.ForkMaze`.
 ``MLP_64`` and ``LOG_PROB_DAPG`` are the network and the DAPG term the GSL presets (these and
 the Procgen experiment's, :mod:`gsl_jax.experiments.procgen.presets`) build on.
@@ -32,6 +35,7 @@ CLASSIC_CONTROL = PPOConfig(
     learning_rate=2.5e-4,
     gamma=0.99,
     normalize_rewards=False,
+    lr_schedule="linear",
 )
 
 CONTINUOUS_CONTROL = PPOConfig(
@@ -42,6 +46,7 @@ CONTINUOUS_CONTROL = PPOConfig(
     gamma=0.95,
     ent_coef=0.0,
     clip_value=False,
+    lr_schedule="linear",
 )
 
 PRESETS: dict[str, PPOConfig] = {

@@ -5,8 +5,8 @@
 
 * ``learning_curves.png``: mean training return against **total** env-steps (specialists,
   selection evaluation and demo rollouts included) of PPO and of GSL's generalist, one panel per
-  game, one line per seed; GSL's phase boundaries are dashed vertical lines and its specialist
-  phase is shaded;
+  game, one line per seed; GSL's phase boundaries (of every cycle) are dashed vertical lines
+  and its specialist phases are shaded;
 * ``level_heatmap.png``: per-level mean return on the levels GSL handed to its specialists, for
   the generalist at the end of phase I, the specialist of each level, GSL's final generalist and
   the PPO baseline (one panel per game and seed, at most six);
@@ -107,13 +107,31 @@ def smooth(values: Sequence[float], window: int = 3) -> np.ndarray:
 
 
 def phase_boundaries(records: Sequence[dict[str, Any]]) -> list[tuple[float, str]]:
-    """``[(total_steps, new_phase)]`` where the phase changes between consecutive records; the
+    """``[(total_steps, new_phase)]`` where the phase changes between consecutive records, in
+    every GSL cycle (a phase of cycle 2 or later is named ``"specialists (cycle 2)"``); the
     boundary sits at the previous record's ``total_steps`` (the end of the old phase)."""
     out = []
     for prev, cur in zip(records, records[1:], strict=False):
         if cur["phase"] != prev["phase"]:
-            out.append((float(prev["total_steps"]), cur["phase"]))
+            cycle = cur.get("cycle", 1)
+            name = cur["phase"] if cycle == 1 else f"{cur['phase']} (cycle {cycle})"
+            out.append((float(prev["total_steps"]), name))
     return out
+
+
+def specialist_spans(records: Sequence[dict[str, Any]]) -> list[tuple[float, float]]:
+    """``[(start, end)]`` total-steps spans of each cycle's specialists (and pi_g_low): from the
+    end of the phase before to the last specialist record."""
+    spans: list[tuple[float, float]] = []
+    for i, r in enumerate(records):
+        if r["phase"] not in ("specialists", "finetune_low"):
+            continue
+        if i and records[i - 1]["phase"] in ("specialists", "finetune_low"):
+            spans[-1] = (spans[-1][0], float(r["total_steps"]))
+        else:
+            start = records[i - 1]["total_steps"] if i else 0
+            spans.append((float(start), float(r["total_steps"])))
+    return spans
 
 
 def plot_curves(ax, curves: dict[str, list[list[dict[str, Any]]]], title: str = "") -> None:
@@ -151,16 +169,10 @@ def plot_curves(ax, curves: dict[str, list[list[dict[str, Any]]]], title: str = 
             labelled.add(method)
             if method != "gsl":
                 continue
-            spec = [
-                r["total_steps"] for r in records if r["phase"] in ("specialists", "finetune_low")
-            ]
-            if spec:
-                start = min(r["total_steps"] for r in records if r["phase"] in GENERALIST_PHASES)
-                bounds = phase_boundaries(records)
-                left = next((b for b, p in bounds if p in ("specialists", "finetune_low")), start)
+            for left, right in specialist_spans(records):
                 ax.axvspan(
                     left,
-                    max(spec),
+                    right,
                     color=COLORS["specialist"],
                     alpha=0.12,
                     label=None if "span" in labelled else "GSL specialists",

@@ -10,15 +10,16 @@ maximum return, ``R_min`` about the return of a PPO agent trained without observ
 of 0 is "no better than a blind policy", 1 is "the maximum return".
 
 The JAX ports (:mod:`gsl_jax.envs.procgen`) use the **same constants** as the real games
-(:data:`PORT_SCORE_RANGES`). Why that is sound: every port keeps its game's reward structure
-(maze, heist and coinrun: 10 for completing the level, nothing else; bigfish: 1 per fish eaten
-and 10 for the 30th, at most 40) and its time limit, so ``R_max`` is the same by construction; and
+(:data:`PORT_SCORE_RANGES`). Why that is sound: every port keeps its game's reward structure (maze,
+heist, coinrun and leaper: 10 for completing the level, nothing else; bigfish: 1 per fish eaten and
+10 for the 30th, at most 40; miner: 1 per diamond and 10 for leaving; chaser: a small reward per
+orb and 10 for the last) and its time limit, so ``R_max`` is the same by construction; and
 ``benchmarks/procgen_fidelity.py`` plays the same random and observation-blind policies on the
 ports and on OpenAI's C++ games (EnvPool) and checks that their mean returns and episode lengths
 agree within 15%, so the return of a blind policy -- what ``R_min`` stands for -- carries over.
 Where that harness reports a miss for a game, the port's scores are still comparable among
-themselves but not exactly to the published ones; the benchmark labels every score with its
-backend (``"jax"`` port or ``"envpool"`` real game).
+themselves but not exactly to the published ones; the benchmark labels every score with its backend
+(``"jax"`` port or ``"envpool"`` real game).
 
 Aggregates follow Agarwal et al. 2021, "Deep RL at the Edge of the Statistical Precipice"
 (the ``rliable`` library), on a score matrix ``[num_runs, num_tasks]`` (runs = seeds, tasks =
@@ -70,7 +71,7 @@ for _game, (_emin, _emax, _hmin, _hmax) in _TABLE.items():
 PORT_SCORE_RANGES: dict[tuple[str, str], tuple[float, float]] = {
     key: value
     for key, value in PROCGEN_SCORE_RANGES.items()
-    if key[0] in ("maze", "heist", "bigfish", "coinrun")
+    if key[0] in ("maze", "heist", "bigfish", "coinrun", "chaser", "leaper", "miner")
 }
 
 BACKENDS = ("jax", "envpool")

@@ -5,8 +5,15 @@
   ``result.json``), checkpointing every ``checkpoint_every`` chunks, and resumes a killed run to
   the parameters an uninterrupted one ends with (``gsl-jax train --method ppo``). Its generalist
   starts exactly as a GSL run's with the same env, config and seed does.
-- :func:`train_ppo` is the one-call, in-memory entry point for a generalist (``P = 1``) or a
-  population of learners (one variation set each), optionally writing metrics to a folder.
+- :func:`train_ppo` is the one-call, in-memory entry point for a generalist (``P = 1``), several
+  independent seeds of it (``num_seeds``) or a population of learners (one variation set each),
+  trained as one vmapped population, optionally writing metrics to a folder.
+
+Budgets are exact: ``total_steps`` env-steps per learner run ``total_steps // ppo.batch_size``
+updates (steps round down to whole updates), in chunks of ``updates_per_chunk`` and a shorter last
+chunk for the rest (:func:`gsl_jax.loop.chunk_budget`). A learning-rate schedule
+(``ppo.lr_schedule``) anneals over exactly those updates unless ``ppo.lr_decay_updates`` says
+otherwise.
 
 Both place learners by the rule of :func:`gsl_jax.population.place_population`.
 """
@@ -26,7 +33,15 @@ import numpy as np
 from gsl_jax.checkpoint import DamagedCheckpoint, restore_checkpoint, restore_newest
 from gsl_jax.envs.core import Environment, VariationSet, VecEnv, stack_variation_sets
 from gsl_jax.logging import RunLogger
-from gsl_jax.loop import MAX_VALUE_LOSS, ChunkPlan, Progress, RunIO, run_loop
+from gsl_jax.loop import (
+    MAX_VALUE_LOSS,
+    ChunkBudget,
+    ChunkPlan,
+    Progress,
+    RunIO,
+    chunk_budget,
+    run_loop,
+)
 from gsl_jax.networks import ActorCritic, NetworkConfig, make_network
 from gsl_jax.population import init_population, make_chunk, place_population, population_size
 from gsl_jax.ppo import LearnerState, PPOConfig
@@ -51,11 +66,15 @@ class TrainResult:
     Attributes:
         state: the final population state (leaves ``[P, ...]``).
         history: one record per chunk (:mod:`gsl_jax.loop`: ``phase``, ``generalist_steps``,
-            ``total_steps``, the chunk summary, ``seconds``, ``steps_per_second``) plus ``step``,
-            the env-steps per member so far.
+            ``total_steps``, the chunk summary with ``return_mean_per_member`` and
+            ``episodes_per_member`` (one entry per member: per seed), ``seconds``,
+            ``steps_per_second``, ``compile_seconds``) plus ``step``, the env-steps per member so
+            far.
         network: the network module (``network.apply(state.params[p], obs)``).
         vec_env: the vectorised environment.
-        compile_seconds: wall time of the first chunk (compilation included).
+        compile_seconds: seconds jax spent compiling over the whole run (tracing, lowering and
+            XLA; every chunk's ``compile_seconds``).
+        first_chunk_seconds: wall time of the first chunk (its compilation included).
     """
 
     state: LearnerState
@@ -63,6 +82,14 @@ class TrainResult:
     network: ActorCritic
     vec_env: Any
     compile_seconds: float = 0.0
+    first_chunk_seconds: float = 0.0
+
+    @classmethod
+    def of(cls, state: LearnerState, history: list[dict[str, Any]], network: Any, vec_env: Any):
+        """The result of a run whose chunk records are ``history``."""
+        compile_seconds = sum(r.get("compile_seconds", 0.0) for r in history)
+        first = history[0]["seconds"] if history else 0.0
+        return cls(state, history, network, vec_env, compile_seconds, first)
 
     @property
     def final_return(self) -> float:
@@ -73,9 +100,10 @@ class TrainResult:
         return float("nan")
 
 
-def history_of(records: Sequence[dict[str, Any]], steps_per_chunk: int) -> list[dict[str, Any]]:
-    """Loop records as a :class:`TrainResult` history (``step``: env-steps per member)."""
-    return [dict(r, step=(i + 1) * steps_per_chunk) for i, r in enumerate(records)]
+def history_of(records: Sequence[dict[str, Any]], members: int = 1) -> list[dict[str, Any]]:
+    """Loop records of a PPO run of ``members`` learners as a :class:`TrainResult` history
+    (``step``: env-steps per member, the record's ``total_steps / members``)."""
+    return [dict(r, step=r["total_steps"] // members) for r in records]
 
 
 def _positive_int(name: str, value: Any) -> None:
@@ -89,7 +117,7 @@ class PPORunConfig:
 
     Attributes:
         ppo: PPO settings; ``network``: the actor-critic.
-        total_steps: env-steps to train for (rounded up to whole chunks).
+        total_steps: env-steps to train for: exactly ``total_steps // ppo.batch_size`` updates.
         num_train_variations: train on variations ``0 .. n - 1``; default all of the env's.
         updates_per_chunk: PPO updates per compiled chunk.
         seed: PRNG seed (the generalist starts as a GSL run's with this seed does).
@@ -109,6 +137,15 @@ class PPORunConfig:
             _positive_int("num_train_variations", self.num_train_variations)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"seed: must be an integer >= 0, got {self.seed!r}")
+        self.budget()  # ValueError naming total_steps below one update
+
+    def budget(self) -> ChunkBudget:
+        """The run's updates and chunks (:func:`gsl_jax.loop.chunk_budget`)."""
+        return chunk_budget(self.total_steps, self.ppo.batch_size, self.updates_per_chunk)
+
+    def resolved_ppo(self) -> PPOConfig:
+        """``ppo`` with a schedule's horizon set to the run's number of updates."""
+        return self.ppo.with_lr_horizon(self.budget().num_updates)
 
     def train_variations(self, env: Environment) -> int:
         """The number of training variations on ``env``, validated."""
@@ -167,7 +204,33 @@ def _generalist_init(env: Environment, config: PPORunConfig) -> tuple[ActorCriti
     ids = np.arange(config.train_variations(env))
     sets = stack_variation_sets([ids], env, field="training variations")
     k_init = jax.random.split(jax.random.key(config.seed), 4)[0]
-    return net, vec_env, init_population(k_init, vec_env, net, config.ppo, sets)
+    return net, vec_env, init_population(k_init, vec_env, net, config.resolved_ppo(), sets)
+
+
+def budget_chunks(
+    vec_env: VecEnv,
+    net: ActorCritic,
+    ppo: PPOConfig,
+    budget: ChunkBudget,
+    updates_per_chunk: int,
+    shardings: Any = None,
+) -> tuple[Any, Any]:
+    """``(chunk, last_chunk)`` of an exact budget: the full chunk and the shorter last one
+    (``None`` when every chunk is full), one program compiled on the first call
+    (:func:`~gsl_jax.population.make_chunk`'s ``variable_length``)."""
+    last = budget.last_updates
+    chunk = make_chunk(vec_env, net, ppo, updates_per_chunk, shardings, variable_length=bool(last))
+    return chunk, ((lambda state: chunk(state, None, last)) if last else None)
+
+
+def budget_plan(
+    label: str, batch_size: int, budget: ChunkBudget, updates_per_chunk: int, **kwargs: Any
+) -> ChunkPlan:
+    """The :class:`~gsl_jax.loop.ChunkPlan` of an exact budget."""
+    last = budget.last_updates and budget.last_updates * batch_size
+    return ChunkPlan(
+        label, updates_per_chunk * batch_size, budget.num_chunks, last_steps=last, **kwargs
+    )
 
 
 def run_ppo(
@@ -190,6 +253,11 @@ def run_ppo(
     once), ``checkpoint_every`` chunks between checkpoints, ``env_spec`` how to rebuild ``env``,
     ``max_value_loss`` the runaway-divergence guard's limit.
     """
+    if not isinstance(env, Environment):  # a host env (EnvPool): nothing written yet
+        raise ValueError(
+            f"env: run_ppo needs a JAX Environment, got the host env {type(env).__name__}; "
+            "use gsl_jax.host_rollout.train_ppo_host"
+        )
     config.train_variations(env)
     run = open_run(run_dir, resume, "ppo", run_spec("ppo", env.name, env_spec, config.to_dict()))
     net, vec_env, state = _generalist_init(env, config)
@@ -207,23 +275,22 @@ def run_ppo(
             log(f"resumed from {resume_from} ({prog.total_steps:,} steps)")
     start_run(run, prog.records)
     state, shardings = place_population(state, shard)
-    chunk = make_chunk(vec_env, net, config.ppo, config.updates_per_chunk, shardings)
-    steps = config.updates_per_chunk * config.ppo.batch_size
-    num_chunks = -(-config.total_steps // steps)
-    plan = ChunkPlan("generalist", steps, num_chunks, tags={"method": "ppo"})
-    run_path = run.path if run is not None else None
-    logger = RunLogger(
-        run_path, num_chunks * steps, progress=progress, desc="ppo", start_step=prog.total_steps
+    budget, ppo = config.budget(), config.resolved_ppo()
+    chunk, last = budget_chunks(vec_env, net, ppo, budget, config.updates_per_chunk, shardings)
+    plan = budget_plan(
+        "generalist", ppo.batch_size, budget, config.updates_per_chunk, tags={"method": "ppo"}
     )
+    run_path = run.path if run is not None else None
+    total = budget.num_updates * ppo.batch_size
+    logger = RunLogger(run_path, total, progress=progress, desc="ppo", start_step=prog.total_steps)
     with logger:
         meta = {"env": env.name, "env_spec": env_spec}
         io = RunIO(None, logger, log, on_record, checkpoint_every, meta, max_value_loss, run)
         save = lambda s, p: io.save({"generalist": s}, p)  # noqa: E731
         if prog.phase != "done":
-            state, prog, _ = run_loop(chunk, state, prog, plan, io, save)
+            state, prog, _ = run_loop(chunk, state, prog, plan, io, save, last_chunk=last)
             prog = save(state, dataclasses.replace(prog, phase="done"))
-    history = history_of(prog.records, steps)
-    result = TrainResult(state, history, net, vec_env, history[0]["seconds"] if history else 0.0)
+    result = TrainResult.of(state, history_of(prog.records), net, vec_env)
     summary = {
         "env": env.name,
         "method": "ppo",
@@ -282,17 +349,19 @@ def train_ppo(
     progress: bool = True,
     tensorboard: bool = True,
     shard: bool = True,
+    num_seeds: int = 1,
 ) -> TrainResult:
     """Train PPO on ``env`` for ``total_steps`` env-steps per population member, in memory.
 
     Args:
         env: the environment.
-        ppo: PPO hyperparameters.
+        ppo: PPO hyperparameters; a schedule (``ppo.lr_schedule``) anneals over the run's
+            updates unless ``ppo.lr_decay_updates`` is set.
         network: which actor-critic to build.
-        total_steps: env-steps per member; rounded up to whole chunks.
-        variation_sets: one list of variation ids per population member; default a single
-            generalist on all ``env.num_variations`` variations (required for environments
-            with more than 100,000 variations, such as the Procgen ports).
+        total_steps: env-steps per member: exactly ``total_steps // ppo.batch_size`` updates.
+        variation_sets: one list of variation ids per learner; default a single learner on all
+            ``env.num_variations`` variations (required for environments with more than 100,000
+            variations, such as the Procgen ports).
         seed: PRNG seed.
         updates_per_chunk: PPO updates per compiled chunk (logging granularity).
         run_dir: a new or empty directory (:class:`~gsl_jax.rundir.RunDirectory`, command
@@ -301,13 +370,17 @@ def train_ppo(
         progress: draw a progress bar.
         tensorboard: write TensorBoard events when ``run_dir`` is set.
         shard: place the population by :func:`gsl_jax.population.place_population`.
+        num_seeds: independent seeds of every learner, trained together as one vmapped
+            population of ``len(variation_sets) * num_seeds`` members (member ``i * num_seeds +
+            s`` is seed ``s`` of set ``i``; member ``p`` is initialised with
+            ``jax.random.split(jax.random.key(seed), P)[p]``). The history's
+            ``return_mean_per_member`` and ``episodes_per_member`` give each seed's curve.
 
     All arguments are validated before anything is compiled.
     """
-    if total_steps <= 0:
-        raise ValueError(f"total_steps: must be positive, got {total_steps}")
-    if updates_per_chunk <= 0:
-        raise ValueError(f"updates_per_chunk: must be positive, got {updates_per_chunk}")
+    _positive_int("total_steps", total_steps)
+    _positive_int("updates_per_chunk", updates_per_chunk)
+    _positive_int("num_seeds", num_seeds)
     if variation_sets is None:
         if env.num_variations > _MAX_IMPLICIT_VARIATIONS:
             raise ValueError(
@@ -315,7 +388,10 @@ def train_ppo(
                 "training set explicitly, e.g. [range(200)] for 200 Procgen levels"
             )
         variation_sets = [np.arange(env.num_variations)]
-    sets: VariationSet = stack_variation_sets(variation_sets, env, field="variation_sets")
+    budget = chunk_budget(total_steps, ppo.batch_size, updates_per_chunk)
+    ppo = ppo.with_lr_horizon(budget.num_updates)
+    members = [ids for ids in variation_sets for _ in range(num_seeds)]
+    sets: VariationSet = stack_variation_sets(members, env, field="variation_sets")
     if run_dir is not None:  # a new or empty directory only; it records what it writes
         spec = {
             "env": env.name,
@@ -323,6 +399,8 @@ def train_ppo(
             "network": dataclasses.asdict(network),
             "total_steps": total_steps,
             "seed": seed,
+            "num_seeds": num_seeds,
+            "updates_per_chunk": updates_per_chunk,
         }
         run = RunDirectory.create(run_dir, "train_ppo", spec)
         run.claim("metrics.jsonl")
@@ -332,38 +410,36 @@ def train_ppo(
     vec_env = VecEnv(env, ppo.num_envs)
     state = init_population(jax.random.key(seed), vec_env, net, ppo, sets)
     state, shardings = place_population(state, shard)
-    chunk = make_chunk(vec_env, net, ppo, updates_per_chunk, shardings)
-    state, history, first = run_population(
-        chunk,
-        state,
-        updates_per_chunk * ppo.batch_size,
-        total_steps,
-        run_dir,
-        progress,
-        tensorboard,
-    )
-    return TrainResult(state, history, net, vec_env, first)
+    chunk, last = budget_chunks(vec_env, net, ppo, budget, updates_per_chunk, shardings)
+    plan = budget_plan(_label(len(members)), ppo.batch_size, budget, updates_per_chunk)
+    state, history = run_population(chunk, state, plan, run_dir, progress, tensorboard, last)
+    return TrainResult.of(state, history, net, vec_env)
+
+
+def _label(members: int) -> str:
+    return "generalist" if members == 1 else "population"
 
 
 def run_population(
     chunk: Callable[[Any], tuple[Any, Any]],
     state: Any,
-    steps_per_chunk: int,
-    total_steps: int,
+    plan: ChunkPlan,
     run_dir: str | Path | None,
     progress: bool,
     tensorboard: bool,
-) -> tuple[Any, list[dict[str, Any]], float]:
+    last_chunk: Callable[[Any], tuple[Any, Any]] | None = None,
+) -> tuple[Any, list[dict[str, Any]]]:
     """The in-memory loop of :func:`train_ppo` and :func:`gsl_jax.host_rollout.train_ppo_host`:
-    ``total_steps`` per member of ``state``'s population through ``chunk``. Returns ``(state,
-    history, first_chunk_seconds)`` (:class:`TrainResult`'s fields)."""
+    ``plan`` (label, steps and chunks per member, from :func:`budget_plan`) for every member of
+    ``state``'s population through ``chunk`` (and ``last_chunk``). Returns ``(state, history)``
+    (:class:`TrainResult`'s fields)."""
     members = population_size(state)
-    num_chunks = -(-total_steps // steps_per_chunk)
-    label = "generalist" if members == 1 else "population"
-    plan = ChunkPlan(label, steps_per_chunk, num_chunks, members, generalist=members == 1)
-    budget = num_chunks * steps_per_chunk * members
+    plan = dataclasses.replace(plan, members=members, generalist=members == 1)
+    budget = (plan.num_chunks * plan.steps_per_chunk) * members
+    if plan.last_steps:
+        budget -= (plan.steps_per_chunk - plan.last_steps) * members
     logger = RunLogger(run_dir, budget, tensorboard=tensorboard, progress=progress)
     with logger:
-        state, prog, _ = run_loop(chunk, state, Progress(), plan, RunIO(None, logger))
-    history = history_of(prog.records, steps_per_chunk)
-    return state, history, history[0]["seconds"]
+        io = RunIO(None, logger)
+        state, prog, _ = run_loop(chunk, state, Progress(), plan, io, last_chunk=last_chunk)
+    return state, history_of(prog.records, members)

@@ -26,7 +26,7 @@ SMALL = PPOConfig(num_envs=4, num_steps=32, num_minibatches=2, update_epochs=2, 
 
 
 def test_dapg_gradient_reaches_only_the_policy():
-    env = GymnaxEnv("CartPole-v1")
+    env = GymnaxEnv("CartPole-v1", family="pole")
     net = make_network(NetworkConfig(hidden=(8, 8)), env.action_space, (4,))
     params = net.init(jax.random.key(0), jnp.zeros((1, 4)))
     obs = jax.random.normal(jax.random.key(1), (6, 4))
@@ -46,7 +46,7 @@ def test_dapg_gradient_reaches_only_the_policy():
 
 @pytest.mark.parametrize("loop", ["scan", "unroll"])
 def test_demos_raise_the_likelihood_of_demonstrated_actions(loop):
-    env = GymnaxEnv("CartPole-v1")
+    env = GymnaxEnv("CartPole-v1", family="pole")
     config = SMALL.replace(loop=loop, ent_coef=0.0, learning_rate=1e-2)
     net = make_network(NetworkConfig(hidden=(16, 16)), env.action_space, (4,))
     vec = VecEnv(env, config.num_envs)
@@ -136,7 +136,7 @@ def test_logged_dapg_loss_is_the_applied_term(loop):
     tanh(0) = 0), so pi(a|s) = 1/2 for CartPole's 2 actions; with dones everywhere and zero
     values the advantages are the rewards, max 3; the weight is demo_coeff * decay ** updates =
     2 * 0.5 ** 3. A learning rate of 1e-12 keeps the policy at its start between minibatches."""
-    env = GymnaxEnv("CartPole-v1")
+    env = GymnaxEnv("CartPole-v1", family="pole")
     config = SMALL.replace(
         loop=loop, num_envs=4, num_steps=8, num_minibatches=2, learning_rate=1e-12
     )

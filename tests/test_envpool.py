@@ -219,7 +219,7 @@ def test_host_rollout_then_learn_equals_the_fused_update():
     config = PPOConfig(
         num_envs=4, num_steps=32, num_minibatches=2, update_epochs=2, gamma=0.99, loop="scan"
     )
-    env = GymnaxEnv("CartPole-v1")
+    env = GymnaxEnv("CartPole-v1", family="pole")
     vec = VecEnv(env, config.num_envs)
     net = make_network(NetworkConfig(hidden=(16, 16)), env.action_space, (4,))
     fused = init_learner(jax.random.key(0), vec, net, config, VariationSet.from_ids(range(16)))

@@ -11,7 +11,7 @@ from gsl_jax.envs.gymnax import GymnaxEnv
 
 @pytest.fixture(scope="module")
 def cartpole():
-    return GymnaxEnv("CartPole-v1")
+    return GymnaxEnv("CartPole-v1", family="pole")
 
 
 def test_variation_set_padding_and_sampling():
@@ -113,7 +113,7 @@ def test_unknown_env_and_family_fields():
 
 
 def test_pendulum_is_continuous():
-    env = GymnaxEnv("Pendulum-v1")
+    env = GymnaxEnv("Pendulum-v1", family="pendulum")
     obs, state = env.reset(jax.random.key(0), jnp.int32(5))
     obs, state, reward, done, info = env.step(jax.random.key(1), state, jnp.array([0.5]))
     assert reward.shape == () and obs.shape == env.observation_space.shape

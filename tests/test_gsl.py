@@ -19,7 +19,7 @@ PPO = PPOConfig(num_envs=4, num_steps=32, num_minibatches=2, update_epochs=2, ga
 
 
 def test_gsl_runs_every_phase_and_counts_all_samples():
-    env = GymnaxEnv("CartPole-v1")
+    env = GymnaxEnv("CartPole-v1", family="pole")
     config = GSLConfig(
         ppo=PPO,
         plateau=PlateauConfig(window=2, max_steps=1280),  # phase I: the budget fires
@@ -68,7 +68,7 @@ def test_num_low_beyond_the_variations():
     with pytest.raises(
         ValueError, match="gsl.num_low: N_lenv = 20 exceeds the 16 training variations"
     ):
-        run_gsl(GymnaxEnv("CartPole-v1"), GSLConfig(num_low=20))
+        run_gsl(GymnaxEnv("CartPole-v1", family="pole"), GSLConfig(num_low=20))
 
 
 TINY = GSLConfig(
@@ -91,7 +91,9 @@ TINY = GSLConfig(
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("gsl") / "run"
-    result = run_gsl(GymnaxEnv("CartPole-v1"), TINY, run_dir=run_dir, log=lambda _: None)
+    result = run_gsl(
+        GymnaxEnv("CartPole-v1", family="pole"), TINY, run_dir=run_dir, log=lambda _: None
+    )
     return run_dir, result
 
 
@@ -128,7 +130,11 @@ def test_run_dir_holds_config_checkpoints_and_results(finished_run):
 def test_resuming_a_finished_run_returns_its_result(finished_run):
     run_dir, result = finished_run
     again = run_gsl(
-        GymnaxEnv("CartPole-v1"), TINY, run_dir=run_dir, resume=True, log=lambda _: None
+        GymnaxEnv("CartPole-v1", family="pole"),
+        TINY,
+        run_dir=run_dir,
+        resume=True,
+        log=lambda _: None,
     )
     assert again.records == result.records
     for a, b in zip(
@@ -143,7 +149,7 @@ def test_fresh_run_refuses_a_taken_run_dir(finished_run):
     run_dir, _ = finished_run
     before = (run_dir / "config.json").read_bytes()
     with pytest.raises(ValueError, match="run_dir: .* is not empty .it holds another run"):
-        run_gsl(GymnaxEnv("CartPole-v1"), TINY, run_dir=run_dir)
+        run_gsl(GymnaxEnv("CartPole-v1", family="pole"), TINY, run_dir=run_dir)
     assert (run_dir / "config.json").read_bytes() == before
 
 
@@ -152,9 +158,9 @@ def test_resume_with_a_conflicting_config_is_refused(finished_run):
     before = (run_dir / "config.json").read_bytes()
     other = dataclasses.replace(TINY, ppo=PPO.replace(learning_rate=1e-3), num_low=3)
     with pytest.raises(ValueError, match=r"^gsl\.num_low: .*saved 2, given 3.*learning_rate"):
-        run_gsl(GymnaxEnv("CartPole-v1"), other, run_dir=run_dir, resume=True)
+        run_gsl(GymnaxEnv("CartPole-v1", family="pole"), other, run_dir=run_dir, resume=True)
     with pytest.raises(ValueError, match="^env: .*saved 'CartPole-v1', given 'Acrobot-v1'"):
-        run_gsl(GymnaxEnv("Acrobot-v1"), TINY, run_dir=run_dir, resume=True)
+        run_gsl(GymnaxEnv("Acrobot-v1", family="links"), TINY, run_dir=run_dir, resume=True)
     assert (run_dir / "config.json").read_bytes() == before
 
 
@@ -170,7 +176,13 @@ def test_resume_with_every_checkpoint_damaged_names_the_newest(finished_run, tmp
             if f.is_file() and f.stat().st_size > 0:
                 f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
     with pytest.raises(ValueError, match=f"checkpoint {last} is damaged .meta.json unreadable"):
-        run_gsl(GymnaxEnv("CartPole-v1"), TINY, run_dir=copy, resume=True, log=lambda _: None)
+        run_gsl(
+            GymnaxEnv("CartPole-v1", family="pole"),
+            TINY,
+            run_dir=copy,
+            resume=True,
+            log=lambda _: None,
+        )
     assert list_checkpoints(copy / "checkpoints")[-1] == last  # nothing moved
 
 
@@ -188,7 +200,7 @@ def test_no_demonstrations_kept_warns_and_runs_phase_two_without_dapg():
     )  # no episode returns 1e9: zero demos
     lines = []
     with pytest.warns(UserWarning, match="no successful demonstrations"):
-        result = run_gsl(GymnaxEnv("CartPole-v1"), config, log=lines.append)
+        result = run_gsl(GymnaxEnv("CartPole-v1", family="pole"), config, log=lines.append)
     assert result.demos_kept == (0, 0)
     assert any("phase II runs without DAPG" in line for line in lines)
     assert result.records[-1]["phase"] == "generalist"  # plain PPO, no DAPG term
@@ -202,7 +214,7 @@ def test_dapg_decay_counts_phase_two_updates_only():
     losses = []
     for decay in (1.0, 0.1):
         config = dataclasses.replace(base, dapg=dataclasses.replace(base.dapg, decay=decay))
-        result = run_gsl(GymnaxEnv("CartPole-v1"), config, log=lambda _: None)
+        result = run_gsl(GymnaxEnv("CartPole-v1", family="pole"), config, log=lambda _: None)
         (record,) = [r for r in result.records if r["phase"] == "generalist+dapg"]
         losses.append(record["dapg_loss"])
         assert int(result.generalist.updates[0]) == 2  # phase II's own updates
@@ -222,12 +234,12 @@ def test_result_summary_final_return_is_phase_two_only():
 
     before = [rec("phase1", "generalist", 7.0, 1), rec("specialists", "specialists", 9.0, 2)]
     result = GSLResult(None, before, [], np.array([1]), [np.array([1])], (0, 0))
-    assert np.isnan(result_summary(result, GymnaxEnv("CartPole-v1"))["final_return"])
+    assert np.isnan(result_summary(result, GymnaxEnv("CartPole-v1", family="pole"))["final_return"])
     after = before + [rec("phase2", "generalist+dapg", 3.0, 3), rec("phase2", "generalist", 4.0, 4)]
     result.records = after
-    assert result_summary(result, GymnaxEnv("CartPole-v1"))["final_return"] == 4.0
+    assert result_summary(result, GymnaxEnv("CartPole-v1", family="pole"))["final_return"] == 4.0
     # Records written before ``gsl_phase`` existed: those after the last specialist record.
     result.records = [{k: v for k, v in r.items() if k != "gsl_phase"} for r in before]
-    assert np.isnan(result_summary(result, GymnaxEnv("CartPole-v1"))["final_return"])
+    assert np.isnan(result_summary(result, GymnaxEnv("CartPole-v1", family="pole"))["final_return"])
     result.records = [{k: v for k, v in r.items() if k != "gsl_phase"} for r in after]
-    assert result_summary(result, GymnaxEnv("CartPole-v1"))["final_return"] == 4.0
+    assert result_summary(result, GymnaxEnv("CartPole-v1", family="pole"))["final_return"] == 4.0

@@ -30,15 +30,22 @@ def phase_of(checkpoint: Path) -> tuple[str, int]:
     return progress["phase"], progress["chunk"]
 
 
-def kill_when(proc: subprocess.Popen, run_dir: Path, phase: str, min_chunk: int) -> None:
-    """SIGKILL ``proc`` as soon as a checkpoint of ``phase`` with ``chunk >= min_chunk`` exists."""
+def cycle_of(checkpoint: Path) -> int:
+    return json.loads((checkpoint / "meta.json").read_text())["progress"].get("cycle", 1)
+
+
+def kill_when(
+    proc: subprocess.Popen, run_dir: Path, phase: str, min_chunk: int, cycle: int = 1
+) -> None:
+    """SIGKILL ``proc`` as soon as a checkpoint of ``phase`` with ``chunk >= min_chunk`` exists
+    (in GSL cycle ``cycle``)."""
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
         assert proc.poll() is None, f"run ended before it could be killed:\n{proc.stdout.read()}"
         found = latest_checkpoint(run_dir / "checkpoints")
         if found is not None:
             got_phase, got_chunk = phase_of(found)
-            if got_phase == phase and got_chunk >= min_chunk:
+            if got_phase == phase and got_chunk >= min_chunk and cycle_of(found) >= cycle:
                 os.kill(proc.pid, signal.SIGKILL)
                 proc.wait()
                 return
@@ -90,6 +97,24 @@ def test_killed_and_resumed_run_ends_with_the_uninterrupted_parameters(tmp_path)
     metrics = [json.loads(line) for line in (broken / "metrics.jsonl").read_text().splitlines()]
     assert [m["total_steps"] for m in metrics] == sorted({m["total_steps"] for m in metrics})
     assert all((p / "meta.json").exists() for p in list_checkpoints(broken / "checkpoints"))
+
+
+def test_killed_in_cycle_two_and_resumed_ends_with_the_uninterrupted_parameters(tmp_path):
+    whole, broken = tmp_path / "whole", tmp_path / "broken"
+    reference = start(whole, method="gsl-cycles")
+    run = start(broken, method="gsl-cycles")
+    kill_when(run, broken, "specialists", 3, cycle=2)
+    resumed_at = latest_checkpoint(broken / "checkpoints")
+    assert phase_of(resumed_at)[0] == "specialists" and cycle_of(resumed_at) == 2
+
+    out = finish(start(broken, resume=True, method="gsl-cycles"))
+    assert f"resumed from {resumed_at}" in out
+    finish(reference)
+
+    whole_result, broken_result = assert_same_params_and_results(whole, broken)
+    for key in ("generalist_steps", "total_steps", "final_return", "subsets", "cycles"):
+        assert whole_result[key] == broken_result[key], key
+    assert [c["cycle"] for c in broken_result["cycles"]] == [1, 2]
 
 
 def test_killed_and_resumed_ppo_run_ends_with_the_uninterrupted_parameters(tmp_path):

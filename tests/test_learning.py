@@ -46,7 +46,8 @@ def test_four_specialists_each_learn_their_own_variations():
     """Four specialists on disjoint CartPole variation sets (one pole length each, four pole
     masses), trained in one vmapped program: each must balance on its own set, and must only
     ever have played its own variations."""
-    env = GymnaxEnv("CartPole-v1")  # 4 lengths x 4 masses; variation = 4 * length_index + mass
+    # The "pole" family: 4 lengths x 4 masses; variation = 4 * length_index + mass.
+    env = GymnaxEnv("CartPole-v1", family="pole")
     sets = [list(range(4 * i, 4 * i + 4)) for i in range(4)]
     config = CLASSIC_CONTROL.replace(lr_decay_updates=976)
     result = train_ppo(

@@ -89,7 +89,7 @@ def test_non_finite_parameters_are_caught_inside_a_real_chunk(tmp_path):
     from gsl_jax.population import init_population, make_chunk
     from gsl_jax.ppo import PPOConfig
 
-    env = GymnaxEnv("CartPole-v1")
+    env = GymnaxEnv("CartPole-v1", family="pole")
     config = PPOConfig(num_envs=4, num_steps=8, num_minibatches=1, update_epochs=1)
     net = make_network(NetworkConfig(hidden=(8,)), env.action_space, (4,))
     vec = VecEnv(env, config.num_envs)

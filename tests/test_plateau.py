@@ -3,18 +3,22 @@
 import numpy as np
 import pytest
 
-from gsl_jax.plateau import PlateauConfig, plateau_reached
+from gsl_jax.plateau import (
+    PlateauConfig,
+    first_firing,
+    late_gain,
+    plateau_onset,
+    plateau_reached,
+    window_mean,
+)
 
 CFG = PlateauConfig(window=5, rel_improvement=0.05, min_steps=0, max_steps=10**9)
 
 
 def first_fire(curve, config=CFG):
-    steps = list(range(1, len(curve) + 1))
-    for t in range(1, len(curve) + 1):
-        fired, reason = plateau_reached(list(curve[:t]), steps[:t], config)
-        if fired:
-            return t, reason
-    return None, ""
+    """1-based point at which H first fires on ``curve`` (steps 1, 2, ...), and why."""
+    index, reason = first_firing(list(curve), list(range(1, len(curve) + 1)), config)
+    return (None if index is None else index + 1), reason
 
 
 def test_rising_curve_never_fires():
@@ -66,3 +70,31 @@ def test_nan_points_are_skipped():
 def test_bad_config(kwargs, field):
     with pytest.raises(ValueError, match=field):
         PlateauConfig(**kwargs)
+
+
+def test_window_mean_by_hand():
+    curve = [0, 1, 2, 3, 4, 5, 5, 5, 5, 5]  # ten equally spaced chunks
+    assert window_mean(curve, 1.0, 0.2) == 5.0  # points 8, 9
+    assert window_mean(curve, 0.5, 0.2) == 3.5  # points 3, 4
+    assert window_mean(curve, 0.6, 0.01) == 5.0  # only the point at 60%: index 5
+    assert window_mean([np.nan, 2.0], 1.0, 1.0) == 2.0  # NaN skipped
+    with pytest.raises(ValueError, match="curve"):
+        window_mean([], 1.0)
+
+
+def test_late_gain_by_hand():
+    rising = list(range(10))  # 0 .. 9
+    # last point 9, point at 60% is index 5 (value 5): gain 4 with one-point windows
+    assert late_gain(rising, 0.4, 0.01) == 4.0
+    assert late_gain([0, 1, 2, 3, 4, 5, 5, 5, 5, 5], 0.4, 0.1) == 0.0
+
+
+def test_plateau_onset_by_hand():
+    curve = [0, 1, 2, 3, 4, 5, 5, 5, 5, 5]
+    assert plateau_onset(curve, tolerance=0.0, window=1) == 5  # first point of the flat tail
+    # window 2: moving = [.5, 1.5, 2.5, 3.5, 4.5, 5, ...]; 4.5 + 0.5 reaches the max 5 at
+    # moving index 4, i.e. curve point 5
+    assert plateau_onset(curve, tolerance=0.5, window=2) == 5
+    assert plateau_onset(list(range(10)), tolerance=0.0, window=1) == 9  # never settles
+    with pytest.raises(ValueError, match="curve"):
+        plateau_onset([1.0, np.nan], 0.1)

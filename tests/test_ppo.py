@@ -17,7 +17,7 @@ SMALL = PPOConfig(num_envs=4, num_steps=16, num_minibatches=2, update_epochs=2, 
 
 @pytest.fixture(scope="module")
 def setup():
-    env = GymnaxEnv("CartPole-v1")
+    env = GymnaxEnv("CartPole-v1", family="pole")
     net = make_network(NetworkConfig(hidden=(16, 16)), env.action_space, (4,))
     return env, VecEnv(env, SMALL.num_envs), net
 

@@ -44,7 +44,7 @@ def _fail(bench, argv, match, tmp_path):
         (["--preset", "quick", "--obs-mode", "pixels"], "obs_mode: the quick preset fixes"),
         (["--preset", "paper", "--steps", "1000"], "steps: the paper preset fixes"),
         (["--preset", "paper", "--network", "mlp"], "network: the paper preset fixes"),
-        (["--backend", "envpool", "--preset", "paper"], "methods: GSL's driver"),
+        (["--backend", "envpool", "--preset", "paper", "--timeout", "9"], "timeout: the real"),
         (["--backend", "envpool", "--methods", "ppo"], "obs_mode: the real games"),
         (["--preset", "custom", "--num-low", "300"], "num_low"),
         (["--preset", "tiny", "--num-specialists", "5"], "num_specialists"),
@@ -190,24 +190,29 @@ def test_results_of_an_older_schema_are_rewritten_on_resume_without_training(ben
     assert after == before
 
 
-def test_envpool_backend_trains_ppo_and_evaluates_held_out_levels(bench, tmp_path):
+def test_envpool_backend_runs_gsl_and_ppo_and_evaluates_held_out_levels(bench, tmp_path):
     from gsl_jax.envs.envpool import envpool_unavailable_reason
 
     reason = envpool_unavailable_reason()
     if reason is not None:
         pytest.skip(f"EnvPool's real games are unavailable: {reason}")
     run_dir = tmp_path / "ep"
-    tiny = "--steps 128 --num-envs 8 --num-steps 16 --num-minibatches 2 --update-epochs 1"
+    tiny = "--steps 384 --num-envs 4 --num-steps 16 --num-minibatches 2 --update-epochs 1"
     tiny += " --updates-per-chunk 1 --num-levels 3 --heldout-levels 2 --final-eval-episodes 1"
-    tiny += " --gif-levels 1 --gif-steps 4 --hidden 8"
-    argv = ["--backend", "envpool", "--preset", "custom", "--methods", "ppo", "--obs-mode"]
-    argv += ["pixels", "--network", "mlp", "--games", "maze", "--seeds", "0"]
+    tiny += " --gif-levels 1 --gif-steps 4 --hidden 8 --num-specialists 1 --num-low 1"
+    tiny += " --phase1-fraction 0.34 --specialist-fraction 0.34 --eval-episodes 1"
+    tiny += " --demo-steps 8 --demo-episodes 1"
+    argv = ["--backend", "envpool", "--preset", "custom", "--obs-mode", "pixels"]
+    argv += ["--network", "mlp", "--games", "maze", "--seeds", "0"]
     results = bench.main([*argv, *tiny.split(), "--run-dir", str(run_dir), "--no-progress"])
-    (row,) = results["runs"]
-    assert row["method"] == "ppo" and row["total_steps"] == 128
+    rows = {row["method"]: row for row in results["runs"]}
+    assert rows["gsl"]["low_levels"] and set(rows["gsl"]["low_levels"]) <= {0, 1, 2}
+    # PPO gets GSL's total env-steps (in whole chunks of 4 x 16 steps).
+    assert rows["ppo"]["total_steps"] >= rows["gsl"]["total_steps"] > 384
     assert results["score_constants"] == {"maze": [5.0, 10.0]}
     ev = json.loads((run_dir / "maze" / "seed0" / "eval.json").read_text())
-    assert set(ev["policies"]["ppo"]["heldout"]["levels"]) <= {3, 4}
+    assert len(ev["policies"]["gsl"]["heldout"]["return"]) == 2  # levels 3 and 4, one each
+    assert ev["specialists"]["levels"] == rows["gsl"]["low_levels"]
     for name in ("results.json", "metrics.jsonl", "scores.png", "generalist.gif"):
         assert (run_dir / name).is_file(), name
 

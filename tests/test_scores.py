@@ -18,7 +18,15 @@ def test_normalisation_uses_the_official_constants():
     assert sc.normalize_score(13.95, "fruitbot", "easy", "envpool") == pytest.approx(15.45 / 33.9)
     assert sc.score_range("maze", "hard") == (4.0, 10.0)
     assert len(sc.PROCGEN_SCORE_RANGES) == 32
-    assert set(g for g, _ in sc.PORT_SCORE_RANGES) == {"maze", "heist", "bigfish", "coinrun"}
+    assert set(g for g, _ in sc.PORT_SCORE_RANGES) == {
+        "maze",
+        "heist",
+        "bigfish",
+        "coinrun",
+        "chaser",
+        "leaper",
+        "miner",
+    }
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,7 @@ SCRIPT = textwrap.dedent(
     from gsl_jax.ppo import PPOConfig
 
     assert jax.device_count() == 4, jax.devices()
-    env = GymnaxEnv("CartPole-v1")
+    env = GymnaxEnv("CartPole-v1", family="pole")
     config = PPOConfig(num_envs=8, num_steps=16, num_minibatches=2, update_epochs=2,
                        gamma=0.99, loop="scan")
     net = make_network(NetworkConfig(hidden=(16, 16)), env.action_space, (4,))
@@ -94,7 +94,8 @@ GSL_SCRIPT = textwrap.dedent(
     out = {{}}
     for shard in (False, True):
         events = []
-        result = run_gsl(GymnaxEnv("CartPole-v1"), config, log=events.append, shard=shard)
+        env = GymnaxEnv("CartPole-v1", family="pole")
+        result = run_gsl(env, config, log=events.append, shard=shard)
         leaf = jax.tree.leaves(result.generalist.params)[0]
         out[str(shard)] = {{
             "events": events,
@@ -106,7 +107,7 @@ GSL_SCRIPT = textwrap.dedent(
     # is split over both.
     from gsl_jax.training import train_ppo
     for sets in ([range(16)], [range(8), range(8, 16)]):
-        ppo = train_ppo(GymnaxEnv("CartPole-v1"), config.ppo, total_steps=256,
+        ppo = train_ppo(GymnaxEnv("CartPole-v1", family="pole"), config.ppo, total_steps=256,
                         variation_sets=sets, updates_per_chunk=2, progress=False)
         leaf = jax.tree.leaves(ppo.state.params)[0]
         out[f"ppo_{{len(sets)}}_devices"] = len(leaf.sharding.device_set)

@@ -43,6 +43,7 @@ BAD = {
     "seed": [-1, 2**32, 1.5, "0", True, NAN],
     "optional_positive_int": [0, -1, 2.5, "200", True, NAN],
     "optional_finite": [NAN, INF, -INF, "1", True],
+    "optional_positive": [0.0, -1.0, NAN, INF, "1", True],
     "sizes": [(), (0,), (-1, 4), (True,), (2.5,), "64", 64, None],
 }
 
@@ -65,9 +66,12 @@ FIELDS = [
     (PPOConfig, "ppo", "normalize_advantages", "bool"),
     (PPOConfig, "ppo", "normalize_rewards", "bool"),
     (PPOConfig, "ppo", "reward_clip", "positive"),
+    (PPOConfig, "ppo", "entropy_reward_coef", "non_negative"),
     # NetworkConfig
     (NetworkConfig, "network", "hidden", "sizes"),
     (NetworkConfig, "network", "log_std_init", "finite"),
+    (NetworkConfig, "network", "min_std", "optional_positive"),
+    (NetworkConfig, "network", "max_std", "optional_positive"),
     # DAPGConfig
     (DAPGConfig, "dapg", "demo_coeff", "non_negative"),
     (DAPGConfig, "dapg", "demo_freq", "positive_int"),
@@ -87,22 +91,28 @@ FIELDS = [
     (GSLConfig, "gsl", "eval_episodes", "positive_int"),
     (GSLConfig, "gsl", "low_finetune_steps", "non_negative_int"),
     (GSLConfig, "gsl", "specialist_steps", "positive_int"),
+    (GSLConfig, "gsl", "specialist_steps_per_variation", "optional_positive_int"),
+    (GSLConfig, "gsl", "specialist_num_envs", "optional_positive_int"),
     (GSLConfig, "gsl", "fresh_specialist_optimizer", "bool"),
     (GSLConfig, "gsl", "specialist_demo_episodes", "non_negative_int"),
     (GSLConfig, "gsl", "generalist_demo_episodes", "non_negative_int"),
     (GSLConfig, "gsl", "demo_steps", "positive_int"),
     (GSLConfig, "gsl", "demo_return_threshold", "optional_finite"),
     (GSLConfig, "gsl", "phase2_steps", "positive_int"),
+    (GSLConfig, "gsl", "max_cycles", "positive_int"),
     (GSLConfig, "gsl", "updates_per_chunk", "positive_int"),
     (GSLConfig, "gsl", "seed", "seed"),
 ]
 
 CHOICES = [
     (PPOConfig, "ppo", "loop"),
+    (PPOConfig, "ppo", "lr_schedule"),
     (NetworkConfig, "network", "kind"),
     (NetworkConfig, "network", "head"),
     (GSLConfig, "gsl", "split"),
     (GSLConfig, "gsl", "select_metric"),
+    (GSLConfig, "gsl", "cycle_demos"),
+    (GSLConfig, "gsl", "learner"),
 ]
 
 CASES = [
@@ -127,7 +137,7 @@ def test_every_numeric_bool_and_choice_field_is_in_the_table():
     """A new config field must join the table (or this list of non-scalar fields)."""
     import dataclasses
 
-    nested = {"ppo", "network", "dapg", "plateau"}
+    nested = {"ppo", "network", "dapg", "plateau", "ppg"}
     covered = {(c, f) for c, _, f, _ in FIELDS} | {(c, f) for c, _, f in CHOICES}
     for cls in (PPOConfig, NetworkConfig, DAPGConfig, PlateauConfig, GSLConfig):
         for f in dataclasses.fields(cls):
@@ -197,3 +207,9 @@ def test_validators_messages():
     check_positive("n", np.int16(3), integer=True)
     check_bool("b", np.bool_(True))
     check_sizes("h", (64, 64))
+
+
+def test_gsl_refuses_a_schedule_without_a_horizon():
+    with pytest.raises(ValueError, match="^gsl.ppo.lr_schedule: 'linear' needs"):
+        GSLConfig(ppo=PPOConfig(lr_schedule="linear"))
+    assert GSLConfig(ppo=PPOConfig(lr_schedule="linear", lr_decay_updates=10)).ppo.lr_decay_updates

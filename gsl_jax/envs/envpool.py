@@ -138,6 +138,8 @@ class EnvPoolProcgen:
             of consecutive seeds needs ``num_envs`` >= its number of runs (module docstring).
         seed: env ``i`` gets EnvPool seed ``seed + i`` (its level draws and in-game randomness).
         num_threads: EnvPool worker threads per pool (0: EnvPool's default).
+        pinned: give every level its own pool even where seeds are consecutive, so each env
+            plays one level only (per-level evaluation); needs ``num_envs >= len(levels)``.
 
     Attributes:
         observation_space: ``Box((64, 64, 3), 0, 255, uint8)``.
@@ -163,6 +165,7 @@ class EnvPoolProcgen:
         levels: Sequence[int] | np.ndarray | None = None,
         seed: int = 0,
         num_threads: int = 0,
+        pinned: bool = False,
     ):
         if not isinstance(game, str) or game not in GAME_MODES:
             raise ValueError(f"game: {game!r} is not a Procgen game; known: {sorted(GAME_MODES)}")
@@ -180,8 +183,14 @@ class EnvPoolProcgen:
         self.game, self.distribution_mode = game, distribution_mode
         self.num_envs = int(num_envs)
         self.levels = None if levels is None else self._check_levels(levels)
+        if pinned and self.levels is None:
+            raise ValueError("pinned: needs a finite list of levels")
+        self.pinned = bool(pinned)
+        self.num_threads = int(num_threads)
         if self.levels is None:
             runs = [(0, 0)]  # num_levels = 0: Procgen's full distribution
+        elif pinned:
+            runs = [(int(v), 1) for v in self.levels]
         else:
             runs = level_runs(self.levels)
             if len(runs) > self.num_envs:
@@ -236,6 +245,25 @@ class EnvPoolProcgen:
     def name(self) -> str:
         """E.g. ``"maze-easy"`` (the JAX ports' naming)."""
         return f"{self.game}-{self.distribution_mode}"
+
+    def with_levels(
+        self,
+        levels: Sequence[int] | np.ndarray | None,
+        num_envs: int,
+        seed: int,
+        pinned: bool = False,
+    ) -> EnvPoolProcgen:
+        """A new batch of the same game and mode on ``levels`` (the host backend's constructor
+        of specialist, evaluation and demo envs, :mod:`gsl_jax.host`)."""
+        return EnvPoolProcgen(
+            self.game,
+            self.distribution_mode,
+            num_envs=num_envs,
+            levels=levels,
+            seed=seed,
+            num_threads=self.num_threads,
+            pinned=pinned,
+        )
 
     @property
     def level_seed(self) -> np.ndarray:

@@ -4,8 +4,8 @@ Names:
 
 * ``"forkmaze"``: :class:`~gsl_jax.envs.forkmaze.ForkMaze` (options: num_variations, num_hard,
   depth, cue_bits, seed);
-* a gymnax id with a variation family, e.g. ``"CartPole-v1"``
-  (:class:`~gsl_jax.envs.gymnax.GymnaxEnv`);
+* any gymnax id, e.g. ``"CartPole-v1"`` or ``"Breakout-MinAtar"``
+  (:class:`~gsl_jax.envs.gymnax.GymnaxEnv`; option: family, default the standard parameters);
 * a Procgen game with a JAX port, e.g. ``"maze"`` or ``"coinrun"``
   (:func:`gsl_jax.envs.procgen.make`; options: distribution_mode, obs_mode, ...).
 
@@ -23,16 +23,16 @@ from gsl_jax.envs.core import Environment
 
 def env_names() -> list[str]:
     """Every name :func:`make_env` accepts."""
-    from gsl_jax.envs.gymnax import SPECS
+    from gsl_jax.envs.gymnax import gymnax_ids
     from gsl_jax.envs.procgen import GAMES
 
-    return ["forkmaze", *sorted(SPECS), *sorted(GAMES)]
+    return ["forkmaze", *gymnax_ids(), *sorted(GAMES)]
 
 
 def make_env(name: str, **options: Any) -> Environment:
     """The environment called ``name`` built with ``options``; ``ValueError`` naming ``env`` for
     an unknown name."""
-    from gsl_jax.envs.gymnax import SPECS, GymnaxEnv
+    from gsl_jax.envs.gymnax import GymnaxEnv, gymnax_ids
     from gsl_jax.envs.procgen import GAMES
     from gsl_jax.envs.procgen import make as make_procgen
 
@@ -40,7 +40,7 @@ def make_env(name: str, **options: Any) -> Environment:
         from gsl_jax.envs.forkmaze import ForkMaze
 
         return ForkMaze(**options)
-    if name in SPECS:
+    if name in gymnax_ids():
         return GymnaxEnv(name, **options)
     if name in GAMES:
         return make_procgen(name, **options)
@@ -59,17 +59,18 @@ def _constructor_defaults(cls: type, skip: tuple[str, ...] = ()) -> dict[str, An
 
 def default_options(name: str) -> dict[str, Any]:
     """Every option of the env called ``name`` with its default value, as the env resolves it
-    (a Procgen port's timeout is the game's own; a gymnax family is the named env's family)."""
-    from gsl_jax.envs.gymnax import SPECS, GymnaxEnv
+    (a Procgen port's timeout is the game's own; a gymnax env's family is ``{}``, the standard
+    parameters)."""
+    from gsl_jax.envs.gymnax import GymnaxEnv, gymnax_ids
     from gsl_jax.envs.procgen import GAMES, game_class
 
     if name == "forkmaze":
         from gsl_jax.envs.forkmaze import ForkMaze
 
         return _constructor_defaults(ForkMaze)
-    if name in SPECS:
+    if name in gymnax_ids():
         defaults = _constructor_defaults(GymnaxEnv, skip=("name",))
-        defaults["family"] = {k: list(v) for k, v in SPECS[name].family.items()}
+        defaults["family"] = {}  # None and {} both mean gymnax's standard parameters
         return defaults
     if name in GAMES:
         port = game_class(name)

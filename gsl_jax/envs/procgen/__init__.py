@@ -31,6 +31,8 @@ GAMES: dict[str, str] = {
     "bigfish": "gsl_jax.envs.procgen.bigfish:BigFish",
     "coinrun": "gsl_jax.envs.procgen.coinrun:CoinRun",
     "chaser": "gsl_jax.envs.procgen.chaser:Chaser",
+    "leaper": "gsl_jax.envs.procgen.leaper:Leaper",
+    "miner": "gsl_jax.envs.procgen.miner:Miner",
 }
 
 #: Procgen's distribution modes (procgen ``game.cpp``: easy 0, hard 1, extreme 2, memory 10,
@@ -79,7 +81,7 @@ def make(
     """Build the JAX port of Procgen ``game``.
 
     Args:
-        game: one of :data:`GAMES` (``"maze"``, ``"heist"``, ``"bigfish"``, ``"coinrun"``).
+        game: one of :data:`GAMES` (:func:`available_games` lists them).
         distribution_mode: a Procgen distribution mode; the port raises ``ValueError`` for one it
             does not implement.
         obs_mode: ``"pixels"`` (uint8 ``[64, 64, 3]``) or ``"symbolic"`` (the port's compact

@@ -18,9 +18,10 @@ each seed's plateau criterion sets its own phase lengths and so its own PPO budg
 ``GAME/seedS/{gsl,ppo}/`` and ``eval.json``. Both methods checkpoint; a resumed experiment
 continues from the last complete checkpoints and skips finished parts.
 
-**EnvPool backend.** ``backend="envpool"`` trains PPO on OpenAI's C++ games through
-:func:`gsl_jax.host_rollout.train_ppo_envpool` (GSL's phases are JAX programs over a JAX
-environment, so it needs ``methods=("ppo",)``); its runs resume per finished (game, seed).
+**EnvPool backend.** ``backend="envpool"`` runs the same protocol on OpenAI's C++ games: GSL and
+the baseline drive an :class:`~gsl_jax.envs.envpool.EnvPoolProcgen` template through the host
+backend (:mod:`gsl_jax.host`), checkpoint and resume as on the ports (the games themselves are
+re-seeded on resume, docs/run_directory.md), and every level is evaluated on envs pinned to it.
 
 Modules: :mod:`~.settings` (the settings, overrides, saved JSON), :mod:`~.presets`,
 :mod:`~.runs` (the experiment and its runs), :mod:`~.baseline` (the PPO baseline, through the

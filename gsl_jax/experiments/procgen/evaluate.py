@@ -15,9 +15,9 @@ import numpy as np
 
 from gsl_jax.checkpoint import latest_checkpoint, list_checkpoints, read_meta, restore_checkpoint
 from gsl_jax.envs.core import Environment
-from gsl_jax.evaluation import evaluate_variations
 from gsl_jax.experiments.procgen.settings import Settings
-from gsl_jax.gsl import GSLConfig, RunBuilder
+from gsl_jax.gsl import GSLConfig
+from gsl_jax.phases import make_run_builder
 
 
 def branch_checkpoint(gsl_dir: Path) -> Path:
@@ -35,7 +35,8 @@ class Context:
 
     def __init__(self, env: Environment, config: GSLConfig):
         self.env, self.config = env, config
-        self.build = RunBuilder(env, config)  # the very network, env batch and init GSL uses
+        # the very network, env batch and init GSL uses (a host env gets the host builder)
+        self.build = make_run_builder(env, config)
         self._like = None
 
     @property
@@ -81,14 +82,7 @@ def evaluate_run(ctx: Context, s: Settings, sub: Path, seed: int) -> dict[str, A
     }
 
     def score(params, levels=ids):
-        return evaluate_variations(
-            ctx.env,
-            ctx.build.net,
-            params,
-            levels,
-            episodes=s.final_eval_episodes,
-            seed=10_000 + seed,
-        )
+        return ctx.build.evaluate(params, levels, s.final_eval_episodes, 10_000 + seed)
 
     gsl_dir = sub / "gsl"
     if "gsl" in s.methods:

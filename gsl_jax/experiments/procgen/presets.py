@@ -6,7 +6,9 @@ to validated :class:`~gsl_jax.experiments.procgen.settings.Settings`, before any
 budget of 3.3M env-steps per seed (phase I at most 45%, 4 specialists on the 8 worst levels 30%,
 phase II the rest): sized for a 2-core CPU (docs/benchmarks.md). ``paper``: pixels, the IMPALA
 CNN, the Procgen paper's PPO (64 envs x 256 steps, gamma 0.999), 25M env-steps per game and
-method, 3 seeds, 16 specialists on the 64 worst levels (for accelerators). ``tiny``: a smoke test
+method, 3 seeds, 16 specialists on the 64 worst levels, and both of the paper's base learners
+(PPO and PPG, :mod:`gsl_jax.ppg`, each an experiment of its own: ``run_dir/ppo``,
+``run_dir/ppg``), for accelerators. ``tiny``: a smoke test
 (maze, eight levels, seconds of training). ``custom``: quick's values with nothing locked. A
 preset fixes its defining options (:data:`~gsl_jax.experiments.procgen.settings.LOCKED`).
 """
@@ -33,6 +35,7 @@ PRESETS: dict[str, Settings] = {
     "custom": QUICK,
     "paper": Settings(
         seeds=(0, 1, 2),
+        learners=("ppo", "ppg"),  # the paper's two base learners, one experiment each
         obs_mode="pixels",
         steps=25_000_000,
         phase1_fraction=0.4,
@@ -113,12 +116,6 @@ def validate_settings(s: Settings) -> None:
             where = "with a JAX port" if s.backend == "jax" else "in Procgen"
             raise ValueError(f"games: {game!r} is not a game {where}; known: {known}")
     if s.backend == "envpool":
-        if "gsl" in s.methods:
-            raise ValueError(
-                "methods: GSL's driver compiles its phases over a JAX environment and cannot "
-                "drive EnvPool's host-side games; use --methods ppo with --backend envpool, or "
-                "the JAX ports (--backend jax) for GSL"
-            )
         if s.obs_mode != "pixels":
             raise ValueError(
                 "obs_mode: the real games (--backend envpool) only have pixel observations; use "

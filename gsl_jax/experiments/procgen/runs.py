@@ -8,8 +8,8 @@ total env-steps (:func:`~.baseline.run_baseline`, the library's chunk loop), the
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -19,15 +19,12 @@ import jax
 import numpy as np
 
 from gsl_jax.checkpoint import latest_checkpoint, read_meta
-from gsl_jax.envs.core import Environment
 from gsl_jax.experiments.procgen import results as res
 from gsl_jax.experiments.procgen.baseline import run_baseline, steps_done
 from gsl_jax.experiments.procgen.evaluate import (
     Context,
     branch_checkpoint,
-    evaluate_envpool,
     evaluate_run,
-    load_params,
     save_params,
 )
 from gsl_jax.experiments.procgen.presets import validate_settings
@@ -39,6 +36,7 @@ from gsl_jax.experiments.procgen.settings import (
     round_up,
 )
 from gsl_jax.gsl import run_gsl
+from gsl_jax.phases import make_run_builder
 
 
 class Progress:
@@ -81,14 +79,13 @@ class Progress:
             self.bar.close()
 
 
-def run_jax_pair(
-    env: Environment, game: str, seed: int, s: Settings, sub: Path, bar: Progress
+def run_pair(
+    env: Any, game: str, seed: int, s: Settings, sub: Path, bar: Progress, spec: dict[str, Any]
 ) -> None:
     """GSL, then PPO from its branch point, then ``eval.json``, of one (game, seed) in ``sub``;
-    each part skipped if finished and resumed from its checkpoints otherwise."""
-    from gsl_jax.envs.registry import env_spec
-
-    spec = env_spec(game, **env_options(s))
+    each part skipped if finished and resumed from its checkpoints otherwise. ``env`` is a JAX
+    port or a host env template (:func:`envpool_template`; :mod:`gsl_jax.host`), ``spec`` how
+    to rebuild it."""
     config = gsl_config(s, seed)
     ctx = Context(env, config)
     gsl_dir, ppo_dir = sub / "gsl", sub / "ppo"
@@ -160,68 +157,56 @@ def _pair_estimate(s: Settings) -> int:
     return int(s.steps * (2 - s.phase1_fraction))
 
 
-def _envpool_network(s: Settings):
-    from gsl_jax.envs.core import Discrete
-    from gsl_jax.networks import make_network
-
-    network = make_network(s.gsl.network, Discrete(15), (64, 64, 3))
-    like = network.init(jax.random.key(0), np.zeros((1, 64, 64, 3), np.uint8))
-    return network, like
-
-
 def _write_envpool_config(ppo_dir: Path, game: str, seed: int, s: Settings) -> None:
-    """``config.json`` of an EnvPool PPO run: what :mod:`gsl_jax.report` reads the network from."""
+    """``config.json`` of a version-1 EnvPool PPO run (written before EnvPool runs went through
+    the chunk loop): what :mod:`gsl_jax.report` reads the network from."""
     if not (ppo_dir / "config.json").exists():
-        spec = {
-            "name": game,
-            "backend": "envpool",
-            "options": {"distribution_mode": s.distribution_mode},
+        saved = {
+            "env": game,
+            "env_spec": envpool_spec(game, s),
+            "config": gsl_config(s, seed).to_dict(),
         }
-        saved = {"env": game, "env_spec": spec, "config": gsl_config(s, seed).to_dict()}
         res.write_json(ppo_dir / "config.json", saved)
 
 
-def run_envpool_pair(game: str, seed: int, s: Settings, sub: Path, bar: Progress) -> None:
-    """PPO on the real game (``params.npz``, ``config.json``) and ``eval.json``, in ``sub``.
-    EnvPool's games cannot be saved, so an interrupted PPO run starts again."""
-    from gsl_jax.host_rollout import train_ppo_envpool
+def envpool_template(game: str, seed: int, s: Settings) -> Any:
+    """The EnvPool env GSL and the baseline build their batches from (:mod:`gsl_jax.host`):
+    ``game`` in ``s.distribution_mode`` on the training levels."""
+    from gsl_jax.envs.envpool import EnvPoolProcgen
 
-    ppo_dir = sub / "ppo"
-    params_path = ppo_dir / "params.npz"
-    if not (ppo_dir / "result.json").exists():
-        if ppo_dir.exists():
-            shutil.rmtree(ppo_dir)
-        bar.label(f"{game} seed {seed} PPO (envpool)")
-        result = train_ppo_envpool(
-            game,
-            s.distribution_mode,
-            s.gsl.ppo,
-            s.gsl.network,
-            total_steps=s.steps,
-            levels=range(s.num_levels),
-            seed=seed,
-            updates_per_chunk=s.gsl.updates_per_chunk,
-            run_dir=ppo_dir,
-            progress=False,
-        )
-        save_params(params_path, jax.tree.map(lambda x: np.asarray(x[0]), result.state.params))
-        bar.advance(result.history[-1]["step"])
-        res.write_json(ppo_dir / "result.json", {"total_steps": result.history[-1]["step"]})
-    _write_envpool_config(ppo_dir, game, seed, s)
-    if not (sub / "eval.json").exists():
-        network, like = _envpool_network(s)
-        params = load_params(params_path, like)
-        bar.label(f"{game} seed {seed} evaluating (envpool)")
-        n, k = s.num_levels, s.heldout_levels
-        train = evaluate_envpool(game, s, network, params, range(0, n), seed)
-        held = evaluate_envpool(game, s, network, params, range(n, n + k), seed)
-        ev = {
-            "train_levels": [0, n],
-            "heldout_levels": [n, n + k],
-            "episodes": s.final_eval_episodes,
-            "policies": {"ppo": {"train": train, "heldout": held}},
-        }
-        res.write_json(sub / "eval.json", ev)
+    B = s.gsl.ppo.num_envs
+    return EnvPoolProcgen(
+        game, s.distribution_mode, num_envs=B, levels=range(s.num_levels), seed=seed * B
+    )
+
+
+def envpool_spec(game: str, s: Settings) -> dict[str, Any]:
+    """The env spec of an EnvPool run (saved in its ``config.json`` and checkpoints)."""
+    return {
+        "name": game,
+        "backend": "envpool",
+        "options": {"distribution_mode": s.distribution_mode},
+    }
+
+
+def _write_final_params(sub: Path, game: str, seed: int, s: Settings, env: Any) -> None:
+    """``params.npz`` of each method's final policy (what :mod:`gsl_jax.report_gif` draws an
+    EnvPool run's GIF from); the GSL run directory records it as its own file."""
+    from gsl_jax.rundir import RunDirectory
+
+    ctx = Context(env, gsl_config(s, seed))
+    for method in s.methods:
+        run_dir = sub / method
+        if (run_dir / "params.npz").exists():
+            continue
+        path = latest_checkpoint(run_dir / "checkpoints")
+        if method == "gsl":
+            _, arrays = ctx.restore_gsl(path)
+            target = RunDirectory.load(run_dir).claim("params.npz")
+        else:
+            arrays = {"generalist": ctx.restore_ppo(path)[0]}
+            target = run_dir / "params.npz"
+        save_params(target, jax.tree.map(lambda x: np.asarray(x[0]), arrays["generalist"].params))
 
 
 def _finish(run_dir: Path, s: Settings, start: float, report: bool) -> dict[str, Any]:
@@ -251,10 +236,21 @@ def run_experiment(
     finished run returns its results; one whose ``results.json`` predates the current schema
     (docs/run_directory.md) gets it rewritten from its evaluations, without training.
     """
-    from gsl_jax.envs.registry import make_env
+    from gsl_jax.envs.registry import env_spec, make_env
 
     validate_settings(s)
     run_dir = Path(run_dir)
+    if len(s.learners) > 1:  # one whole experiment per base learner, in run_dir/<learner>
+        return {
+            learner: run_experiment(
+                dataclasses.replace(s, learners=(learner,)),
+                run_dir / learner,
+                resume and (run_dir / learner / "experiment.json").exists(),
+                progress,
+                report,
+            )
+            for learner in s.learners
+        }
     if res.prepare_run_dir(run_dir, s, resume):
         results = json.loads((run_dir / "results.json").read_text())
         if results.get("version") == res.RESULTS_VERSION:
@@ -273,6 +269,8 @@ def run_experiment(
         reason = envpool_unavailable_reason()
         if reason is not None:
             raise ImportError(f"backend: envpool is unavailable ({reason})")
+        for seed in s.seeds:  # GSL's host checks (e.g. num_envs per level), before any write
+            make_run_builder(envpool_template(s.games[0], seed, s), gsl_config(s, seed))
     run_dir.mkdir(parents=True, exist_ok=True)
     if not (run_dir / "experiment.json").exists():
         saved = {
@@ -289,9 +287,12 @@ def run_experiment(
             for seed in s.seeds:
                 sub = run_dir / res.run_path(game, seed)
                 if s.backend == "jax":
-                    run_jax_pair(envs[game], game, seed, s, sub, bar)
+                    spec = env_spec(game, **env_options(s))
+                    run_pair(envs[game], game, seed, s, sub, bar, spec)
                 else:
-                    run_envpool_pair(game, seed, s, sub, bar)
+                    env = envpool_template(game, seed, s)
+                    run_pair(env, game, seed, s, sub, bar, envpool_spec(game, s))
+                    _write_final_params(sub, game, seed, s, env)
                 res.merge_metrics(run_dir, s)
     finally:
         bar.close()

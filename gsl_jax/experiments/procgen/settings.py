@@ -18,11 +18,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gsl_jax.gsl import GSLConfig
+from gsl_jax.gsl import DEFAULT_SPECIALIST_STEPS, GSLConfig
 from gsl_jax.presets import LOG_PROB_DAPG, MLP_64, PROCGEN_COMPACT
 from gsl_jax.validation import check_choice, check_finite, check_instance, check_positive
 
 METHODS = ("ppo", "gsl")
+LEARNERS = ("ppo", "ppg")
 BACKENDS = ("jax", "envpool")
 
 #: The GSL (and PPO) config of the quick preset: the library's compact-observation PPO and MLP,
@@ -47,6 +48,7 @@ DERIVED = (
     "gsl.specialist_steps",
     "gsl.phase2_steps",
     "gsl.seed",
+    "gsl.learner",
 )
 
 #: Command-line names of nested options (``demo_episodes`` sets both demo counts).
@@ -66,6 +68,10 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "demo_episodes": ("gsl.specialist_demo_episodes", "gsl.generalist_demo_episodes"),
     "demo_steps": ("gsl.demo_steps",),
     "demo_coeff": ("gsl.dapg.demo_coeff",),
+    "demo_freq": ("gsl.dapg.demo_freq",),
+    "specialist_steps_per_variation": ("gsl.specialist_steps_per_variation",),
+    "specialist_num_envs": ("gsl.specialist_num_envs",),
+    "max_cycles": ("gsl.max_cycles",),
 }
 
 #: The options a preset fixes (its defining choices); others may be changed freely.
@@ -80,6 +86,11 @@ class Settings:
         games: Procgen games (the JAX ports, or any of the 16 with ``backend="envpool"``).
         seeds: one GSL and one PPO run per seed and game.
         methods: ``"ppo"`` and/or ``"gsl"``.
+        learners: the base learners, ``"ppo"`` and/or ``"ppg"`` (:mod:`gsl_jax.ppg`); each method
+            runs on each (the ``"ppo"`` method is then that learner alone, GSL that learner with
+            GSL). With one, ``gsl.learner`` is set to it; with several, each gets an experiment
+            of its own in a subfolder named after it (:func:`~gsl_jax.experiments.procgen.runs.
+            run_experiment`).
         backend: ``"jax"`` (the ports) or ``"envpool"`` (the real games; PPO only).
         distribution_mode: ``"easy"`` or ``"hard"``.
         obs_mode: ``"symbolic"`` (the ports' compact view) or ``"pixels"``.
@@ -100,6 +111,7 @@ class Settings:
     games: tuple[str, ...] = ("coinrun",)
     seeds: tuple[int, ...] = (0, 1)
     methods: tuple[str, ...] = METHODS
+    learners: tuple[str, ...] = ("ppo",)
     backend: str = "jax"
     distribution_mode: str = "easy"
     obs_mode: str = "symbolic"
@@ -116,7 +128,7 @@ class Settings:
     gsl: GSLConfig = QUICK_GSL
 
     def __post_init__(self) -> None:
-        for name in ("games", "seeds", "methods"):
+        for name in ("games", "seeds", "methods", "learners"):
             value = getattr(self, name)
             if isinstance(value, str) or not isinstance(value, tuple | list):
                 raise ValueError(f"{name}: expected a list, got {value!r}")
@@ -182,6 +194,7 @@ def _check_fields(s: Settings) -> None:
     _check_list("games", s.games, lambda name, g: check_instance(name, g, str))
     _check_list("seeds", s.seeds, _check_seed)
     _check_list("methods", s.methods, lambda name, m: check_choice(name, m, METHODS))
+    _check_list("learners", s.learners, lambda name, m: check_choice(name, m, LEARNERS))
     check_choice("backend", s.backend, BACKENDS)
     check_choice("distribution_mode", s.distribution_mode, ("easy", "hard"))
     check_choice("obs_mode", s.obs_mode, ("symbolic", "pixels"))
@@ -212,11 +225,21 @@ def _derive(s: Settings) -> GSLConfig:
     quarter; ``seed`` is 0."""
     # The plateau may not fire before 3/4 of phase I: on coinrun at 1M env-steps it fired on a
     # noisy dip at 390k while PPO went on improving, handing 40% of the budget to specialists.
+    # With gsl.specialist_steps_per_variation set, that budget replaces specialist_fraction.
     g = s.gsl
     chunk = g.updates_per_chunk * g.ppo.batch_size
+    spec_chunk = g.updates_per_chunk * g.specialist_ppo.batch_size
     phase1 = round_up(s.steps * s.phase1_fraction, chunk)
-    specialist = round_up(s.steps * s.specialist_fraction / g.num_specialists, chunk)
-    phase2 = round_up(s.steps - phase1 - g.num_specialists * specialist, chunk)
+    specialist = round_up(s.steps * s.specialist_fraction / g.num_specialists, spec_chunk)
+    if g.specialist_steps_per_variation is not None:
+        specialist = g.specialist_budget
+    spent = g.num_specialists * round_up(specialist, spec_chunk)
+    if g.specialist_steps_per_variation is not None and s.steps - phase1 - spent <= 0:
+        raise ValueError(
+            f"gsl.specialist_steps_per_variation: {g.num_specialists} specialists x "
+            f"{specialist:,} steps leave no phase II of steps = {s.steps:,}"
+        )
+    phase2 = round_up(s.steps - phase1 - spent, chunk)
     plateau = dataclasses.replace(g.plateau, min_steps=(3 * phase1) // 4, max_steps=phase1)
     return dataclasses.replace(
         g,
@@ -225,6 +248,7 @@ def _derive(s: Settings) -> GSLConfig:
         specialist_steps=specialist,
         phase2_steps=phase2,
         seed=0,
+        learner=s.learners[0],  # one experiment per learner (several: see run_experiment)
     )
 
 
@@ -308,6 +332,9 @@ def apply_overrides(base: Settings, overrides: Mapping[str, Any]) -> Settings:
             if not _same_kind(old, value):
                 raise ValueError(f"{name}: expected {type(old).__name__}, got {value!r}")
             _set(tree, path, _plain(value))
+    if tree["gsl"].get("specialist_steps_per_variation") is not None:
+        # derived again on construction: the old derived value would contradict the new budget
+        tree["gsl"]["specialist_steps"] = DEFAULT_SPECIALIST_STEPS
     try:
         return Settings.from_dict(tree)
     except TypeError as err:

@@ -1,0 +1,243 @@
+"""The plateau map: where does PPO stop improving on the Procgen ports? (issue 19, item 1)
+
+Long PPO runs on every registered port's compact observations, easy and hard, with several
+training-level counts and seeds, and for each setting (game, mode, levels) the figures that
+``docs/gsl_protocol.md`` (section 2) decides on: the smoothed final Procgen-normalised training
+return, the gain over the run's last 40%, where the plateau starts and how long it lasts, and the
+point at which the plateau criterion H (:mod:`gsl_jax.plateau`, the quick preset's settings) would
+have fired on the curve (before the plateau or at it).
+
+One compiled program per (game, mode): the seeds and the level counts of that game and mode are
+one vmapped population (member ``(levels, seed)`` samples its episodes uniformly from levels
+``0 .. levels - 1``; member keys differ, so seeds differ). The PPO settings and network are the
+quick preset's (``PROCGEN_COMPACT``, ``MLP_64``). Curves are the mean training return of the
+episodes each member finished in each chunk, normalised with the game's Procgen constants.
+
+Each (game, mode) is written to ``<out>/plateau_<game>_<mode>.json`` as soon as it finishes, and a
+rerun skips the ones already there (delete a file to redo it); ``--report`` only reads them and
+prints the table and draws ``<out>/plateau_curves.png``. Example (the study's map)::
+
+    python benchmarks/plateau_map.py --steps 10000000 --out runs/plateau_map
+
+and a smoke run in seconds::
+
+    python benchmarks/plateau_map.py --games maze --modes easy --levels 8 --seeds 0 \\
+        --steps 40000 --num-envs 16 --out /tmp/plateau_smoke
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from gsl_jax.envs.core import VecEnv, stack_variation_sets
+from gsl_jax.envs.procgen import GAMES, make
+from gsl_jax.networks import make_network
+from gsl_jax.plateau import PlateauConfig, first_firing, late_gain, plateau_onset, window_mean
+from gsl_jax.population import init_population, make_chunk, place_population
+from gsl_jax.presets import MLP_64, PROCGEN_COMPACT
+from gsl_jax.scores import normalize_score
+
+#: Protocol section 2: a plateau setting gains less than this over the last 40% ...
+MAX_LATE_GAIN = 0.03
+#: ... and ends below this (Procgen-normalised).
+MAX_FINAL = 0.85
+#: Rise (normalised) above which the curve has not yet settled (plateau onset).
+ONSET_TOLERANCE = 0.03
+
+
+def run_game_mode(
+    game: str,
+    mode: str,
+    levels: list[int],
+    seeds: list[int],
+    steps: int,
+    num_envs: int,
+    updates_per_chunk: int,
+) -> dict:
+    """Train the population of ``len(levels) * len(seeds)`` members; return the raw curves."""
+    env = make(game, distribution_mode=mode, obs_mode="symbolic")
+    ppo = PROCGEN_COMPACT.replace(num_envs=num_envs)
+    members = [(n, s) for n in levels for s in seeds]
+    vec_env = VecEnv(env, ppo.num_envs)
+    net = make_network(MLP_64, env.action_space, env.observation_space.shape)
+    # One key per member, from its seed alone: a member's run does not depend on which other
+    # members share the program. Sets of different sizes are padded to one capacity.
+    sets = stack_variation_sets([np.arange(n) for n, _ in members], env)
+    states = [
+        init_population(
+            jax.random.key(seed), vec_env, net, ppo, jax.tree.map(lambda x, p=p: x[p : p + 1], sets)
+        )
+        for p, (_, seed) in enumerate(members)
+    ]
+    state = jax.tree.map(lambda *xs: jax.numpy.concatenate(xs), *states)
+    state, shardings = place_population(state, True)
+    chunk = make_chunk(vec_env, net, ppo, updates_per_chunk, shardings)
+    steps_per_chunk = updates_per_chunk * ppo.batch_size
+    num_chunks = max(steps // steps_per_chunk, 1)
+    returns = np.full((len(members), num_chunks), np.nan)
+    start = time.time()
+    trained = 0.0  # seconds after the first chunk (which includes the compile)
+    for c in range(num_chunks):
+        tick = time.time()
+        state, metrics = chunk(state)
+        episodes = np.asarray(metrics["episodes"]).sum(0)  # [P]
+        total = np.asarray(metrics["return_sum"]).sum(0)
+        returns[:, c] = np.where(episodes > 0, total / np.maximum(episodes, 1), np.nan)
+        trained += (time.time() - tick) if c > 0 else 0.0
+        if c % max(num_chunks // 20, 1) == 0 or c == num_chunks - 1:
+            done = (c + 1) * steps_per_chunk
+            rate = c * steps_per_chunk * len(members) / max(trained, 1e-9)
+            print(
+                f"  {game} {mode}: {done:,}/{num_chunks * steps_per_chunk:,} steps per member, "
+                f"{rate:,.0f} env-steps/s after compile, mean return "
+                f"{np.nanmean(returns[:, c]):.2f}",
+                flush=True,
+            )
+    return {
+        "game": game,
+        "mode": mode,
+        "members": [{"levels": n, "seed": s} for n, s in members],
+        "steps": [(c + 1) * steps_per_chunk for c in range(num_chunks)],
+        "returns": returns.tolist(),
+        "seconds": time.time() - start,
+        "steps_per_second": (num_chunks - 1) * steps_per_chunk * len(members) / max(trained, 1e-9),
+        "ppo": {"num_envs": ppo.num_envs, "num_steps": ppo.num_steps},
+    }
+
+
+def analyse(result: dict, plateau: PlateauConfig) -> list[dict]:
+    """One row per (levels) of a finished (game, mode): the protocol's figures."""
+    game, mode = result["game"], result["mode"]
+    steps = result["steps"]
+    returns = np.asarray(result["returns"], np.float64)
+    rows = []
+    for n in sorted({m["levels"] for m in result["members"]}):
+        idx = [i for i, m in enumerate(result["members"]) if m["levels"] == n]
+        normalised = normalize_score(returns[idx], game, mode)  # [seeds, chunks]
+        curve = np.nanmean(normalised, axis=0)
+        curve = np.where(np.isfinite(curve), curve, 0.0)  # a chunk where no seed finished
+        onset = plateau_onset(curve, ONSET_TOLERANCE, window=max(len(curve) // 20, 1))
+        raw = np.nanmean(returns[idx], axis=0)
+        fired, reason = first_firing(list(raw), steps, plateau)
+        final = window_mean(curve, 1.0)
+        gain = late_gain(curve)
+        rows.append(
+            {
+                "game": game,
+                "mode": mode,
+                "levels": n,
+                "seeds": len(idx),
+                "steps": steps[-1],
+                "final": final,
+                "late_gain": gain,
+                "plateau_setting": bool(gain < MAX_LATE_GAIN and final < MAX_FINAL),
+                "onset_steps": steps[onset],
+                "plateau_fraction": 1.0 - steps[onset] / steps[-1],
+                "h_fires_at": None if fired is None else steps[fired],
+                "h_reason": reason,
+                "h_before_onset": fired is not None and steps[fired] < steps[onset],
+            }
+        )
+    return rows
+
+
+def table(rows: list[dict]) -> str:
+    """The markdown table of ``docs/gsl_study.md``."""
+    lines = [
+        "| game | mode | levels | seeds | env-steps | final (norm.) | gain, last 40% | plateau "
+        "from | plateau length | H fires at | plateau setting |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        fires = "never" if r["h_fires_at"] is None else f"{r['h_fires_at']:,}"
+        if r["h_before_onset"]:
+            fires += " (before)"
+        lines.append(
+            f"| {r['game']} | {r['mode']} | {r['levels']} | {r['seeds']} | {r['steps']:,} | "
+            f"{r['final']:.3f} | {r['late_gain']:+.3f} | {r['onset_steps']:,} | "
+            f"{r['plateau_fraction']:.0%} | {fires} | {'yes' if r['plateau_setting'] else 'no'} |"
+        )
+    return "\n".join(lines)
+
+
+def plot(results: list[dict], path: Path) -> None:
+    """Normalised training curves, one panel per (game, mode), one line per level count."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(results), figsize=(3.2 * len(results), 2.8), squeeze=False)
+    for ax, result in zip(axes[0], results, strict=True):
+        returns = np.asarray(result["returns"], np.float64)
+        steps = np.asarray(result["steps"]) / 1e6
+        for n in sorted({m["levels"] for m in result["members"]}):
+            idx = [i for i, m in enumerate(result["members"]) if m["levels"] == n]
+            norm = normalize_score(returns[idx], result["game"], result["mode"])
+            ax.plot(steps, np.nanmean(norm, axis=0), label=f"{n} levels")
+        ax.set_title(f"{result['game']} {result['mode']}", fontsize=9)
+        ax.set_xlabel("env-steps (M)")
+        ax.set_ylim(-0.05, 1.05)
+    axes[0][0].set_ylabel("normalised train return")
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--games", nargs="+", default=list(GAMES), choices=list(GAMES))
+    parser.add_argument("--modes", nargs="+", default=["easy", "hard"], choices=["easy", "hard"])
+    parser.add_argument("--levels", nargs="+", type=int, default=[200, 1000])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--steps", type=int, default=10_000_000, help="env-steps per member")
+    parser.add_argument("--num-envs", type=int, default=PROCGEN_COMPACT.num_envs)
+    parser.add_argument("--updates-per-chunk", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=Path("runs/plateau_map"))
+    parser.add_argument("--report", action="store_true", help="only read what is there")
+    args = parser.parse_args(argv)
+    for name in ("steps", "num_envs", "updates_per_chunk"):
+        if getattr(args, name) <= 0:
+            parser.error(f"--{name.replace('_', '-')}: must be positive")
+    if any(n <= 0 for n in args.levels):
+        parser.error("--levels: every level count must be positive")
+    args.out.mkdir(parents=True, exist_ok=True)
+    plateau = PlateauConfig(min_steps=0, max_steps=2**62)  # H's shape only: never the budget
+    results = []
+    for game in args.games:
+        for mode in args.modes:
+            path = args.out / f"plateau_{game}_{mode}.json"
+            if path.exists():
+                results.append(json.loads(path.read_text()))
+                continue
+            if args.report:
+                continue
+            print(f"{game} {mode}: levels {args.levels}, seeds {args.seeds}", flush=True)
+            result = run_game_mode(
+                game,
+                mode,
+                args.levels,
+                args.seeds,
+                args.steps,
+                args.num_envs,
+                args.updates_per_chunk,
+            )
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(result))
+            tmp.replace(path)  # never a half-written result
+            results.append(result)
+    rows = [row for result in results for row in analyse(result, plateau)]
+    print(table(rows))
+    (args.out / "plateau_map.json").write_text(json.dumps(rows, indent=1))
+    if results:
+        plot(results, args.out / "plateau_curves.png")
+
+
+if __name__ == "__main__":
+    main()
