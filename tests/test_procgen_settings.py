@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from gsl_jax.envs.procgen import GAMES
 from gsl_jax.experiments import procgen as exp
 from gsl_jax.experiments.procgen.results import prepare_run_dir
 
@@ -36,6 +37,7 @@ def test_quick_preset_budget_is_split_into_every_gsl_phase():
     paper = exp.PRESETS["paper"]
     assert paper.obs_mode == "pixels" and paper.gsl.network.kind == "impala"
     assert paper.steps == 25_000_000
+    assert paper.games == tuple(GAMES)  # every JAX port
 
 
 def test_quick_preset_weights_the_demo_term_by_its_measured_coefficient():

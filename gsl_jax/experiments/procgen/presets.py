@@ -1,17 +1,16 @@
-"""The experiment's presets and the checks that need the games: from the command line's options
-to validated :class:`~gsl_jax.experiments.procgen.settings.Settings`, before anything compiles.
+"""The experiment's presets and the checks that need the games: from the command line's options to
+validated :class:`~gsl_jax.experiments.procgen.settings.Settings`, before anything compiles.
 
 ``quick`` (default): **coinrun**, easy, 200 training levels, 100 held-out, the port's compact
 (``symbolic``) 13x13x9 observation, an MLP (64, 64), 64 envs x 128 steps, seeds 0 and 1, a GSL
 budget of 3.3M env-steps per seed (phase I at most 45%, 4 specialists on the 8 worst levels 30%,
-phase II the rest): sized for a 2-core CPU (docs/benchmarks.md). ``paper``: pixels, the IMPALA
-CNN, the Procgen paper's PPO (64 envs x 256 steps, gamma 0.999), 25M env-steps per game and
-method, 3 seeds, 16 specialists on the 64 worst levels, and both of the paper's base learners
-(PPO and PPG, :mod:`gsl_jax.ppg`, each an experiment of its own: ``run_dir/ppo``,
-``run_dir/ppg``), for accelerators. ``tiny``: a smoke test
-(maze, eight levels, seconds of training). ``custom``: quick's values with nothing locked. A
-preset fixes its defining options (:data:`~gsl_jax.experiments.procgen.settings.LOCKED`).
-"""
+phase II the rest): sized for a 2-core CPU (docs/benchmarks.md). ``paper``: every ported game,
+pixels, the IMPALA CNN, the Procgen paper's PPO (64 envs x 256 steps, gamma 0.999), 25M env-steps
+per game and method, 3 seeds, 16 specialists on the 64 worst levels, and both of the paper's base
+learners (PPO and PPG, :mod:`gsl_jax.ppg`, each an experiment of its own: ``run_dir/ppo``,
+``run_dir/ppg``), for accelerators. ``tiny``: a smoke test (maze, eight levels, seconds of
+training). ``custom``: quick's values with nothing locked. A preset fixes its defining options
+(:data:`~gsl_jax.experiments.procgen.settings.LOCKED`)."""
 
 from __future__ import annotations
 
@@ -19,6 +18,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from gsl_jax.envs.procgen import GAMES
 from gsl_jax.experiments.procgen.settings import (
     QUICK_GSL,
     Settings,
@@ -34,6 +34,7 @@ PRESETS: dict[str, Settings] = {
     "quick": QUICK,
     "custom": QUICK,
     "paper": Settings(
+        games=tuple(GAMES),  # every JAX port
         seeds=(0, 1, 2),
         learners=("ppo", "ppg"),  # the paper's two base learners, one experiment each
         obs_mode="pixels",
