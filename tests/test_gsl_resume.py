@@ -73,37 +73,21 @@ def assert_same_params_and_results(whole: Path, broken: Path) -> tuple[dict, dic
     return tuple(json.loads((d / "result.json").read_text()) for d in (whole, broken))
 
 
-def test_killed_and_resumed_run_ends_with_the_uninterrupted_parameters(tmp_path):
-    whole, broken = tmp_path / "whole", tmp_path / "broken"
-    reference = start(whole)
-
-    run = start(broken)
-    kill_when(run, broken, "phase1", 2)
-    assert phase_of(latest_checkpoint(broken / "checkpoints"))[0] == "phase1"
-
-    run = start(broken, resume=True)
-    kill_when(run, broken, "specialists", 3)
-    resumed_at = latest_checkpoint(broken / "checkpoints")
-    assert phase_of(resumed_at)[0] == "specialists"  # killed during specialist training
-
-    out = finish(start(broken, resume=True))
-    assert f"resumed from {resumed_at}" in out
-    finish(reference)
-
-    # The same records, so the same curve; checkpoints only ever complete ones.
-    whole_result, broken_result = assert_same_params_and_results(whole, broken)
-    for key in ("generalist_steps", "total_steps", "final_return", "low_variations", "subsets"):
-        assert whole_result[key] == broken_result[key], key
-    metrics = [json.loads(line) for line in (broken / "metrics.jsonl").read_text().splitlines()]
-    assert [m["total_steps"] for m in metrics] == sorted({m["total_steps"] for m in metrics})
-    assert all((p / "meta.json").exists() for p in list_checkpoints(broken / "checkpoints"))
-
-
-def test_killed_in_cycle_two_and_resumed_ends_with_the_uninterrupted_parameters(tmp_path):
+def test_killed_twice_and_resumed_ends_with_the_uninterrupted_parameters(tmp_path):
+    """Killed in cycle 1's specialists, resumed, killed again in cycle 2's, resumed to the end:
+    the same parameters, records and cycles as a run never interrupted (one test for both the
+    one-cycle phases and the second cycle, to keep the suite's subprocess runs few)."""
     whole, broken = tmp_path / "whole", tmp_path / "broken"
     reference = start(whole, method="gsl-cycles")
+
     run = start(broken, method="gsl-cycles")
+    kill_when(run, broken, "specialists", 3)
+    first_kill = latest_checkpoint(broken / "checkpoints")
+    assert phase_of(first_kill)[0] == "specialists" and cycle_of(first_kill) == 1
+
+    run = start(broken, resume=True, method="gsl-cycles")
     kill_when(run, broken, "specialists", 3, cycle=2)
+    assert f"resumed from {first_kill}" in run.stdout.read()
     resumed_at = latest_checkpoint(broken / "checkpoints")
     assert phase_of(resumed_at)[0] == "specialists" and cycle_of(resumed_at) == 2
 
@@ -111,10 +95,15 @@ def test_killed_in_cycle_two_and_resumed_ends_with_the_uninterrupted_parameters(
     assert f"resumed from {resumed_at}" in out
     finish(reference)
 
+    # The same records, so the same curve; checkpoints only ever complete ones.
     whole_result, broken_result = assert_same_params_and_results(whole, broken)
-    for key in ("generalist_steps", "total_steps", "final_return", "subsets", "cycles"):
+    keys = ("generalist_steps", "total_steps", "final_return", "low_variations", "subsets")
+    for key in (*keys, "cycles"):
         assert whole_result[key] == broken_result[key], key
     assert [c["cycle"] for c in broken_result["cycles"]] == [1, 2]
+    metrics = [json.loads(line) for line in (broken / "metrics.jsonl").read_text().splitlines()]
+    assert [m["total_steps"] for m in metrics] == sorted({m["total_steps"] for m in metrics})
+    assert all((p / "meta.json").exists() for p in list_checkpoints(broken / "checkpoints"))
 
 
 def test_killed_and_resumed_ppo_run_ends_with_the_uninterrupted_parameters(tmp_path):
