@@ -49,6 +49,12 @@ def check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
     return int(value)
 
 
+def check_view_radius(view_radius: Any, world_dim: int) -> int:
+    """The ``view_radius`` option of a grid game's compact window: ``world_dim - 1`` (the whole
+    world always in view) when ``None``, else a positive int (``ValueError`` naming it)."""
+    return check_int("view_radius", world_dim - 1 if view_radius is None else view_radius, 1)
+
+
 class ProcgenPort(StateEnvironment):
     """A JAX port of a Procgen game: 15 discrete actions, level seed = variation.
 

@@ -47,7 +47,7 @@ from gsl_jax.envs.procgen.chaser.observe import (
     render_frame,
     symbolic_view,
 )
-from gsl_jax.envs.procgen.port import ProcgenPort, check_int
+from gsl_jax.envs.procgen.port import ProcgenPort, check_view_radius
 from gsl_jax.envs.procgen.render import TileRenderer
 
 #: game.cpp's default step limit (chaser does not set ``timeout``).
@@ -73,9 +73,7 @@ class Chaser(ProcgenPort):
 
     def setup(self, view_radius: int | None) -> None:
         self.world_dim = WORLD_DIM[self.distribution_mode]
-        if view_radius is None:
-            view_radius = self.world_dim - 1
-        self.view_radius = check_int("view_radius", view_radius, 1)
+        self.view_radius = check_view_radius(view_radius, self.world_dim)
         self.renderer = TileRenderer(self.world_dim, chaser_atlas(), overlay_rgb=OVERLAY_RGB)
         self.view = ent.View.whole_world(self.world_dim, self.world_dim)
 

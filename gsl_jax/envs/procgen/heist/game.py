@@ -68,7 +68,7 @@ from gsl_jax.envs.procgen.heist.levels import (
     generate_level,
 )
 from gsl_jax.envs.procgen.heist.observe import SYMBOLIC_CHANNELS, render_frame, symbolic_view
-from gsl_jax.envs.procgen.port import ProcgenPort, check_int
+from gsl_jax.envs.procgen.port import ProcgenPort, check_view_radius
 from gsl_jax.envs.procgen.render import TileRenderer
 
 #: game.cpp's default step limit (heist does not set ``timeout``).
@@ -102,9 +102,7 @@ class Heist(ProcgenPort):
 
     def setup(self, view_radius: int | None) -> None:
         self.world_dim = w = WORLD_DIM[self.distribution_mode]
-        if view_radius is None:
-            view_radius = w - 1
-        self.view_radius = check_int("view_radius", view_radius, 1)
+        self.view_radius = check_view_radius(view_radius, w)
         self.renderer = TileRenderer(w, heist_atlas(), overlay_rgb=OVERLAY_RGB)
         # The agent sprite covers 0.75 of a tile, as heist.cpp's agent radius 0.375 does.
         self.sprites = agent_sprites(max(3, int(np.ceil(0.75 * 64 / w))))

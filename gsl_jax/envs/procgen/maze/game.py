@@ -54,7 +54,7 @@ from gsl_jax.envs.procgen.grid import (
     maze_tile,
 )
 from gsl_jax.envs.procgen.maze.art import FLOOR, GOAL, MOUSE_LEFT, MOUSE_RIGHT, WALL, maze_atlas
-from gsl_jax.envs.procgen.port import ProcgenPort, check_int
+from gsl_jax.envs.procgen.port import ProcgenPort, check_view_radius
 from gsl_jax.envs.procgen.render import TileRenderer
 
 #: World size per distribution mode (maze.cpp ``choose_world_dim``). Procgen's "memory" mode
@@ -126,9 +126,7 @@ class Maze(ProcgenPort):
 
     def setup(self, view_radius: int | None) -> None:
         self.world_dim = WORLD_DIM[self.distribution_mode]
-        if view_radius is None:
-            view_radius = self.world_dim - 1
-        self.view_radius = check_int("view_radius", view_radius, 1)
+        self.view_radius = check_view_radius(view_radius, self.world_dim)
         self.renderer = TileRenderer(self.world_dim, maze_atlas())
 
     def symbolic_space(self) -> Box:

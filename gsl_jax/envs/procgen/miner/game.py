@@ -78,7 +78,7 @@ from gsl_jax.envs.procgen.miner.rules import (
     push,
     settle,
 )
-from gsl_jax.envs.procgen.port import ProcgenPort, check_int
+from gsl_jax.envs.procgen.port import ProcgenPort, check_view_radius
 from gsl_jax.envs.procgen.render import TileRenderer
 
 #: World size per distribution mode (miner.cpp ``choose_world_dim``).
@@ -147,9 +147,7 @@ class Miner(ProcgenPort):
 
     def setup(self, view_radius: int | None) -> None:
         self.world_dim = WORLD_DIM[self.distribution_mode]
-        if view_radius is None:
-            view_radius = self.world_dim - 1
-        self.view_radius = check_int("view_radius", view_radius, 1)
+        self.view_radius = check_view_radius(view_radius, self.world_dim)
         self.renderer = TileRenderer(self.world_dim, miner_atlas())
 
     def symbolic_space(self) -> Box:
