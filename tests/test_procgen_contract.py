@@ -240,7 +240,7 @@ def test_jit_and_vmap_over_a_population_of_env_batches(port: Port):
     # A population of auto-resetting pixel VecEnvs, each with its own level set.
     venv = VecEnv(port.pixels, 3)
     sets = stack_variation_sets([[1, 2, 3], [7]])
-    vstate = jax.vmap(venv.reset)(jax.random.split(jax.random.key(1), 2), sets)
+    vstate = jax.jit(jax.vmap(venv.reset))(jax.random.split(jax.random.key(1), 2), sets)
     vstate, reward, done, info = jax.jit(jax.vmap(venv.step))(
         jax.random.split(jax.random.key(2), 2), vstate, actions, sets
     )
