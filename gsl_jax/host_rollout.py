@@ -329,6 +329,7 @@ def train_ppo_host(
     checkpoint_every: int = 10,
     env_spec: dict[str, Any] | None = None,
     log: Callable[[str], None] = print,
+    on_record: Callable[[dict[str, Any]], None] | None = None,
 ) -> TrainResult:
     """Train PPO on host envs for ``total_steps`` env-steps per population member.
 
@@ -339,18 +340,16 @@ def train_ppo_host(
         total_steps: env-steps per member: ``total_steps // ppo.batch_size`` updates.
         seed: PRNG seed of the learners (the envs carry their own seeds).
         updates_per_chunk: updates between two log records.
-        run_dir: a PPO run directory (:mod:`gsl_jax.host.ppo_run`: ``config.json``,
-            checkpoints every ``checkpoint_every`` chunks, ``metrics.jsonl``, TensorBoard,
-            ``result.json``); ``None``: everything in memory.
+        run_dir: a PPO run directory with checkpoints every ``checkpoint_every`` chunks
+            (:mod:`gsl_jax.host.ppo_run`); ``None``: everything in memory.
         progress: draw a progress bar.
         tensorboard: write TensorBoard events when ``run_dir`` is set.
         dapg, demos: add the DAPG term on ``demos`` (both or neither).
         resume: continue the run in ``run_dir`` from its newest complete checkpoint (same
-            settings and ``env_spec``; a finished run returns at once). ``envs`` must be built
-            as for the interrupted run (same seeds): they are reset, and the restored learners
-            continue on their first observations (:func:`gsl_jax.host.ppo_run.reattach`).
+            settings and ``env_spec``). ``envs`` must be built with the interrupted run's
+            seeds: they are reset (:func:`gsl_jax.host.ppo_run.reattach`).
         env_spec: how to rebuild the envs (saved with the run; a resume on another is refused).
-        log: receives the resume lines.
+        log, on_record: receive the resume lines and each chunk's record.
 
     Returns a :class:`~gsl_jax.training.TrainResult` like :func:`gsl_jax.training.train_ppo`'s,
     with ``vec_env`` set to ``envs`` as given.
@@ -381,6 +380,7 @@ def train_ppo_host(
         progress=progress,
         tensorboard=tensorboard,
         log=log,
+        on_record=on_record,
         env_spec=env_spec,
         label="population",
         demos=demos,
