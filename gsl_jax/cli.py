@@ -4,6 +4,7 @@
                   [--family pole] [--num-seeds 4] [--ppo.lr-schedule cosine] [...]
     gsl-jax train [--env forkmaze] [--run-dir runs/gsl] [--gsl.num-specialists 4] [...]
     gsl-jax train --method ppo [--total-steps N] [--gsl.ppo.learning-rate 5e-4] [...]
+    gsl-jax train --backend envpool --env coinrun --gsl.num-train-variations 200 [...]
     gsl-jax train --resume RUN_DIR
     gsl-jax eval  RUN_DIR [--episodes 8] [--heldout 0]
     gsl-jax report RUN_DIR [--no-gif]     (a benchmarks/procgen_gsl.py run directory)
