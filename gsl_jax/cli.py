@@ -221,8 +221,10 @@ def _train_env_spec(cmd: TrainCommand, config) -> dict:
 
     if cmd.env not in GAME_MODES:
         raise ValueError(f"env: --backend envpool runs the Procgen games {sorted(GAME_MODES)}")
-    if cmd.obs_mode not in (None, "pixels") or cmd.family is not None:
-        raise ValueError("obs_mode: the real games (--backend envpool) have pixels only, no family")
+    if cmd.obs_mode not in (None, "pixels"):
+        raise ValueError("obs_mode: the real games (--backend envpool) have pixels only")
+    if cmd.family is not None:
+        raise ValueError("family: gymnax only; not with --backend envpool")
     if config.num_train_variations is None:
         raise ValueError("gsl.num_train_variations: set the levels to train on (e.g. 200)")
     levels = range(config.num_train_variations)

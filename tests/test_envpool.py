@@ -200,7 +200,8 @@ def test_env_specs_round_trip_and_name_a_bad_field():
         ({**spec, "backend": "jax"}, "env_spec"),
         ({**spec, "options": {"levels": [[0, 2]], "colour": 1}}, "env_spec.options.colour"),
         ({**spec, "options": {"levels": [5]}}, "env_spec.options.levels"),
-        ({**spec, "options": {"levels": [[-1, 2]]}}, "levels"),
+        ({**spec, "options": {"levels": [[-1, 2]]}}, "env_spec.options.levels"),
+        ({**spec, "options": {"levels": [[5, 2**31]]}}, "env_spec.options.levels"),  # not listed
         ({**spec, "name": "pong"}, "game"),
     ]:
         with pytest.raises(ValueError, match=f"^{field}:"):

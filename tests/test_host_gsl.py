@@ -218,14 +218,22 @@ def test_cli_trains_ppo_on_envpool_then_evaluates_and_resumes_it(tmp_path, capsy
     [
         (["--env", "CartPole-v1"], "env: --backend envpool runs the Procgen games"),
         (["--obs-mode", "symbolic"], "obs_mode: the real games"),
+        (["--family", "pole"], "family: gymnax only"),
+        (["--gsl.num-train-variations", str(2**31)], "env_spec.options.levels: expected"),
+        (["--missing-envpool"], r"pip install \"gsl-jax\[procgen\]\""),
         (["--gsl.num-train-variations", "None"], "gsl.num_train_variations: set the levels"),
         # GSL's host check: one specialist on all of E_low's 4 levels needs 4 envs
         (["--gsl.num-specialists", "1", "--gsl.ppo.num-envs", "2"], "gsl.ppo.num_envs: 2 envs"),
     ],
 )
-def test_cli_envpool_bad_input_fails_before_anything_is_written(tmp_path, args, message):
+def test_cli_envpool_bad_input_fails_before_anything_is_written(
+    tmp_path, monkeypatch, args, message
+):
     from gsl_jax.cli import main
 
+    if args == ["--missing-envpool"]:
+        monkeypatch.setitem(sys.modules, "envpool", None)  # `import envpool` now fails
+        args = []
     with pytest.raises(SystemExit, match=message):
         main(["train", "--run-dir", str(tmp_path / "run"), *TINY_CLI, *args])
     assert not (tmp_path / "run").exists()
@@ -267,8 +275,9 @@ def test_jax_only_entry_points_refuse_a_host_env(tmp_path):
     from gsl_jax.training import PPORunConfig, run_ppo
 
     env = template()
-    with pytest.raises(ValueError, match="run_ppo needs a JAX Environment.*train_ppo_host"):
-        run_ppo(env, PPORunConfig(num_train_variations=4), run_dir=tmp_path / "ppo")
+    # run_ppo takes a host env template (gsl_jax.host.ppo_run), but checks it first
+    with pytest.raises(ValueError, match="num_train_variations: leaper-easy has 2,147,483,647"):
+        run_ppo(env, PPORunConfig(), run_dir=tmp_path / "ppo")
     with pytest.raises(ValueError, match="RunBuilder needs a JAX Environment"):
         RunBuilder(env, CONFIG)
     with pytest.raises(ValueError, match="evaluate_variations needs a JAX Environment"):

@@ -140,7 +140,11 @@ def envpool_spec(
     {...}}`` with every argument, ``levels`` as ``[start_level, num_levels]`` runs of
     consecutive seeds (:func:`level_runs`; ``None``: the full distribution).
     :meth:`EnvPoolProcgen.from_spec` rebuilds the env."""
-    runs = None if levels is None else [list(r) for r in level_runs(sorted(levels))]
+    runs = None if levels is None else []  # [] (no level) is refused when rebuilt
+    if isinstance(levels, range) and levels.step == 1 and len(levels):
+        runs = [[levels.start, len(levels)]]  # without listing a (maybe huge) range
+    elif levels is not None and len(levels):
+        runs = [list(r) for r in level_runs(sorted(levels))]
     options = {
         "distribution_mode": distribution_mode,
         "num_envs": int(num_envs),
@@ -150,6 +154,12 @@ def envpool_spec(
         "pinned": bool(pinned),
     }
     return {"name": game, "backend": "envpool", "options": options}
+
+
+def _is_run(run: Any) -> bool:
+    """Whether ``run`` is a valid ``[start_level, num_levels]`` pair of a spec."""
+    ints = isinstance(run, list) and len(run) == 2 and all(type(x) is int for x in run)
+    return ints and 0 <= run[0] and 1 <= run[1] and run[0] + run[1] <= MAX_LEVEL
 
 
 class EnvPoolProcgen:
@@ -321,13 +331,12 @@ class EnvPoolProcgen:
         options = dict(options)
         runs = options.get("levels")
         if runs is not None:
-            try:
-                options["levels"] = [s + i for s, n in runs for i in range(n)]
-            except (TypeError, ValueError):
+            if not isinstance(runs, list) or not all(_is_run(r) for r in runs):
                 raise ValueError(
-                    f"env_spec.options.levels: expected [start_level, num_levels] pairs, got "
-                    f"{runs!r}"
-                ) from None
+                    "env_spec.options.levels: expected [start_level, num_levels] integer pairs "
+                    f"in [0, 2**31 - 1), got {runs!r}"
+                )
+            options["levels"] = [s + i for s, n in runs for i in range(n)]
         return cls(spec.get("name"), **options)
 
     @property

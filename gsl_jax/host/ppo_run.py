@@ -28,7 +28,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from gsl_jax.checkpoint import restore_checkpoint, restore_newest
+from gsl_jax.checkpoint import read_meta, restore_checkpoint, restore_newest
 from gsl_jax.demos import DemoBuffer
 from gsl_jax.host.builder import check_host_env, env_seed
 from gsl_jax.host_rollout import HostPPO
@@ -112,8 +112,8 @@ def run_host_ppo(
         fresh = state
 
         def restore(path: Path) -> tuple[LearnerState, PPOProgress]:
+            check_env_spec(path, read_meta(path), env_spec)  # before any array is read
             arrays, meta = restore_checkpoint(path, {key: fresh})
-            check_env_spec(path, meta, env_spec)
             return reattach(arrays[key], fresh), _ppo_progress(path, meta)
 
         found = restore_newest(run.path / "checkpoints", restore, log)
