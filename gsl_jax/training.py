@@ -247,10 +247,8 @@ def run_ppo(
     shard: bool = True,
     max_value_loss: float = MAX_VALUE_LOSS,
 ) -> TrainResult:
-    """Train a PPO generalist on ``env`` into ``run_dir`` (module docstring). A host env
-    template (e.g. :class:`gsl_jax.envs.envpool.EnvPoolProcgen`) trains through
-    :mod:`gsl_jax.host.ppo_run`, with the same layout (``shard`` unused; its envs are re-seeded
-    on resume).
+    """Train a PPO generalist on ``env`` into ``run_dir`` (module docstring); a host env
+    template (EnvPool) trains through :mod:`gsl_jax.host.ppo_run` (envs re-seeded on resume).
 
     Args mirror :func:`gsl_jax.gsl.run_gsl`'s: ``resume`` continues the run in ``run_dir`` from
     its last complete checkpoint (the config must equal the saved one; a finished run returns at
