@@ -20,8 +20,9 @@ run (``<method>_seed<k>``: ``metrics.jsonl``, GSL's checkpoints, ``eval.json``),
 (every run's per-task success, the mean +- std per method, the published numbers beside them),
 ``learning_curves.png`` (return and success against total env-steps, GSL's phases marked:
 gsl_jax.report.plot_curves) and ``task_heatmap.png`` (success per task, run and method).
-Resuming skips finished runs (``eval.json`` written), continues GSL from its last checkpoint and
-restarts an unfinished PPO run (the host PPO trainer keeps no checkpoints).
+Resuming skips finished runs (``eval.json`` written) and continues GSL and PPO from their last
+checkpoints (both on host envs re-seeded as at their start, gsl_jax.host; an unfinished PPO run
+written before PPO runs checkpointed is started again).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from gsl_jax.experiments.metaworld import budget_split, released_gsl
 from gsl_jax.experiments.procgen.results import read_jsonl, write_json
 from gsl_jax.gsl import GSLConfig
 from gsl_jax.report import _plt, plot_curves
+from gsl_jax.rundir import MANIFEST
 
 #: Published success rates (%, mean +- std over 3-5 seeds; GSL paper, quoted by UniDexGrasp++,
 #: arXiv 2304.00464, Table 3). Budgets are not stated there.
@@ -146,26 +148,43 @@ def run_gsl_arm(benchmark: str, p: Preset, seed: int, run: Path, resume: bool):
     return result.network, params, int(result.records[-1]["total_steps"])
 
 
-def run_ppo_arm(benchmark: str, p: Preset, seed: int, run: Path, steps: int):
-    """PPO with host rollouts for ``steps`` env-steps (rounded up to whole chunks), the same
-    network, PPO settings and goals as GSL. Returns ``(network, params, env-steps)``."""
+def ppo_env_spec(benchmark: str, p: Preset, seed: int) -> dict[str, Any]:
+    """The env spec of the PPO arm's env (saved with its run; a resume on another is refused)."""
+    options = {
+        "seed": 1 + seed % 2**30,
+        "benchmark_seed": seed,
+        "max_episode_steps": p.max_episode_steps,
+    }
+    return {"name": benchmark, "backend": "metaworld", "options": options}
+
+
+def run_ppo_arm(benchmark: str, p: Preset, seed: int, run: Path, steps: int, resume: bool):
+    """PPO with host rollouts for ``steps`` env-steps (whole updates), the same network, PPO
+    settings and goals as GSL, checkpointed every 10 chunks; ``resume`` continues ``run`` from
+    its newest checkpoint (the envs re-seeded as at the start: gsl_jax.host.ppo_run). Returns
+    ``(network, params, env-steps)``."""
     from gsl_jax.host_rollout import train_ppo_host
 
     num_tasks = 10 if benchmark == "MT10" else 50
     config = gsl_config(p, num_tasks, seed)
-    env = make_env(benchmark, p, seed, env_seed=1 + seed % 2**30)
-    result = train_ppo_host(
-        env,
-        config.ppo,
-        config.network,
-        total_steps=steps,
-        seed=seed,
-        updates_per_chunk=p.updates_per_chunk,
-        run_dir=run,
-        progress=True,
-        tensorboard=False,
-    )
-    env.close()
+    spec = ppo_env_spec(benchmark, p, seed)
+    env = make_env(benchmark, p, seed, env_seed=spec["options"]["seed"])
+    try:
+        result = train_ppo_host(
+            env,
+            config.ppo,
+            config.network,
+            total_steps=steps,
+            seed=seed,
+            updates_per_chunk=p.updates_per_chunk,
+            run_dir=run,
+            progress=True,
+            tensorboard=False,
+            resume=resume,
+            env_spec=spec,
+        )
+    finally:
+        env.close()
     params = jax.tree.map(lambda x: x[0], result.state.params)
     return result.network, params, int(result.history[-1]["total_steps"])
 
@@ -232,9 +251,11 @@ def run_experiment(run_dir: Path, settings: dict[str, Any], resume: bool) -> dic
         else:
             gsl_eval = run_dir / f"gsl_seed{seed}" / "eval.json"
             steps = json.loads(gsl_eval.read_text())["env_steps"] if gsl_eval.exists() else p.steps
-            if run.exists():  # an unfinished PPO run has no checkpoint: start it again
+            if run.exists() and not (run / MANIFEST).exists():
+                # written before PPO runs checkpointed: nothing to resume, start it again
                 shutil.rmtree(run)
-            network, params, used = run_ppo_arm(benchmark, p, seed, run, steps)
+            resumed = resume and run.exists()
+            network, params, used = run_ppo_arm(benchmark, p, seed, run, steps, resumed)
         record = {"method": method, "seed": seed, "env_steps": used}
         record["train_seconds"] = time.time() - start
         record.update(evaluate_run(benchmark, p, seed, network, params))

@@ -4,6 +4,7 @@
                   [--family pole] [--num-seeds 4] [--ppo.lr-schedule cosine] [...]
     gsl-jax train [--env forkmaze] [--run-dir runs/gsl] [--gsl.num-specialists 4] [...]
     gsl-jax train --method ppo [--total-steps N] [--gsl.ppo.learning-rate 5e-4] [...]
+    gsl-jax train --backend envpool --env coinrun --gsl.num-train-variations 200 [...]
     gsl-jax train --resume RUN_DIR
     gsl-jax eval  RUN_DIR [--episodes 8] [--heldout 0]
     gsl-jax report RUN_DIR [--no-gif]     (a benchmarks/procgen_gsl.py run directory)
@@ -148,6 +149,9 @@ class TrainCommand:
     env: str = "forkmaze"
     """Environment: forkmaze, any gymnax id (e.g. CartPole-v1, Breakout-MinAtar; standard
     parameters unless --family) or a Procgen game (maze, heist, bigfish, coinrun)."""
+    backend: Literal["jax", "envpool"] = "jax"
+    """jax (the JAX envs above) or envpool: the real Procgen game --env (any of the 16) on
+    host envs through EnvPool (pixels; the [procgen] extra), levels 0 .. num-train-variations-1."""
     family: str | None = None
     """gymnax only: a registered variation family (e.g. pole for CartPole-v1)."""
     distribution_mode: str | None = None
@@ -207,6 +211,26 @@ def _env_options(cmd: TrainCommand) -> dict:
     return options
 
 
+def _train_env_spec(cmd: TrainCommand, config) -> dict:
+    """The env spec of a fresh ``train`` command (``ValueError`` naming a bad option)."""
+    from gsl_jax.envs.registry import env_spec
+
+    if cmd.backend == "jax":
+        return env_spec(cmd.env, **_env_options(cmd))
+    from gsl_jax.envs.envpool import GAME_MODES, envpool_spec
+
+    if cmd.env not in GAME_MODES:
+        raise ValueError(f"env: --backend envpool runs the Procgen games {sorted(GAME_MODES)}")
+    if cmd.obs_mode not in (None, "pixels"):
+        raise ValueError("obs_mode: the real games (--backend envpool) have pixels only")
+    if cmd.family is not None:
+        raise ValueError("family: gymnax only; not with --backend envpool")
+    if config.num_train_variations is None:
+        raise ValueError("gsl.num_train_variations: set the levels to train on (e.g. 200)")
+    levels = range(config.num_train_variations)
+    return envpool_spec(cmd.env, cmd.distribution_mode or "easy", config.ppo.num_envs, levels)
+
+
 def gsl_budget(config: GSLConfig) -> int:
     """The env-steps GSL's training phases are given: ``--method ppo``'s default budget."""
     budget = config.plateau.max_steps + config.phase2_steps + config.low_finetune_steps
@@ -230,9 +254,9 @@ def ppo_run_config(cmd: TrainCommand):
 
 def run_train(cmd: TrainCommand) -> dict:
     """Run the ``train`` subcommand; returns the result summary."""
-    from gsl_jax.envs.registry import env_spec, make_env
+    from gsl_jax.envs.registry import env_spec
     from gsl_jax.gsl import GSLConfig, result_summary, run_gsl
-    from gsl_jax.run_layout import load_run, read_json
+    from gsl_jax.run_layout import env_from_spec, load_run, read_json
     from gsl_jax.training import PPORunConfig, run_ppo
 
     if cmd.checkpoint_every <= 0:
@@ -246,7 +270,7 @@ def run_train(cmd: TrainCommand) -> dict:
             f"{cmd.run_dir} points elsewhere (drop it, or start a fresh run there)"
         )
     run_dir = cmd.run_dir or Path("runs/gsl")
-    method, name, options = cmd.method, cmd.env, _env_options(cmd)
+    method, spec = cmd.method, None
     config = ppo_run_config(cmd) if method == "ppo" else cmd.gsl
     if cmd.resume is not None:
         run_dir = cmd.resume
@@ -255,15 +279,14 @@ def run_train(cmd: TrainCommand) -> dict:
             raise ValueError(f"resume: {run_dir} holds a {saved['method']} run, not a ppo run")
         given = (cmd.gsl, cmd.env, cmd.total_steps)
         untouched = given == (TrainCommand.gsl, TrainCommand.env, TrainCommand.total_steps)
-        if untouched and not options:  # no options given: continue with the saved ones
+        if untouched and not _env_options(cmd):  # no options given: continue with the saved
             method, spec = saved["method"], saved.get("env_spec") or {}
+            if spec.get("backend", "jax") == "jax":  # refill defaults: a changed one is refused
+                spec = env_spec(spec["name"], **spec.get("options", {}))
             klass = PPORunConfig if method == "ppo" else GSLConfig
-            config, name, options = (
-                klass.from_dict(saved["config"]),
-                spec["name"],
-                spec.get("options", {}),
-            )
-    env = make_env(name, **options)
+            config = klass.from_dict(saved["config"])
+    spec = spec or _train_env_spec(cmd, config)
+    env = env_from_spec(spec)  # a JAX env, or an EnvPool template (host envs: gsl_jax.host)
     resumed = " (resume)" if cmd.resume else ""
     print(f"gsl-jax train: {env.name}, method {method}, run_dir {run_dir}{resumed}")
     common = dict(
@@ -271,7 +294,7 @@ def run_train(cmd: TrainCommand) -> dict:
         resume=cmd.resume is not None,
         checkpoint_every=cmd.checkpoint_every,
         progress=cmd.progress,
-        env_spec=env_spec(name, **options),
+        env_spec=spec,
         max_value_loss=cmd.max_value_loss,
     )
     if method == "ppo":
@@ -291,8 +314,10 @@ def run_eval(cmd: EvalCommand) -> dict:
     """Run the ``eval`` subcommand; returns what it writes to ``eval.json``."""
     import numpy as np
 
+    from gsl_jax.envs.core import Environment
     from gsl_jax.evaluation import evaluate_variations
     from gsl_jax.gsl import load_generalist
+    from gsl_jax.host import evaluate_host
 
     out = cmd.out or cmd.run_dir / "eval.json"
     if out.exists():
@@ -304,6 +329,11 @@ def run_eval(cmd: EvalCommand) -> dict:
     if cmd.heldout < 0:
         raise ValueError(f"heldout: must be >= 0, got {cmd.heldout}")
     env, config, params, network, phase, path = load_generalist(cmd.run_dir)
+    evaluate = evaluate_variations
+    if not isinstance(env, Environment):  # a host env (EnvPool): pinned host envs per level
+        if cmd.greedy:
+            raise ValueError("greedy: a host env's evaluation samples its actions")
+        evaluate = lambda *args, episodes, seed, greedy: evaluate_host(*args, episodes, seed)  # noqa: E731
     print(f"gsl-jax eval: checkpoint {path} (phase {phase})")
     n_train = config.train_variations(env)
     if n_train + cmd.heldout > env.num_variations:
@@ -321,7 +351,7 @@ def run_eval(cmd: EvalCommand) -> dict:
     if cmd.heldout:
         splits["heldout"] = np.arange(n_train, n_train + cmd.heldout)
     for split, ids in splits.items():
-        scores = evaluate_variations(
+        scores = evaluate(
             env, network, params, ids, episodes=cmd.episodes, seed=config.seed, greedy=cmd.greedy
         )
         returns, success = scores.mean_return(), scores.success_rate()
@@ -381,7 +411,7 @@ def main(argv: list[str] | None = None) -> None:
             "gsl-jax: interrupted (SIGINT); checkpoints already written are complete: "
             "continue with `gsl-jax train --resume RUN_DIR`"
         ) from None
-    except (ValueError, FileExistsError, FileNotFoundError) as err:
+    except (ValueError, FileExistsError, FileNotFoundError, ImportError) as err:
         raise SystemExit(f"gsl-jax: error: {err}") from None
     except OSError as err:  # read-only or full disk, a path that is a file, ...
         where = f"{err.filename}: " if err.filename else ""

@@ -48,6 +48,7 @@ from gsl_jax.phases import (
 from gsl_jax.ppo import LearnerState
 from gsl_jax.run_layout import (
     check_env_spec,
+    env_from_spec,
     load_run,
     open_run,
     run_spec,
@@ -119,8 +120,6 @@ def load_generalist(run_dir: str | Path, env: Environment | None = None):
     :class:`GSLConfig` or a :class:`~gsl_jax.training.PPORunConfig`. ``env`` defaults to the one
     rebuilt from the saved env spec.
     """
-    from gsl_jax.envs.registry import make_env
-
     saved = load_run(run_dir)
     if saved["method"] == "ppo":
         from gsl_jax.training import load_ppo_generalist
@@ -130,9 +129,9 @@ def load_generalist(run_dir: str | Path, env: Environment | None = None):
     if env is None:
         if not spec:
             raise ValueError(f"run_dir: {run_dir} saved no env spec; pass the env")
-        env = make_env(spec["name"], **spec.get("options", {}))
+        env = env_from_spec(spec)  # an EnvPool spec rebuilds a host env template
     path = newest_checkpoint(run_dir, spec)
-    build = RunBuilder(env, config)
+    build = make_run_builder(env, config)
     prog, arrays = build.restore(path, build.fresh_generalist())
     return env, config, first(arrays["generalist"]).params, build.net, prog.phase, path
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -44,7 +44,6 @@ import numpy as np
 from gsl_jax.demos import DemoBuffer
 from gsl_jax.distributions import action_noise, distribution_for, sample_with_noise
 from gsl_jax.envs.core import Box, EpisodeStats, Space, VariationSet, VecEnvState
-from gsl_jax.loop import chunk_budget
 from gsl_jax.networks import ActorCritic, NetworkConfig, make_network
 from gsl_jax.normalization import RewardNormState, normalize_reward
 from gsl_jax.population import vmap_population
@@ -56,7 +55,7 @@ from gsl_jax.ppo import (
     make_learn,
     make_optimizer,
 )
-from gsl_jax.training import TrainResult, budget_plan, run_population
+from gsl_jax.training import PPORunConfig, TrainResult
 
 Metrics = dict[str, jax.Array]
 
@@ -326,6 +325,11 @@ def train_ppo_host(
     tensorboard: bool = True,
     dapg: DAPGConfig | None = None,
     demos: DemoBuffer | None = None,
+    resume: bool = False,
+    checkpoint_every: int = 10,
+    env_spec: dict[str, Any] | None = None,
+    log: Callable[[str], None] = print,
+    on_record: Callable[[dict[str, Any]], None] | None = None,
 ) -> TrainResult:
     """Train PPO on host envs for ``total_steps`` env-steps per population member.
 
@@ -336,41 +340,53 @@ def train_ppo_host(
         total_steps: env-steps per member: ``total_steps // ppo.batch_size`` updates.
         seed: PRNG seed of the learners (the envs carry their own seeds).
         updates_per_chunk: updates between two log records.
-        run_dir: where to write ``metrics.jsonl`` and TensorBoard events (``None``: nowhere).
+        run_dir: a PPO run directory with checkpoints every ``checkpoint_every`` chunks
+            (:mod:`gsl_jax.host.ppo_run`); ``None``: everything in memory.
         progress: draw a progress bar.
         tensorboard: write TensorBoard events when ``run_dir`` is set.
         dapg, demos: add the DAPG term on ``demos`` (both or neither).
+        resume: continue the run in ``run_dir`` from its newest complete checkpoint (same
+            settings and ``env_spec``). ``envs`` must be built with the interrupted run's
+            seeds: they are reset (:func:`gsl_jax.host.ppo_run.reattach`).
+        env_spec: how to rebuild the envs (saved with the run; a resume on another is refused).
+        log, on_record: receive the resume lines and each chunk's record.
 
     Returns a :class:`~gsl_jax.training.TrainResult` like :func:`gsl_jax.training.train_ppo`'s,
     with ``vec_env`` set to ``envs`` as given.
     """
+    from gsl_jax.host.ppo_run import run_host_ppo
+
     if total_steps <= 0:
         raise ValueError(f"total_steps: must be positive, got {total_steps}")
     if updates_per_chunk <= 0:
         raise ValueError(f"updates_per_chunk: must be positive, got {updates_per_chunk}")
     if (demos is None) != (dapg is None):
         raise ValueError("demos: pass a DemoBuffer exactly when dapg is set")
-    budget = chunk_budget(total_steps, ppo.batch_size, updates_per_chunk)
-    ppo = ppo.with_lr_horizon(budget.num_updates)
+    config = PPORunConfig(ppo, network, total_steps, None, updates_per_chunk, seed)
     env_list = [envs] if hasattr(envs, "num_envs") else list(envs)
     if not env_list:
         raise ValueError("envs: at least one host env is needed")
     first = env_list[0]
     net = make_network(network, first.action_space, first.observation_space.shape)
-    driver = HostPPO(env_list, net, ppo, dapg)
-
-    state = driver.init(jax.random.key(seed))
-    plan = budget_plan("population", ppo.batch_size, budget, updates_per_chunk)
-    state, history = run_population(
-        lambda s: driver.run(s, updates_per_chunk, demos),
-        state,
-        plan,
-        run_dir,
-        progress,
-        tensorboard,
-        lambda s: driver.run(s, budget.last_updates, demos),
+    driver = HostPPO(env_list, net, config.resolved_ppo(), dapg)
+    result = run_host_ppo(
+        driver,
+        lambda: driver.init(jax.random.key(seed)),
+        config,
+        getattr(first, "name", type(first).__name__),
+        run_dir=run_dir,
+        resume=resume,
+        checkpoint_every=checkpoint_every,
+        progress=progress,
+        tensorboard=tensorboard,
+        log=log,
+        on_record=on_record,
+        env_spec=env_spec,
+        label="population",
+        demos=demos,
     )
-    return TrainResult.of(state, history, net, envs)
+    result.vec_env = envs
+    return result
 
 
 def train_ppo_envpool(

@@ -32,6 +32,7 @@ from gsl_jax.rundir import MANIFEST, RunDirectory, RunDirError, spec_differences
 __all__ = [
     "RunDirError",
     "check_env_spec",
+    "env_from_spec",
     "load_run",
     "open_run",
     "read_json",
@@ -138,6 +139,28 @@ def _spec_args(saved: dict[str, Any]) -> dict[str, Any]:
         "env_spec": saved.get("env_spec"),
         "config": saved["config"],
     }
+
+
+def env_from_spec(spec: dict[str, Any]) -> Any:
+    """The env a run's ``env_spec`` describes: by its ``backend``, ``"jax"`` (or none:
+    :func:`gsl_jax.envs.registry.make_env`), ``"envpool"`` (a host env template,
+    :meth:`gsl_jax.envs.envpool.EnvPoolProcgen.from_spec`) or ``"metaworld"``
+    (:class:`gsl_jax.envs.metaworld.MetaWorldVecEnv`, ``name`` the benchmark); ``ValueError``
+    naming ``env_spec.backend`` for another."""
+    backend, options = spec.get("backend", "jax"), spec.get("options", {})
+    if backend == "envpool":
+        from gsl_jax.envs.envpool import EnvPoolProcgen
+
+        return EnvPoolProcgen.from_spec(spec)
+    if backend == "metaworld":
+        from gsl_jax.envs.metaworld import MetaWorldVecEnv
+
+        return MetaWorldVecEnv(spec["name"], **options)
+    if backend != "jax":
+        raise ValueError(f"env_spec.backend: unknown backend {backend!r} (jax, envpool, metaworld)")
+    from gsl_jax.envs.registry import make_env
+
+    return make_env(spec["name"], **options)
 
 
 def check_env_spec(path: Path, meta: dict[str, Any], env_spec: dict[str, Any] | None) -> None:

@@ -47,6 +47,7 @@ from gsl_jax.population import init_population, make_chunk, place_population, po
 from gsl_jax.ppo import LearnerState, PPOConfig
 from gsl_jax.run_layout import (
     check_env_spec,
+    env_from_spec,
     load_run,
     open_run,
     run_spec,
@@ -246,18 +247,19 @@ def run_ppo(
     shard: bool = True,
     max_value_loss: float = MAX_VALUE_LOSS,
 ) -> TrainResult:
-    """Train a PPO generalist on ``env`` into ``run_dir`` (module docstring).
+    """Train a PPO generalist on ``env`` into ``run_dir`` (module docstring); a host env
+    template (EnvPool) trains through :mod:`gsl_jax.host.ppo_run` (envs re-seeded on resume).
 
     Args mirror :func:`gsl_jax.gsl.run_gsl`'s: ``resume`` continues the run in ``run_dir`` from
     its last complete checkpoint (the config must equal the saved one; a finished run returns at
     once), ``checkpoint_every`` chunks between checkpoints, ``env_spec`` how to rebuild ``env``,
     ``max_value_loss`` the runaway-divergence guard's limit.
     """
-    if not isinstance(env, Environment):  # a host env (EnvPool): nothing written yet
-        raise ValueError(
-            f"env: run_ppo needs a JAX Environment, got the host env {type(env).__name__}; "
-            "use gsl_jax.host_rollout.train_ppo_host"
-        )
+    if not isinstance(env, Environment):  # a host env template (EnvPool): gsl_jax.host
+        from gsl_jax.host.ppo_run import run_ppo_on_host
+
+        args = (run_dir, resume, checkpoint_every, progress, log, on_record, env_spec)
+        return run_ppo_on_host(env, config, *args, max_value_loss=max_value_loss)
     config.train_variations(env)
     run = open_run(run_dir, resume, "ppo", run_spec("ppo", env.name, env_spec, config.to_dict()))
     net, vec_env, state = _generalist_init(env, config)
@@ -316,7 +318,6 @@ def _ppo_progress(path: Path, meta: dict[str, Any]) -> PPOProgress:
 def load_ppo_generalist(run_dir: str | Path, env: Environment | None = None):
     """``(env, config, params, network, phase, path)`` of the newest checkpoint of a
     :func:`run_ppo` run, as :func:`gsl_jax.gsl.load_generalist` returns them."""
-    from gsl_jax.envs.registry import make_env
     from gsl_jax.gsl import newest_checkpoint
 
     saved = load_run(run_dir)
@@ -328,9 +329,15 @@ def load_ppo_generalist(run_dir: str | Path, env: Environment | None = None):
     if env is None:
         if not spec:
             raise ValueError(f"run_dir: {run_dir} saved no env spec; pass the env")
-        env = make_env(spec["name"], **spec.get("options", {}))
+        env = env_from_spec(spec)
     path = newest_checkpoint(run_dir, spec)
-    net, _, like = _generalist_init(env, config)
+    if isinstance(env, Environment):
+        net, _, like = _generalist_init(env, config)
+    else:  # a host env: a learner on a fresh env batch is the template
+        from gsl_jax.host.ppo_run import host_generalist
+
+        driver, init = host_generalist(env, config)
+        net, like = driver.network, init()
     arrays, meta = restore_checkpoint(path, {"generalist": like})
     phase = _ppo_progress(path, meta).phase
     params = jax.tree.map(lambda x: x[0], arrays["generalist"].params)

@@ -4,6 +4,7 @@ Needs EnvPool and, on Linux, the Qt 5 runtime; the whole module is skipped other
 commands that enable it (``pip install "gsl-jax[procgen]"``, ``apt-get install -y libqt5gui5``).
 """
 
+import json
 import sys
 
 import jax
@@ -13,6 +14,7 @@ import pytest
 
 from gsl_jax.envs.envpool import (
     EnvPoolProcgen,
+    envpool_spec,
     envpool_unavailable_reason,
     level_runs,
     share_envs,
@@ -22,9 +24,10 @@ _REASON = envpool_unavailable_reason()
 if _REASON is not None:
     pytest.skip(f"EnvPool's Procgen is unavailable: {_REASON}", allow_module_level=True)
 
+from gsl_jax.checkpoint import checkpoint_folders, read_meta  # noqa: E402
 from gsl_jax.envs.core import VariationSet, VecEnv  # noqa: E402
 from gsl_jax.envs.gymnax import GymnaxEnv  # noqa: E402
-from gsl_jax.host_rollout import HostPPO, train_ppo_envpool  # noqa: E402
+from gsl_jax.host_rollout import HostPPO, train_ppo_envpool, train_ppo_host  # noqa: E402
 from gsl_jax.networks import NetworkConfig, make_network  # noqa: E402
 from gsl_jax.ppo import PPOConfig, init_learner, make_update  # noqa: E402
 
@@ -182,6 +185,88 @@ def test_host_ppo_trains_a_population_on_the_real_maze():
         trained = jax.tree.map(lambda x, p=p: x[p], state.params)
         moved = jax.tree.map(lambda a, b: float(jnp.abs(a - b).max()), initial, trained)
         assert max(jax.tree.leaves(moved)) > 1e-4, p
+
+
+def test_env_specs_round_trip_and_name_a_bad_field():
+    spec = envpool_spec("maze", "hard", num_envs=6, levels=[3, 7, 8, 9, 20], seed=11)
+    assert spec["options"]["levels"] == [[3, 1], [7, 3], [20, 1]]  # runs of consecutive seeds
+    env = EnvPoolProcgen.from_spec(spec)
+    assert env.levels.tolist() == [3, 7, 8, 9, 20] and (env.num_envs, env.seed) == (6, 11)
+    assert env.spec() == spec and env.name == "maze-hard"
+    # The specs the Procgen experiment saved hold the mode only: the rest are the defaults.
+    old = EnvPoolProcgen.from_spec({"name": "maze", "backend": "envpool", "options": {}})
+    assert old.levels is None and old.num_envs == 64
+    for bad, field in [
+        ({**spec, "backend": "jax"}, "env_spec"),
+        ({**spec, "options": {"levels": [[0, 2]], "colour": 1}}, "env_spec.options.colour"),
+        ({**spec, "options": {"levels": [5]}}, "env_spec.options.levels"),
+        ({**spec, "options": {"levels": [[-1, 2]]}}, "env_spec.options.levels"),
+        ({**spec, "options": {"levels": [[5, 2**31]]}}, "env_spec.options.levels"),  # not listed
+        ({**spec, "name": "pong"}, "game"),
+    ]:
+        with pytest.raises(ValueError, match=f"^{field}:"):
+            EnvPoolProcgen.from_spec(bad)
+
+
+class _Stop(Exception):
+    """Stands for a kill: raised from a record callback, before that chunk's checkpoint."""
+
+
+def test_an_interrupted_host_ppo_run_resumes_from_its_checkpoint(tmp_path):
+    """Stopped in its second chunk (checkpoint 1 written, checkpoint 2 not), a train_ppo_host
+    run resumes from checkpoint 1 on envs rebuilt from its spec: the counters, step counts and
+    records continue where the checkpoint stood (the returns need not be the same: the envs are
+    re-seeded)."""
+    config = PPOConfig(num_envs=4, num_steps=16, num_minibatches=2, update_epochs=1)
+    spec = envpool_spec("maze", num_envs=4, levels=range(5), seed=3)
+    run_dir = tmp_path / "run"
+
+    def train(resume, on_record=None, spec=spec):
+        return train_ppo_host(
+            EnvPoolProcgen.from_spec(spec),
+            config,
+            NetworkConfig(kind="mlp", hidden=(8,)),
+            total_steps=3 * config.batch_size,
+            updates_per_chunk=1,
+            run_dir=run_dir,
+            progress=False,
+            tensorboard=False,
+            resume=resume,
+            checkpoint_every=1,
+            env_spec=spec,
+            log=lambda m: None,
+            on_record=on_record,
+        )
+
+    seen = []
+
+    def stop_in_second_chunk(record):
+        seen.append(record)
+        if len(seen) == 2:
+            raise _Stop
+
+    with pytest.raises(_Stop):
+        train(False, stop_in_second_chunk)
+    assert [p.name for p in checkpoint_folders(run_dir / "checkpoints")] == ["000001"]
+    other = envpool_spec("maze", num_envs=4, levels=range(5), seed=4)
+    with pytest.raises(ValueError, match="env_spec.options.seed: differs"):
+        train(True, spec=other)  # refused before anything is compiled or written
+    result = train(True)
+    history = result.history
+    assert [h["total_steps"] for h in history] == [64, 128, 192]
+    kept = {k: v for k, v in history[0].items() if k != "step"}
+    assert json.dumps(kept, sort_keys=True) == json.dumps(seen[0], sort_keys=True)  # NaN too
+    assert int(result.state.updates[0]) == 3  # two more updates after the restored one
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["total_steps"] for line in lines] == [64, 128, 192]
+    final = checkpoint_folders(run_dir / "checkpoints")
+    assert [p.name for p in final] == ["000001", "000002", "000003", "000004"]
+    progress = read_meta(final[-1])["progress"]
+    assert (progress["phase"], progress["chunk"], progress["total_steps"]) == ("done", 3, 192)
+    assert json.loads((run_dir / "result.json").read_text())["total_steps"] == 192
+    # Resuming the finished run returns its records at once, training nothing.
+    again = train(True, on_record=lambda r: pytest.fail("a finished run trained again"))
+    assert [h["total_steps"] for h in again.history] == [64, 128, 192]
 
 
 class _ReplayedHostEnv:

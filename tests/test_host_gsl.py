@@ -20,8 +20,8 @@ if _REASON is not None:
     pytest.skip(f"EnvPool's Procgen is unavailable: {_REASON}", allow_module_level=True)
 
 from gsl_jax.checkpoint import checkpoint_folders, read_meta  # noqa: E402
-from gsl_jax.envs.envpool import EnvPoolProcgen  # noqa: E402
-from gsl_jax.gsl import GSLConfig, run_gsl  # noqa: E402
+from gsl_jax.envs.envpool import EnvPoolProcgen, envpool_spec  # noqa: E402
+from gsl_jax.gsl import GSLConfig, load_generalist, run_gsl  # noqa: E402
 from gsl_jax.host import HostRunBuilder, env_seed, evaluate_host  # noqa: E402
 from gsl_jax.networks import NetworkConfig  # noqa: E402
 from gsl_jax.phases import PHASE2, SPECIALISTS  # noqa: E402
@@ -47,8 +47,11 @@ CONFIG = GSLConfig(
 )
 
 
+SPEC = envpool_spec("leaper", "easy", num_envs=4, levels=range(4), seed=0)
+
+
 def template():
-    return EnvPoolProcgen("leaper", "easy", num_envs=4, levels=range(4), seed=0)
+    return EnvPoolProcgen.from_spec(SPEC)
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +65,7 @@ def full_run(tmp_path_factory):
         checkpoint_every=1,
         log=lambda m: None,
         on_record=records.append,
+        env_spec=SPEC,
     )
     return run_dir, result, records
 
@@ -149,6 +153,7 @@ def test_an_interrupted_run_resumes_from_its_last_checkpoint(full_run, tmp_path)
         checkpoint_every=1,
         log=lambda m: None,
         on_record=records.append,
+        env_spec=SPEC,
     )
     assert result.resumed_from == str(last)
     # It continued where the checkpoint stood: the specialists' last two chunks, then phase II.
@@ -160,6 +165,78 @@ def test_an_interrupted_run_resumes_from_its_last_checkpoint(full_run, tmp_path)
     assert result.subsets[0].tolist() == full.subsets[0].tolist()
     final = read_meta(checkpoint_folders(run_dir / "checkpoints")[-1])["progress"]
     assert final["phase"] == "done" and (run_dir / "result.json").exists()
+
+
+def test_load_generalist_rebuilds_the_envpool_env_from_the_saved_spec(full_run):
+    run_dir, result, _ = full_run
+    env, config, params, _, phase, _ = load_generalist(run_dir)
+    assert isinstance(env, EnvPoolProcgen) and env.spec() == SPEC and phase == "done"
+    assert config == CONFIG
+    saved = jax.tree.leaves(jax.tree.map(lambda x: x[0], result.generalist.params))
+    for a, b in zip(saved, jax.tree.leaves(params), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+#: ``gsl-jax train`` options of a tiny run on 4 leaper levels (the settings of CONFIG).
+TINY_CLI = [
+    "--env", "leaper", "--backend", "envpool",
+    "--gsl.num-train-variations", "4",
+    "--gsl.ppo.num-envs", "4",
+    "--gsl.ppo.num-steps", "16",
+    "--gsl.ppo.num-minibatches", "2",
+    "--gsl.ppo.update-epochs", "1",
+    "--gsl.network.kind", "mlp",
+    "--gsl.network.hidden", "8",
+    "--gsl.updates-per-chunk", "1",
+    "--checkpoint-every", "1",
+    "--no-progress",
+]  # fmt: skip
+
+
+def test_cli_trains_ppo_on_envpool_then_evaluates_and_resumes_it(tmp_path, capsys):
+    from gsl_jax.cli import main
+
+    run_dir = tmp_path / "ppo"
+    main(["train", "--method", "ppo", "--total-steps", "128", "--run-dir", str(run_dir), *TINY_CLI])
+    assert "gsl-jax train: leaper-easy, method ppo" in capsys.readouterr().out
+    saved = json.loads((run_dir / "config.json").read_text())
+    assert saved["env_spec"] == envpool_spec("leaper", "easy", 4, range(4), 0)
+    assert json.loads((run_dir / "result.json").read_text())["total_steps"] == 128
+    env, _, params, _, phase, _ = load_generalist(run_dir)  # rebuilt from the saved spec
+    assert isinstance(env, EnvPoolProcgen) and env.levels.tolist() == [0, 1, 2, 3]
+    assert phase == "done" and jax.tree.leaves(params)[0].ndim == 1  # no population axis
+    main(["eval", str(run_dir), "--episodes", "1"])  # host evaluation on pinned levels
+    report = json.loads((run_dir / "eval.json").read_text())
+    assert sorted(report["train"]["per_variation"]) == ["0", "1", "2", "3"]
+    main(["train", "--resume", str(run_dir)])  # finished: the saved result, unchanged
+    assert "(resume)" in capsys.readouterr().out
+    assert len(checkpoint_folders(run_dir / "checkpoints")) == 3  # chunks 1, 2 and "done"
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--env", "CartPole-v1"], "env: --backend envpool runs the Procgen games"),
+        (["--obs-mode", "symbolic"], "obs_mode: the real games"),
+        (["--family", "pole"], "family: gymnax only"),
+        (["--gsl.num-train-variations", str(2**31)], "env_spec.options.levels: expected"),
+        (["--missing-envpool"], r"pip install \"gsl-jax\[procgen\]\""),
+        (["--gsl.num-train-variations", "None"], "gsl.num_train_variations: set the levels"),
+        # GSL's host check: one specialist on all of E_low's 4 levels needs 4 envs
+        (["--gsl.num-specialists", "1", "--gsl.ppo.num-envs", "2"], "gsl.ppo.num_envs: 2 envs"),
+    ],
+)
+def test_cli_envpool_bad_input_fails_before_anything_is_written(
+    tmp_path, monkeypatch, args, message
+):
+    from gsl_jax.cli import main
+
+    if args == ["--missing-envpool"]:
+        monkeypatch.setitem(sys.modules, "envpool", None)  # `import envpool` now fails
+        args = []
+    with pytest.raises(SystemExit, match=message):
+        main(["train", "--run-dir", str(tmp_path / "run"), *TINY_CLI, *args])
+    assert not (tmp_path / "run").exists()
 
 
 def test_host_evaluation_scores_each_level_on_pinned_envs():
@@ -198,8 +275,9 @@ def test_jax_only_entry_points_refuse_a_host_env(tmp_path):
     from gsl_jax.training import PPORunConfig, run_ppo
 
     env = template()
-    with pytest.raises(ValueError, match="run_ppo needs a JAX Environment.*train_ppo_host"):
-        run_ppo(env, PPORunConfig(num_train_variations=4), run_dir=tmp_path / "ppo")
+    # run_ppo takes a host env template (gsl_jax.host.ppo_run), but checks it first
+    with pytest.raises(ValueError, match="num_train_variations: leaper-easy has 2,147,483,647"):
+        run_ppo(env, PPORunConfig(), run_dir=tmp_path / "ppo")
     with pytest.raises(ValueError, match="RunBuilder needs a JAX Environment"):
         RunBuilder(env, CONFIG)
     with pytest.raises(ValueError, match="evaluate_variations needs a JAX Environment"):

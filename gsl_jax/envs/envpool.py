@@ -126,6 +126,42 @@ def share_envs(sizes: Sequence[int], num_envs: int) -> list[int]:
     return (counts + 1).tolist()
 
 
+def envpool_spec(
+    game: str,
+    distribution_mode: str = "easy",
+    num_envs: int = 64,
+    levels: Sequence[int] | None = None,
+    seed: int = 0,
+    num_threads: int = 0,
+    pinned: bool = False,
+) -> dict[str, Any]:
+    """The env spec (a run's ``env_spec``, JSON-ready) of ``EnvPoolProcgen(game, ...)`` with
+    these arguments, without building it: ``{"name": game, "backend": "envpool", "options":
+    {...}}`` with every argument, ``levels`` as ``[start_level, num_levels]`` runs of
+    consecutive seeds (:func:`level_runs`; ``None``: the full distribution).
+    :meth:`EnvPoolProcgen.from_spec` rebuilds the env."""
+    runs = None if levels is None else []  # [] (no level) is refused when rebuilt
+    if isinstance(levels, range) and levels.step == 1 and len(levels):
+        runs = [[levels.start, len(levels)]]  # without listing a (maybe huge) range
+    elif levels is not None and len(levels):
+        runs = [list(r) for r in level_runs(sorted(levels))]
+    options = {
+        "distribution_mode": distribution_mode,
+        "num_envs": int(num_envs),
+        "levels": runs,
+        "seed": int(seed),
+        "num_threads": int(num_threads),
+        "pinned": bool(pinned),
+    }
+    return {"name": game, "backend": "envpool", "options": options}
+
+
+def _is_run(run: Any) -> bool:
+    """Whether ``run`` is a valid ``[start_level, num_levels]`` pair of a spec."""
+    ints = isinstance(run, list) and len(run) == 2 and all(type(x) is int for x in run)
+    return ints and 0 <= run[0] and 1 <= run[1] and run[0] + run[1] <= MAX_LEVEL
+
+
 class EnvPoolProcgen:
     """``num_envs`` real Procgen games of one kind, stepped on the host with auto-reset.
 
@@ -181,7 +217,7 @@ class EnvPoolProcgen:
         if not isinstance(seed, int | np.integer) or not 0 <= seed < MAX_LEVEL - num_envs:
             raise ValueError(f"seed: must be an integer in [0, 2**31 - 1 - num_envs), got {seed!r}")
         self.game, self.distribution_mode = game, distribution_mode
-        self.num_envs = int(num_envs)
+        self.num_envs, self.seed = int(num_envs), int(seed)
         self.levels = None if levels is None else self._check_levels(levels)
         if pinned and self.levels is None:
             raise ValueError("pinned: needs a finite list of levels")
@@ -264,6 +300,44 @@ class EnvPoolProcgen:
             num_threads=self.num_threads,
             pinned=pinned,
         )
+
+    def spec(self) -> dict[str, Any]:
+        """The JSON record that rebuilds this env (:func:`envpool_spec`, :meth:`from_spec`)."""
+        levels = None if self.levels is None else self.levels.tolist()
+        return envpool_spec(
+            self.game,
+            self.distribution_mode,
+            self.num_envs,
+            levels,
+            self.seed,
+            self.num_threads,
+            self.pinned,
+        )
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> EnvPoolProcgen:
+        """The env a :meth:`spec` record describes (options it leaves out take their defaults,
+        as in the specs of ``benchmarks/procgen_gsl.py`` runs, which hold the mode only).
+        ``ValueError`` naming the field of a malformed record, before EnvPool is imported."""
+        if not isinstance(spec, dict) or spec.get("backend") != "envpool":
+            raise ValueError(f"env_spec: not an EnvPool env spec (backend 'envpool'): {spec!r}")
+        options = spec.get("options", {})
+        if not isinstance(options, dict):
+            raise ValueError(f"env_spec.options: expected an object, got {options!r}")
+        known = ("distribution_mode", "num_envs", "levels", "seed", "num_threads", "pinned")
+        unknown = sorted(set(options) - set(known))
+        if unknown:
+            raise ValueError(f"env_spec.options.{unknown[0]}: not an option of EnvPoolProcgen")
+        options = dict(options)
+        runs = options.get("levels")
+        if runs is not None:
+            if not isinstance(runs, list) or not all(_is_run(r) for r in runs):
+                raise ValueError(
+                    "env_spec.options.levels: expected [start_level, num_levels] integer pairs "
+                    f"in [0, 2**31 - 1), got {runs!r}"
+                )
+            options["levels"] = [s + i for s, n in runs for i in range(n)]
+        return cls(spec.get("name"), **options)
 
     @property
     def level_seed(self) -> np.ndarray:
@@ -373,6 +447,7 @@ __all__ = [
     "GAME_MODES",
     "INSTALL_HINT",
     "EnvPoolProcgen",
+    "envpool_spec",
     "envpool_unavailable_reason",
     "level_runs",
     "share_envs",

@@ -49,7 +49,8 @@ optimiser state, PRNG keys, reward-normalisation state, update counters and the 
 are restored exactly; the host envs are rebuilt with the same seeds as at the run's start and
 reset, and the restored learners get their fresh first observations and zeroed running episode
 statistics. A resumed host run is therefore deterministic but not bit-identical to an
-uninterrupted one (its envs replay level draws from their seeds' start).
+uninterrupted one (its envs replay level draws from their seeds' start). Plain PPO on host envs
+checkpoints and resumes the same way (:mod:`gsl_jax.host.ppo_run`).
 """
 
 from gsl_jax.host.builder import HostRunBuilder, check_host_env, env_seed

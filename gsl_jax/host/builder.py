@@ -138,9 +138,11 @@ class HostRunBuilder(RunBuilder):
             )
         return self._drivers[(sets, dapg)]
 
-    def _attach(self, state: LearnerState) -> LearnerState:
+    def attach(self, state: LearnerState) -> LearnerState:
         """``state`` with the first observations of its (reset) env batches, zero running
-        episode statistics and discounted returns: what a restored learner continues from."""
+        episode statistics and discounted returns: what a restored learner continues from
+        (:meth:`restore` applies it; so does a PPO checkpoint's reader, e.g. the Procgen
+        experiment's baseline)."""
         sets = _level_sets(state)
         envs = self._envs.get(sets) or self._build_envs(sets)
         obs = np.stack([np.asarray(env.reset()) for env in envs])
@@ -182,7 +184,7 @@ class HostRunBuilder(RunBuilder):
         shared = source.replace(opt_state=opt_state, env=None, variations=None)
         stacked = jax.tree.map(lambda x: jnp.broadcast_to(x, (P, *x.shape)), shared)
         state = stacked.replace(variations=_stacked_sets(level_sets), rng=rng)
-        return self._attach(state)
+        return self.attach(state)
 
     def chunk(self, dapg: bool = False, specialists: bool = False):
         """``chunk(state [P], demos=None) -> (state, metrics [K, P])``: ``updates_per_chunk``
@@ -194,7 +196,7 @@ class HostRunBuilder(RunBuilder):
         def run(state: LearnerState, demos: Any = None):
             sets = _level_sets(state)
             if sets not in self._envs:  # a state restored outside restore(): fresh envs
-                state = self._attach(state)
+                state = self.attach(state)
             state, metrics = self._driver(sets, dapg).run(state, updates, demos)
             leaves = jax.device_get(jax.tree.leaves(state.params))  # one transfer, numpy
             bad = [sum(int(np.sum(~np.isfinite(x[p]))) for x in leaves) for p in range(len(sets))]
@@ -236,5 +238,5 @@ class HostRunBuilder(RunBuilder):
         prog, arrays = super().restore(path, generalist_like)
         for name in ("generalist", "worker"):
             if name in arrays:
-                arrays[name] = self._attach(arrays[name])
+                arrays[name] = self.attach(arrays[name])
         return prog, arrays

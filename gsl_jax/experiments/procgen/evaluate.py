@@ -53,7 +53,8 @@ class Context:
     def restore_ppo(self, path: Path):
         """``(state, meta)`` of a PPO checkpoint (``{"generalist": state}``)."""
         arrays, meta = restore_checkpoint(path, {"generalist": self.like})
-        return arrays["generalist"], meta
+        attach = getattr(self.build, "attach", None)  # host envs: re-seeded, first observations
+        return (attach or (lambda s: s))(arrays["generalist"]), meta
 
 
 def _split_scores(scores, n_train: int) -> dict[str, dict[str, list[float]]]:
