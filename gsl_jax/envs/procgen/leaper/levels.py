@@ -148,6 +148,58 @@ def move_traffic(state: LeaperState, width: int) -> LeaperState:
     return state.replace(lane_x=x, lane_alive=state.lane_alive & ~gone)
 
 
+def prestart_traffic(
+    kind: jax.Array, speed: jax.Array, u_spawn: jax.Array, u_look: jax.Array, slots: int
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """The traffic after ``P`` pre-start steps of :func:`spawn` then :func:`move_traffic` from
+    empty lanes (leaper.cpp's loop before the agent's first step): ``(lane_x float32 [W, K],
+    lane_alive bool [W, K], lane_look int32 [W, K])``, ``K = slots``. Bit for bit the entities
+    that loop leaves, though the slots may be ordered differently, which nothing observes (the
+    frames, the rules and the compact view treat a lane's slots as a set).
+
+    ``u_spawn``, ``u_look``: float32 ``[P, W]`` the draws :func:`spawn` gets at each step.
+
+    Why this is exact and cheap: every entity of a lane enters at the same ``x`` and moves by
+    the same float32 ``+ v`` each step, so ``n`` steps after its birth it is at the lane's
+    ``n``-th partial sum ``acc[n]``, and ``|acc[n] - entry|`` never decreases with ``n``. So
+    only a lane's newest entity can block a spawn (the agent, on the grass row below the lanes,
+    never does), an entity born at step ``t`` ends at ``acc[P - t]``, and it is alive at the
+    end exactly when that position is inside the world. The scan carries the newest entity's
+    ``x`` and each slot's birth step instead of moving and testing every slot every step.
+    """
+    width = kind.shape[0]
+    is_car, is_log = kind == ROAD, kind == WATER
+    rx, _ = row_boxes(kind)
+    off = jnp.where(is_car, CAR_ENTRY_X, LOG_R)
+    new_x = jnp.where(speed > 0, -off, width + off).astype(jnp.float32)  # [W], as spawn's
+    prob = jnp.abs(speed) / jnp.where(is_car, CAR_SPAWN_DIV, LOG_SPAWN_DIV)
+    want = (is_car | is_log)[None, :] & (u_spawn < prob)  # [P, W]
+
+    steps = jnp.arange(u_spawn.shape[0])
+    ring = jnp.arange(slots)[None, :]
+
+    def step(carry, step_want):
+        newest, births, born_at, acc = carry
+        t, want = step_want
+        born = want & ~((births > 0) & (jnp.abs(newest - new_x) < rx + rx))
+        # The n-th entity of a lane takes slot n % K: the live ones are its youngest, at most K.
+        slot = born[:, None] & (ring == (births % slots)[:, None])
+        born_at = jnp.where(slot, t, born_at)
+        newest = jnp.where(born, new_x, newest) + speed
+        return (newest, births + born, born_at, acc + speed), acc + speed
+
+    init = (new_x, jnp.zeros(width, jnp.int32), jnp.full((width, slots), -1), new_x)
+    (_, _, born_at, _), acc = jax.lax.scan(step, init, (steps, want))  # acc[i]: entry + (i + 1) v
+    # An entity born at step t has moved P - t times: it ends at acc[P - 1 - t].
+    end_x = jnp.take_along_axis(acc.T, jnp.maximum(acc.shape[0] - 1 - born_at, 0), axis=1)
+    alive = (born_at >= 0) & ~((end_x - rx[:, None] > width) | (end_x + rx[:, None] < 0))
+    look = jnp.minimum((u_look * NUM_CAR_LOOKS).astype(jnp.int32), NUM_CAR_LOOKS - 1)
+    lane_look = jnp.take_along_axis(look.T, jnp.maximum(born_at, 0), axis=1)
+    lane_x = jnp.where(alive, end_x, 0.0)
+    lane_look = jnp.where(alive, lane_look, 0)
+    return lane_x.astype(jnp.float32), alive, lane_look
+
+
 def _rand_sign(u: jax.Array) -> jax.Array:
     """leaper.cpp ``rand_sign``: +1 when ``u < 0.5``, else -1."""
     return jnp.where(u < 0.5, 1.0, -1.0).astype(jnp.float32)
@@ -225,10 +277,8 @@ def start_state(seed: jax.Array, mode: str) -> LeaperState:
         variation=jnp.asarray(seed, jnp.int32),
     )
 
-    def prespawn(state: LeaperState, draws: jax.Array) -> tuple[LeaperState, None]:
-        return move_traffic(spawn(state, draws[0], draws[1], w), w), None
-
-    # All draws in one PRNG call: a key split and a draw per step cost more than the step.
+    # leaper.cpp's pre-start loop, per step: spawn, then move. All draws in one PRNG call (the
+    # spawn test and the car colour of every lane at every step).
     draws = jax.random.uniform(k_traffic, (PRESPAWN[mode], 2, w))
-    state, _ = jax.lax.scan(prespawn, state, draws)
-    return state
+    lane_x, lane_alive, lane_look = prestart_traffic(kind, speed, draws[:, 0], draws[:, 1], k)
+    return state.replace(lane_x=lane_x, lane_alive=lane_alive, lane_look=lane_look)
