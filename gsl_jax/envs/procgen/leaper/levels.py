@@ -23,6 +23,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from gsl_jax.envs.procgen.grid import level_key
+from gsl_jax.envs.procgen.leaper.draws import uniform_at
 
 #: Row kinds (``row_kind``): grass (or the gaps between lanes), road, water, the finish row.
 GRASS, ROAD, WATER, FINISH = 0, 1, 2, 3
@@ -149,7 +150,7 @@ def move_traffic(state: LeaperState, width: int) -> LeaperState:
 
 
 def prestart_traffic(
-    kind: jax.Array, speed: jax.Array, u_spawn: jax.Array, u_look: jax.Array, slots: int
+    kind: jax.Array, speed: jax.Array, key: jax.Array, steps: int, slots: int
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
     """The traffic after ``P`` pre-start steps of :func:`spawn` then :func:`move_traffic` from
     empty lanes (leaper.cpp's loop before the agent's first step): ``(lane_x float32 [W, K],
@@ -157,7 +158,10 @@ def prestart_traffic(
     that loop leaves, though the slots may be ordered differently, which nothing observes (the
     frames, the rules and the compact view treat a lane's slots as a set).
 
-    ``u_spawn``, ``u_look``: float32 ``[P, W]`` the draws :func:`spawn` gets at each step.
+    ``key``: uint32 ``[2]`` the level's traffic key data. Step ``t`` of ``P = steps`` gives
+    :func:`spawn` the draws ``uniform(key, (P, 2, W))[t]`` (spawn tests, car colours), of
+    which only the spawn tests and the colours of the entities alive at the end are computed
+    (:func:`~.draws.uniform_at`).
 
     Why this is exact and cheap: every entity of a lane enters at the same ``x`` and moves by
     the same float32 ``+ v`` each step, so ``n`` steps after its birth it is at the lane's
@@ -173,9 +177,9 @@ def prestart_traffic(
     off = jnp.where(is_car, CAR_ENTRY_X, LOG_R)
     new_x = jnp.where(speed > 0, -off, width + off).astype(jnp.float32)  # [W], as spawn's
     prob = jnp.abs(speed) / jnp.where(is_car, CAR_SPAWN_DIV, LOG_SPAWN_DIV)
-    want = (is_car | is_log)[None, :] & (u_spawn < prob)  # [P, W]
-
-    steps = jnp.arange(u_spawn.shape[0])
+    rows = jnp.arange(width)
+    u_spawn = uniform_at(key, jnp.arange(steps)[:, None] * (2 * width) + rows)  # [P, W]
+    want = (is_car | is_log)[None, :] & (u_spawn < prob)
     ring = jnp.arange(slots)[None, :]
 
     def step(carry, step_want):
@@ -189,12 +193,14 @@ def prestart_traffic(
         return (newest, births + born, born_at, acc + speed), acc + speed
 
     init = (new_x, jnp.zeros(width, jnp.int32), jnp.full((width, slots), -1), new_x)
-    (_, _, born_at, _), acc = jax.lax.scan(step, init, (steps, want))  # acc[i]: entry + (i + 1) v
+    # acc[i]: the entry x plus (i + 1) steps of v.
+    (_, _, born_at, _), acc = jax.lax.scan(step, init, (jnp.arange(steps), want))
     # An entity born at step t has moved P - t times: it ends at acc[P - 1 - t].
-    end_x = jnp.take_along_axis(acc.T, jnp.maximum(acc.shape[0] - 1 - born_at, 0), axis=1)
+    end_x = jnp.take_along_axis(acc.T, jnp.maximum(steps - 1 - born_at, 0), axis=1)
     alive = (born_at >= 0) & ~((end_x - rx[:, None] > width) | (end_x + rx[:, None] < 0))
-    look = jnp.minimum((u_look * NUM_CAR_LOOKS).astype(jnp.int32), NUM_CAR_LOOKS - 1)
-    lane_look = jnp.take_along_axis(look.T, jnp.maximum(born_at, 0), axis=1)
+    born = jnp.maximum(born_at, 0)
+    u_look = uniform_at(key, born * (2 * width) + width + rows[:, None])  # [W, K]
+    lane_look = jnp.minimum((u_look * NUM_CAR_LOOKS).astype(jnp.int32), NUM_CAR_LOOKS - 1)
     lane_x = jnp.where(alive, end_x, 0.0)
     lane_look = jnp.where(alive, lane_look, 0)
     return lane_x.astype(jnp.float32), alive, lane_look
@@ -277,8 +283,7 @@ def start_state(seed: jax.Array, mode: str) -> LeaperState:
         variation=jnp.asarray(seed, jnp.int32),
     )
 
-    # leaper.cpp's pre-start loop, per step: spawn, then move. All draws in one PRNG call (the
-    # spawn test and the car colour of every lane at every step).
-    draws = jax.random.uniform(k_traffic, (PRESPAWN[mode], 2, w))
-    lane_x, lane_alive, lane_look = prestart_traffic(kind, speed, draws[:, 0], draws[:, 1], k)
+    lane_x, lane_alive, lane_look = prestart_traffic(
+        kind, speed, jax.random.key_data(k_traffic), PRESPAWN[mode], k
+    )
     return state.replace(lane_x=lane_x, lane_alive=lane_alive, lane_look=lane_look)
