@@ -21,6 +21,14 @@ from gsl_jax.envs.procgen.leaper import (
     palettes,
 )
 from gsl_jax.envs.procgen.leaper.art import FROG_ENTRY
+from gsl_jax.envs.procgen.leaper.draws import fold_in, uniform_at
+from gsl_jax.envs.procgen.leaper.levels import (
+    PRESPAWN,
+    SLOTS,
+    move_traffic,
+    prestart_traffic,
+    spawn,
+)
 
 PORT = Leaper  # the conftest's env/sym_env/reset/step fixtures build this port
 LEFT, NOOP, UP, RIGHT, RIGHT_UP, SPECIAL = 1, 4, 5, 7, 8, 9
@@ -140,6 +148,67 @@ def test_hard_levels_are_larger_and_vary_the_gaps():
     assert n_road.max() == 5 and n_water.max() == 5 and (np.abs(n_road - n_water) <= 1).all()
     first_road = np.argmax(kind == ROAD, axis=1)[n_road > 0]
     assert set(first_road) == {1, 2}
+
+
+def test_draws_match_jax_random():
+    """draws.py's Threefry gives jax.random's values: any entries of a uniform draw (an
+    unbatched key with a batched index too) and fold_in's key."""
+
+    @jax.jit
+    def both(keys):
+        data = jax.random.key_data(keys)
+        full = jax.vmap(lambda k: jax.random.uniform(k, (360, 2, 9)).ravel())(keys)
+        every = jax.vmap(lambda k: uniform_at(k, jnp.arange(6480)))(data)
+        index = jnp.asarray([[0, 1, 17, 18, 6479], [5, 4, 3, 2, 1000]])
+        picked = jax.vmap(lambda i: uniform_at(data[1], i))(index)
+        folded = jax.vmap(lambda k: jax.random.key_data(jax.random.fold_in(k, 77)))(keys)
+        ours = jax.vmap(lambda k: fold_in(k, 77))(data)
+        return full, every, full[1][index], picked, folded, ours
+
+    full, every, want, picked, folded, ours = both(jax.random.split(jax.random.key(3), 4))
+    assert np.array_equal(np.asarray(every), np.asarray(full))
+    assert np.array_equal(np.asarray(picked), np.asarray(want))
+    assert np.array_equal(np.asarray(ours), np.asarray(folded))
+
+
+def test_prestart_traffic_is_the_step_by_step_loop(starts):
+    """The closed-form pre-start traffic equals leaper.cpp's loop run step by step (spawn, then
+    move every slot, PRESPAWN times, with the draws of jax.random.uniform(key, (P, 2, W))):
+    the same cars and logs at bit-identical x with the same colours, lane by lane (easy levels'
+    lanes; tests/test_procgen_frames.py covers both modes through the frames)."""
+    w, k, steps = W, SLOTS["easy"], PRESPAWN["easy"]
+    starts = jax.tree.map(lambda a: a[:12], starts)
+    keys = jax.random.split(jax.random.key(5), 12)
+
+    def loop(start, key):
+        state = start.replace(
+            lane_x=jnp.zeros((w, k)),
+            lane_alive=jnp.zeros((w, k), bool),
+            lane_look=jnp.zeros((w, k), jnp.int32),
+        )
+        draws = jax.random.uniform(key, (steps, 2, w))
+
+        def body(state, u):
+            return move_traffic(spawn(state, u[0], u[1], w), w), None
+
+        state = jax.lax.scan(body, state, draws)[0]
+        return state.lane_x, state.lane_alive, state.lane_look
+
+    def closed(start, key):
+        return prestart_traffic(start.row_kind, start.row_speed, jax.random.key_data(key), steps, k)
+
+    want = jax.jit(jax.vmap(loop))(starts, keys)
+    got = jax.jit(jax.vmap(closed))(starts, keys)
+    (wx, wa, wl), (gx, ga, gl) = (jax.tree.map(np.asarray, r) for r in (want, got))
+    assert wa.sum() > 12 * 4  # the lanes are busy
+
+    def entities(x, alive, look):  # a lane's (x, colour) pairs in x order
+        return sorted(zip(x[alive].tolist(), look[alive].tolist(), strict=True))
+
+    for i, row in np.ndindex(12, w):
+        assert entities(gx[i, row], ga[i, row], gl[i, row]) == entities(
+            wx[i, row], wa[i, row], wl[i, row]
+        ), (i, row)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -54,6 +54,7 @@ from gsl_jax.envs.procgen import movement as mv
 from gsl_jax.envs.procgen.grid import action_velocity
 from gsl_jax.envs.procgen.leaper import observe
 from gsl_jax.envs.procgen.leaper.art import ground_patterns, palettes
+from gsl_jax.envs.procgen.leaper.draws import fold_in, uniform_at
 from gsl_jax.envs.procgen.leaper.levels import (
     AGENT_R,
     GOAL_REWARD,
@@ -128,9 +129,8 @@ class Leaper(ProcgenPort):
         del key
         w = self.world
         time = state.time + 1
-        u = jax.random.uniform(
-            jax.random.fold_in(jax.random.wrap_key_data(state.rng), time), (2, w)
-        )
+        # jax.random.uniform(fold_in(episode key, time), (2, W)), computed by draws.py.
+        u = uniform_at(fold_in(state.rng, time), jnp.arange(2 * w).reshape(2, w))
 
         # The agent hops (BasicAbstractGame::game_step with leaper's velocity rule).
         ax, ay = action_velocity(action)

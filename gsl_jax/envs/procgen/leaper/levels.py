@@ -23,6 +23,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from gsl_jax.envs.procgen.grid import level_key
+from gsl_jax.envs.procgen.leaper.draws import uniform_at
 
 #: Row kinds (``row_kind``): grass (or the gaps between lanes), road, water, the finish row.
 GRASS, ROAD, WATER, FINISH = 0, 1, 2, 3
@@ -148,6 +149,63 @@ def move_traffic(state: LeaperState, width: int) -> LeaperState:
     return state.replace(lane_x=x, lane_alive=state.lane_alive & ~gone)
 
 
+def prestart_traffic(
+    kind: jax.Array, speed: jax.Array, key: jax.Array, steps: int, slots: int
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """The traffic after ``P`` pre-start steps of :func:`spawn` then :func:`move_traffic` from
+    empty lanes (leaper.cpp's loop before the agent's first step): ``(lane_x float32 [W, K],
+    lane_alive bool [W, K], lane_look int32 [W, K])``, ``K = slots``. Bit for bit the entities
+    that loop leaves, though the slots may be ordered differently, which nothing observes (the
+    frames, the rules and the compact view treat a lane's slots as a set).
+
+    ``key``: uint32 ``[2]`` the level's traffic key data. Step ``t`` of ``P = steps`` gives
+    :func:`spawn` the draws ``uniform(key, (P, 2, W))[t]`` (spawn tests, car colours), of
+    which only the spawn tests and the colours of the entities alive at the end are computed
+    (:func:`~.draws.uniform_at`).
+
+    Why this is exact and cheap: every entity of a lane enters at the same ``x`` and moves by
+    the same float32 ``+ v`` each step, so ``n`` steps after its birth it is at the lane's
+    ``n``-th partial sum ``acc[n]``, and ``|acc[n] - entry|`` never decreases with ``n``. So
+    only a lane's newest entity can block a spawn (the agent, on the grass row below the lanes,
+    never does), an entity born at step ``t`` ends at ``acc[P - t]``, and it is alive at the
+    end exactly when that position is inside the world. The scan carries the newest entity's
+    ``x`` and each slot's birth step instead of moving and testing every slot every step.
+    """
+    width = kind.shape[0]
+    is_car, is_log = kind == ROAD, kind == WATER
+    rx, _ = row_boxes(kind)
+    off = jnp.where(is_car, CAR_ENTRY_X, LOG_R)
+    new_x = jnp.where(speed > 0, -off, width + off).astype(jnp.float32)  # [W], as spawn's
+    prob = jnp.abs(speed) / jnp.where(is_car, CAR_SPAWN_DIV, LOG_SPAWN_DIV)
+    rows = jnp.arange(width)
+    u_spawn = uniform_at(key, jnp.arange(steps)[:, None] * (2 * width) + rows)  # [P, W]
+    want = (is_car | is_log)[None, :] & (u_spawn < prob)
+    ring = jnp.arange(slots)[None, :]
+
+    def step(carry, step_want):
+        newest, births, born_at, acc = carry
+        t, want = step_want
+        born = want & ~((births > 0) & (jnp.abs(newest - new_x) < rx + rx))
+        # The n-th entity of a lane takes slot n % K: the live ones are its youngest, at most K.
+        slot = born[:, None] & (ring == (births % slots)[:, None])
+        born_at = jnp.where(slot, t, born_at)
+        newest = jnp.where(born, new_x, newest) + speed
+        return (newest, births + born, born_at, acc + speed), acc + speed
+
+    init = (new_x, jnp.zeros(width, jnp.int32), jnp.full((width, slots), -1), new_x)
+    # acc[i]: the entry x plus (i + 1) steps of v.
+    (_, _, born_at, _), acc = jax.lax.scan(step, init, (jnp.arange(steps), want))
+    # An entity born at step t has moved P - t times: it ends at acc[P - 1 - t].
+    end_x = jnp.take_along_axis(acc.T, jnp.maximum(steps - 1 - born_at, 0), axis=1)
+    alive = (born_at >= 0) & ~((end_x - rx[:, None] > width) | (end_x + rx[:, None] < 0))
+    born = jnp.maximum(born_at, 0)
+    u_look = uniform_at(key, born * (2 * width) + width + rows[:, None])  # [W, K]
+    lane_look = jnp.minimum((u_look * NUM_CAR_LOOKS).astype(jnp.int32), NUM_CAR_LOOKS - 1)
+    lane_x = jnp.where(alive, end_x, 0.0)
+    lane_look = jnp.where(alive, lane_look, 0)
+    return lane_x.astype(jnp.float32), alive, lane_look
+
+
 def _rand_sign(u: jax.Array) -> jax.Array:
     """leaper.cpp ``rand_sign``: +1 when ``u < 0.5``, else -1."""
     return jnp.where(u < 0.5, 1.0, -1.0).astype(jnp.float32)
@@ -225,10 +283,7 @@ def start_state(seed: jax.Array, mode: str) -> LeaperState:
         variation=jnp.asarray(seed, jnp.int32),
     )
 
-    def prespawn(state: LeaperState, draws: jax.Array) -> tuple[LeaperState, None]:
-        return move_traffic(spawn(state, draws[0], draws[1], w), w), None
-
-    # All draws in one PRNG call: a key split and a draw per step cost more than the step.
-    draws = jax.random.uniform(k_traffic, (PRESPAWN[mode], 2, w))
-    state, _ = jax.lax.scan(prespawn, state, draws)
-    return state
+    lane_x, lane_alive, lane_look = prestart_traffic(
+        kind, speed, jax.random.key_data(k_traffic), PRESPAWN[mode], k
+    )
+    return state.replace(lane_x=lane_x, lane_alive=lane_alive, lane_look=lane_look)
