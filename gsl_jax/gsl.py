@@ -201,10 +201,10 @@ def run_gsl(
         raise ValueError(f"checkpoint_every: must be positive, got {checkpoint_every}")
     distributed.check_population(config.num_specialists)
     spec = run_spec("gsl", env.name, env_spec, config.to_dict())
-    if distributed.is_multiprocess():  # a resume must keep the count (named if it differs)
+    if distributed.is_multiprocess():
         spec["num_processes"] = jax.process_count()
-        if resume and run_dir is not None:
-            distributed.check_process_count(run_dir)
+    if resume and run_dir is not None:  # a resume keeps the process count (named if not)
+        distributed.check_process_count(run_dir)
     # Process 0 alone claims the run directory and writes its files; all write checkpoints.
     run = distributed.open_on_main(lambda: open_run(run_dir, resume, "gsl", spec))
     ckpt_root = Path(run_dir) if run_dir is not None else None

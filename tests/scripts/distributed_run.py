@@ -1,4 +1,4 @@
-"""A tiny GSL run with 4 specialists, as one process or as one of several (tests/test_distributed.py).
+"""A tiny GSL run with 4 specialists, on one process or on several (tests/test_distributed.py).
 
     python tests/scripts/distributed_run.py OUT [--coordinator H:P --num-processes N
         --process-id I] [--resume] [--crash-after K]
@@ -24,6 +24,26 @@ sys.path.insert(0, str(Path(__file__).parent))
 from gsl_jax import distributed  # noqa: E402
 
 
+def tiny_config(num_specialists: int = 4):
+    """The resume tests' small CartPole GSL config with ``num_specialists`` specialists, made
+    smaller still: every phase in a few chunks of 256 steps."""
+    from resume_run import GSL_CONFIG
+
+    from gsl_jax.networks import NetworkConfig
+    from gsl_jax.plateau import PlateauConfig
+
+    return replace(
+        GSL_CONFIG,
+        network=NetworkConfig(hidden=(16, 16)),
+        plateau=PlateauConfig(window=2, max_steps=512),  # 2 chunks of 256 steps
+        num_specialists=num_specialists,
+        num_low=4,
+        specialist_steps=256 * 3,  # 3 chunks: the crash lands in the second
+        phase2_steps=256 * 2,
+        eval_episodes=1,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("out", type=Path)
@@ -43,18 +63,11 @@ def main() -> None:
 
     import jax
     import numpy as np
-    from resume_run import GSL_CONFIG  # the resume tests' small CartPole GSL config
 
     from gsl_jax.envs.gymnax import GymnaxEnv
     from gsl_jax.gsl import run_gsl
 
-    config = replace(
-        GSL_CONFIG,
-        num_specialists=args.num_specialists,
-        num_low=4,
-        specialist_steps=256 * 3,
-        phase2_steps=256 * 2,
-    )
+    config = tiny_config(args.num_specialists)
     seen = []
 
     def on_record(record: dict) -> None:
