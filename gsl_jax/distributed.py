@@ -145,6 +145,22 @@ def check_population(population: int, field: str = "num_specialists") -> None:
         )
 
 
+def check_run(env: Any, num_specialists: int) -> None:
+    """Refuse, naming the setting, what a multi-process GSL run cannot do: a host env
+    (EnvPool's games step on the host of one process) or a population that does not divide by
+    the process count (:func:`check_population`). No-op in a one-process run."""
+    if not is_multiprocess():
+        return
+    from gsl_jax.envs.core import Environment
+
+    if not isinstance(env, Environment):
+        raise ValueError(
+            f"env: {type(env).__name__} is a host env; multi-process runs need a JAX "
+            "Environment (run host envs on one process)"
+        )
+    check_population(num_specialists)
+
+
 def spanning_devices(population: int) -> list:
     """The devices a population of ``population`` is sharded over in a multi-process run:
     ``k = gcd(population / processes, local devices)`` devices of every process, by process

@@ -199,7 +199,7 @@ def run_gsl(
     config.validate_for(env)
     if checkpoint_every <= 0:
         raise ValueError(f"checkpoint_every: must be positive, got {checkpoint_every}")
-    distributed.check_population(config.num_specialists)
+    distributed.check_run(env, config.num_specialists)
     spec = run_spec("gsl", env.name, env_spec, config.to_dict())
     if distributed.is_multiprocess():
         spec["num_processes"] = jax.process_count()

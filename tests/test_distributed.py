@@ -154,6 +154,12 @@ def test_bad_settings_are_refused_naming_them(tmp_path, cache):
         distributed.initialize(None, 2, 0)
     with pytest.raises(ValueError, match="process_id: must be in 0 .. 1"):
         distributed.initialize("localhost:1234", 2, 2)
+    from gsl_jax.cli import main
+
+    with pytest.raises(SystemExit, match="process_id: give --coordinator"):
+        main(["train", "--coordinator", "localhost:1234", "--num-processes", "2"])
+    with pytest.raises(SystemExit, match="method: multi-process runs are GSL runs"):
+        main(["train", "--method", "ppo", "--distributed"])
     # 3 specialists cannot be shared by 2 processes: both stop before writing anything.
     runs = _run(tmp_path, 2, cache, "--num-specialists", "3")
     for run in runs:
