@@ -166,7 +166,8 @@ def population_sharding(state: LearnerState, devices: list | None = None) -> Any
 def population_devices(population: int, devices: list | None = None) -> list:
     """The devices a population of ``population`` learners runs on under the placement rule
     (module docstring): the first ``gcd(population, len(devices))`` of ``devices`` (default the
-    local devices), so one device for a single learner."""
+    local devices), so one device for a single learner. In a multi-process run the default is
+    the same share of every process's devices (:func:`gsl_jax.distributed.spanning_devices`)."""
     if population <= 0:
         raise ValueError(f"population: must be positive, got {population}")
     if devices is None and jax.process_count() > 1:
