@@ -24,7 +24,6 @@ Nothing here is a collective of our own: gathers, barriers and broadcasts are
 
 from __future__ import annotations
 
-import json
 import math
 import socket
 import time
@@ -274,20 +273,22 @@ def open_on_main(open_run: Callable[[], T]) -> T | None:
     return run
 
 
-def check_process_count(run_dir: str | Path) -> None:
-    """``ValueError`` naming ``num_processes`` when the run in ``run_dir`` was started with
-    another process count than this one (its ``run.json`` spec records counts above 1).
-    A resume keeps the count: each process holds its share of the population."""
-    manifest = Path(run_dir) / "run.json"
-    try:
-        saved = json.loads(manifest.read_text()).get("spec", {}).get("num_processes", 1)
-    except (OSError, ValueError, AttributeError):
-        return  # no readable manifest: the run directory's own checks name the problem
+def checkpoint_meta() -> dict[str, int]:
+    """What a checkpoint records of the processes that wrote it: ``{"num_processes": N}`` in a
+    multi-process run, nothing in a one-process run (older checkpoints read as 1)."""
+    return {"num_processes": jax.process_count()} if is_multiprocess() else {}
+
+
+def check_process_count(path: str | Path, meta: dict[str, Any]) -> None:
+    """``ValueError`` naming ``num_processes`` when checkpoint ``path`` (its ``meta``) was
+    written by another number of processes than this run has: a resume keeps the count (each
+    process holds its share of the population). Raised before anything is restored or written."""
+    saved = meta.get("num_processes", 1)
     if saved != jax.process_count():
         raise ValueError(
-            f"num_processes: the run in {run_dir} was started with {saved} process(es); "
+            f"num_processes: checkpoint {path} was written by a run of {saved} process(es); "
             f"resume it with --num-processes {saved}, not {jax.process_count()} "
-            "(its checkpoints are left untouched)"
+            "(the checkpoints are left untouched)"
         )
 
 

@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jax
 import numpy as np
 
 from gsl_jax import distributed
@@ -201,10 +200,6 @@ def run_gsl(
         raise ValueError(f"checkpoint_every: must be positive, got {checkpoint_every}")
     distributed.check_run(env, config.num_specialists)
     spec = run_spec("gsl", env.name, env_spec, config.to_dict())
-    if distributed.is_multiprocess():
-        spec["num_processes"] = jax.process_count()
-    if resume and run_dir is not None:  # a resume keeps the process count (named if not)
-        distributed.check_process_count(run_dir)
     # Process 0 alone claims the run directory and writes its files; all write checkpoints.
     run = distributed.open_on_main(lambda: open_run(run_dir, resume, "gsl", spec))
     ckpt_root = Path(run_dir) if run_dir is not None else None
@@ -213,7 +208,9 @@ def run_gsl(
     if ckpt_root is not None and resume:
 
         def restore(path: Path) -> tuple[GSLProgress, dict[str, Any]]:
-            check_env_spec(path, read_meta(path), env_spec)
+            meta = read_meta(path)
+            check_env_spec(path, meta, env_spec)
+            distributed.check_process_count(path, meta)  # a resume keeps the process count
             return build.restore(path, arrays["generalist"])
 
         found = restore_newest(ckpt_root / "checkpoints", restore, log)
@@ -228,7 +225,7 @@ def run_gsl(
     progress = progress and distributed.is_main_process()
     logger = RunLogger(run_path, budget, progress=progress, desc="gsl", start_step=prog.total_steps)
     with logger:
-        meta = {"env": env.name, "env_spec": env_spec}
+        meta = {"env": env.name, "env_spec": env_spec, **distributed.checkpoint_meta()}
         if distributed.is_main_process():
             io = RunIO(None, logger, log, on_record, checkpoint_every, meta, max_value_loss, run)
         else:
