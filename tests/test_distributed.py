@@ -167,3 +167,11 @@ def test_bad_settings_are_refused_naming_them(tmp_path, cache):
         assert run.returncode != 0
         assert "num_specialists: 3 does not divide by the 2 processes" in run.stderr
     assert not (tmp_path / "run").exists()
+    # A run directory that process 0 refuses stops process 1 too (it would wait forever).
+    busy = tmp_path / "busy"
+    (busy / "run").mkdir(parents=True)
+    (busy / "run" / "notes.txt").write_text("not a run\n")
+    for run in _run(busy, 2, cache):
+        assert run.returncode != 0
+        assert "is not empty (it holds 'notes.txt')" in run.stderr
+    assert sorted(p.name for p in (busy / "run").iterdir()) == ["notes.txt"]
