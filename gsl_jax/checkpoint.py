@@ -64,6 +64,8 @@ def save_checkpoint(ckpt_dir: str | Path, index: int, tree: Any, meta: dict[str,
     if final.exists():
         raise FileExistsError(f"checkpoint {final} exists already; not overwriting it")
     partial = ckpt_dir / f"{index:06d}{_PARTIAL}"
+    if jax.process_count() > 1:
+        return _save_multiprocess(partial, final, tree, meta)
     if partial.exists():
         shutil.rmtree(partial)  # left by a run killed while saving
     with _sigint_deferred():  # Ctrl-C lands after the save: no half-written checkpoint
@@ -73,6 +75,31 @@ def save_checkpoint(ckpt_dir: str | Path, index: int, tree: Any, meta: dict[str,
         checkpointer.wait_until_finished()
         (partial / "meta.json").write_text(json.dumps(meta, indent=1, default=_json_default))
         partial.rename(final)
+    return final
+
+
+def _save_multiprocess(partial: Path, final: Path, tree: Any, meta: dict[str, Any]) -> Path:
+    """:func:`save_checkpoint` in a multi-process run (:mod:`gsl_jax.distributed`): every process
+    writes its shards through orbax; process 0 alone prepares the folder and, once every process
+    is done, writes ``meta.json`` and renames the folder into place."""
+    from gsl_jax import distributed
+
+    name = final.name
+    distributed.barrier(f"checkpoint {name}: checked")  # nobody sees process 0's rename early
+    with _sigint_deferred():
+        if distributed.is_main_process():
+            if partial.exists():
+                shutil.rmtree(partial)
+            partial.mkdir(parents=True)
+        distributed.barrier(f"checkpoint {name}: folder")
+        checkpointer = ocp.StandardCheckpointer()
+        checkpointer.save((partial / "state").absolute(), distributed.to_global(_to_storable(tree)))
+        checkpointer.wait_until_finished()
+        distributed.barrier(f"checkpoint {name}: arrays")
+        if distributed.is_main_process():
+            (partial / "meta.json").write_text(json.dumps(meta, indent=1, default=_json_default))
+            partial.rename(final)
+        distributed.barrier(f"checkpoint {name}: done")
     return final
 
 
@@ -142,6 +169,8 @@ def restore_newest(
             damaged.append((path, err))
             continue
         for bad, err in damaged:
+            if jax.process_index() != 0:  # process 0 moves it; the others only skip it
+                continue
             aside = bad.with_name(bad.name + _DAMAGED)
             n = 1
             while aside.exists():
@@ -188,8 +217,15 @@ def restore_checkpoint(path: str | Path, like: Any) -> tuple[Any, dict[str, Any]
         raise DamagedCheckpoint(f"checkpoint {path} is damaged (no state/ folder)")
     storable_like = _to_storable(like)
     abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, storable_like)
+    multiprocess = jax.process_count() > 1
+    if multiprocess:  # every process reads the whole tree (replicated), then keeps it local
+        from gsl_jax import distributed
+
+        abstract = distributed.replicated_like(abstract)
     try:
         stored = ocp.StandardCheckpointer().restore((path / "state").absolute(), abstract)
+        if multiprocess:
+            stored = distributed.to_local(stored)
     except Exception as err:  # orbax raises many types for structure/shape mismatches
         raise DamagedCheckpoint(
             f"checkpoint {path} is damaged or not this run's ({type(err).__name__}: "

@@ -173,6 +173,18 @@ class TrainCommand:
     """Chunks between checkpoints inside a phase."""
     progress: bool = True
     """Draw a progress bar."""
+    coordinator: str | None = None
+    """Multi-process GSL (docs/scaling.md): HOST:PORT of process 0, the same on every process;
+    with --num-processes and --process-id."""
+    num_processes: int | None = None
+    """Multi-process GSL: how many processes take part (must divide --gsl.num-specialists)."""
+    process_id: int | None = None
+    """Multi-process GSL: this process's index, 0 .. num-processes - 1 (0 writes the run files)."""
+    distributed: bool = False
+    """Multi-process GSL without the three flags above: JAX detects the cluster (SLURM, Cloud
+    TPU, Open MPI)."""
+    distributed_timeout: int = 300
+    """Seconds to wait for the coordinator and the other processes."""
 
 
 @dataclass(frozen=True)
@@ -262,6 +274,13 @@ def run_train(cmd: TrainCommand) -> dict:
     if cmd.checkpoint_every <= 0:
         raise ValueError(f"checkpoint_every: must be positive, got {cmd.checkpoint_every}")
     check_max_value_loss(cmd.max_value_loss)
+    flags = (cmd.coordinator, cmd.num_processes, cmd.process_id)
+    if cmd.distributed or any(x is not None for x in flags):
+        if cmd.method == "ppo":
+            raise ValueError("method: multi-process runs are GSL runs (--method gsl)")
+        from gsl_jax import distributed  # before anything else starts JAX
+
+        distributed.initialize(*flags, timeout=cmd.distributed_timeout)
     if cmd.method != "ppo" and cmd.total_steps is not None:
         raise ValueError("total_steps: only --method ppo takes it (GSL's budget is its phases')")
     if cmd.resume is not None and cmd.run_dir is not None and cmd.run_dir != cmd.resume:

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from gsl_jax import distributed
 from gsl_jax.checkpoint import checkpoint_folders, read_meta, restore_newest
 from gsl_jax.envs.core import Environment
 from gsl_jax.gsl_config import DEFAULT_SPECIALIST_STEPS, GSLConfig
@@ -196,17 +197,22 @@ def run_gsl(
     config.validate_for(env)
     if checkpoint_every <= 0:
         raise ValueError(f"checkpoint_every: must be positive, got {checkpoint_every}")
+    distributed.check_run(env, config.num_specialists)
     spec = run_spec("gsl", env.name, env_spec, config.to_dict())
-    run = open_run(run_dir, resume, "gsl", spec)
+    # Process 0 alone claims the run directory and writes its files; all write checkpoints.
+    run = distributed.open_on_main(lambda: open_run(run_dir, resume, "gsl", spec))
+    ckpt_root = Path(run_dir) if run_dir is not None else None
     prog, arrays = GSLProgress(), {"generalist": build.fresh_generalist()}
     resume_from = None
-    if run is not None and resume:
+    if ckpt_root is not None and resume:
 
         def restore(path: Path) -> tuple[GSLProgress, dict[str, Any]]:
-            check_env_spec(path, read_meta(path), env_spec)
+            meta = read_meta(path)
+            check_env_spec(path, meta, env_spec)
+            distributed.check_process_count(path, meta)  # a resume keeps the process count
             return build.restore(path, arrays["generalist"])
 
-        found = restore_newest(run.path / "checkpoints", restore, log)
+        found = restore_newest(ckpt_root / "checkpoints", restore, log)
         if found is not None:
             resume_from, (prog, arrays) = found
             log(f"resumed from {resume_from} (phase {prog.phase}, {prog.generalist_steps:,} steps)")
@@ -215,10 +221,16 @@ def run_gsl(
     cycle = config.num_specialists * config.specialist_budget + config.low_finetune_steps
     budget += config.max_cycles * cycle  # at most: later cycles run only after a plateau
     run_path = run.path if run is not None else None
+    progress = progress and distributed.is_main_process()
     logger = RunLogger(run_path, budget, progress=progress, desc="gsl", start_step=prog.total_steps)
     with logger:
-        meta = {"env": env.name, "env_spec": env_spec}
-        io = RunIO(None, logger, log, on_record, checkpoint_every, meta, max_value_loss, run)
+        meta = {"env": env.name, "env_spec": env_spec, **distributed.checkpoint_meta()}
+        if distributed.is_main_process():
+            io = RunIO(None, logger, log, on_record, checkpoint_every, meta, max_value_loss, run)
+        else:
+            io = distributed.WorkerIO(
+                ckpt_root, None, log, on_record, checkpoint_every, meta, max_value_loss
+            )
         arrays, prog = run_phases(PhaseContext(build, io, shard), arrays, prog, GSL_PHASES)
     result = GSLResult(
         arrays["generalist"],

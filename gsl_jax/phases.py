@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import jax
 import numpy as np
 
-from gsl_jax import ppg
+from gsl_jax import distributed, ppg
 from gsl_jax.checkpoint import DamagedCheckpoint, read_meta, restore_checkpoint
 from gsl_jax.demos import DemoBuffer, rollout_population
 from gsl_jax.envs.core import Environment, VecEnv, stack_variation_sets
@@ -305,8 +305,18 @@ class PhaseContext:
         def save(s: Any, p: GSLProgress) -> GSLProgress:
             return self.io.save({**arrays, key: s}, p)
 
-        out = run_loop(chunk, state, progress, plan, self.io, save)
-        return {**arrays, key: out.state}, out.progress, out.stopped
+        if not distributed.is_multiprocess():
+            out = run_loop(chunk, state, progress, plan, self.io, save)
+            return {**arrays, key: out.state}, out.progress, out.stopped
+
+        def gathered(s: Any) -> tuple[Any, Any]:
+            # Every process reads every member's metrics (the loop's records and guards).
+            s, metrics = chunk(s)
+            return s, distributed.to_local(metrics)
+
+        out = run_loop(gathered, state, progress, plan, self.io, save)
+        # What follows (evaluation, demos) runs on every process on the whole population.
+        return {**arrays, key: distributed.to_local(out.state)}, out.progress, out.stopped
 
     def chunks(self, steps: int, steps_per_chunk: int | None = None) -> int:
         return math.ceil(steps / (steps_per_chunk or self.build.steps_per_chunk))

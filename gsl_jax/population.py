@@ -166,9 +166,14 @@ def population_sharding(state: LearnerState, devices: list | None = None) -> Any
 def population_devices(population: int, devices: list | None = None) -> list:
     """The devices a population of ``population`` learners runs on under the placement rule
     (module docstring): the first ``gcd(population, len(devices))`` of ``devices`` (default the
-    local devices), so one device for a single learner."""
+    local devices), so one device for a single learner. In a multi-process run the default is
+    the same share of every process's devices (:func:`gsl_jax.distributed.spanning_devices`)."""
     if population <= 0:
         raise ValueError(f"population: must be positive, got {population}")
+    if devices is None and jax.process_count() > 1:
+        from gsl_jax.distributed import spanning_devices  # the same rule over every process
+
+        return spanning_devices(population)
     devices = list(jax.local_devices() if devices is None else devices)
     return devices[: math.gcd(population, len(devices))]
 
@@ -187,6 +192,10 @@ def place_population(
         return state, None
     mesh = Mesh(np.array(use), ("pop",))
     shardings = jax.tree.map(lambda _: NamedSharding(mesh, PS("pop")), state)
+    if jax.process_count() > 1:  # a mesh over several processes: each fills its own shards
+        from gsl_jax.distributed import put_global
+
+        return put_global(state, shardings), shardings
     return jax.device_put(state, shardings), shardings
 
 
