@@ -2,12 +2,13 @@
 process computes, and a two-process run killed mid-phase resumes.
 
 Each run is ``tests/scripts/distributed_run.py`` in subprocesses: one process with 4 forced CPU
-devices, or 2 processes on localhost with 2 each (a global mesh of 4). The runs share one JAX
-compilation cache, so the later ones compile little.
+devices, or 2 processes on localhost with 2 each (a global mesh of 4). The runs share the test
+session's JAX compilation cache, so the later ones compile little.
 """
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -34,7 +35,6 @@ def _run(out: Path, processes: int, cache: Path, *extra: str) -> list[subprocess
         JAX_PLATFORMS="cpu",
         XLA_FLAGS=f"--xla_force_host_platform_device_count={4 // processes}",
         JAX_COMPILATION_CACHE_DIR=str(cache),
-        JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
         PYTHONPATH=os.pathsep.join(
             [str(Path(__file__).parents[1]), os.environ.get("PYTHONPATH", "")]
         ),
@@ -73,7 +73,9 @@ def _outputs(out: Path, runs: list[subprocess.CompletedProcess]) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("jax_cache")
+    """The test session's compilation cache (tests/conftest.py): the subprocesses compile what
+    the other GSL tests compiled, and the resumed run what the killed one did."""
+    return Path(os.environ["JAX_COMPILATION_CACHE_DIR"])
 
 
 @pytest.fixture(scope="module")
@@ -98,36 +100,18 @@ def _same_run(got: dict, want: dict) -> None:
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-6)
 
 
-def test_two_processes_compute_what_one_process_with_four_devices_computes(single, tmp_path, cache):
-    outs = _outputs(tmp_path, _run(tmp_path, 2, cache))
-    assert single["processes"] == 1 and single["devices"] == 4
-    assert [o["processes"] for o in outs] == [2, 2] and outs[0]["devices"] == 4
-    assert "specialists: 4 x 768 steps, 4 envs each, sharded over 4 devices" in outs[0]["events"]
-    for out in outs:  # both processes end with the same run as the one-process run
-        _same_run(out, single)
-    run = tmp_path / "run"
-    # Process 0 alone wrote the run files (each event once), every checkpoint is complete.
-    events = (run / "events.log").read_text().splitlines()
-    assert events == single["events"]
-    records = (run / "metrics.jsonl").read_text().splitlines()
-    assert len(records) == len((single["run"] / "metrics.jsonl").read_text().splitlines())
-    for key, value in _demos(single["run"]).items():
-        np.testing.assert_array_equal(_demos(run)[key], value)
-    names = sorted(p.name for p in (run / "checkpoints").iterdir())
-    assert names == sorted(p.name for p in (single["run"] / "checkpoints").iterdir())
-    assert all((run / "checkpoints" / n / "meta.json").exists() for n in names)
-
-
-def test_two_process_run_killed_mid_phase_resumes_on_two_processes(single, tmp_path, cache):
-    killed = _run(tmp_path, 2, cache, "--crash-after", "2")
-    assert all(k.returncode != 0 for k in killed)
-    assert not list(tmp_path.glob("out*.json"))
-    run = tmp_path / "run"
+@pytest.fixture(scope="module")
+def resumed(tmp_path_factory, cache) -> dict:
+    """A two-process run killed in the specialists' phase, a resume on one process (refused),
+    and the resume on two processes: one run serves both tests below (a run for each would
+    double the file's cost)."""
+    out = tmp_path_factory.mktemp("resumed")
+    killed = _run(out, 2, cache, "--crash-after", "2")
+    run = out / "run"
     newest = sorted((run / "checkpoints").iterdir())[-1]
     progress = json.loads((newest / "meta.json").read_text())["progress"]
-    assert (progress["phase"], progress["chunk"]) == ("specialists", 1)  # killed mid-phase
+    left = list(out.glob("out*.json"))
 
-    # A resume with another process count is refused before anything is touched.
     sys.path.insert(0, str(SCRIPTS))
     from distributed_run import tiny_config
 
@@ -135,15 +119,48 @@ def test_two_process_run_killed_mid_phase_resumes_on_two_processes(single, tmp_p
     from gsl_jax.gsl import run_gsl
 
     before = {p.name: p.stat().st_mtime_ns for p in (run / "checkpoints").iterdir()}
-    refused = r"num_processes: checkpoint .* written by a run of 2 process"
-    with pytest.raises(ValueError, match=refused):
+    with pytest.raises(ValueError) as refused:
         run_gsl(GymnaxEnv("CartPole-v1", family="pole"), tiny_config(), run, resume=True)
-    assert {p.name: p.stat().st_mtime_ns for p in (run / "checkpoints").iterdir()} == before
+    after = {p.name: p.stat().st_mtime_ns for p in (run / "checkpoints").iterdir()}
+    outs = _outputs(out, _run(out, 2, cache, "--resume"))
+    return dict(
+        killed=killed, left=left, newest=newest, progress=progress, refused=str(refused.value),
+        untouched=before == after, outs=outs, run=run,
+    )  # fmt: skip
 
-    outs = _outputs(tmp_path, _run(tmp_path, 2, cache, "--resume"))
-    for out in outs:
-        assert out["resumed_from"] == str(newest)
+
+def test_two_processes_compute_what_one_process_with_four_devices_computes(single, resumed):
+    outs, run = resumed["outs"], resumed["run"]
+    assert single["processes"] == 1 and single["devices"] == 4
+    assert [o["processes"] for o in outs] == [2, 2] and outs[0]["devices"] == 4
+    assert "specialists: 4 x 768 steps, 4 envs each, sharded over 4 devices" in outs[0]["events"]
+    for out in outs:  # both processes end with the one-process run's result
         _same_run(out, single)
+
+    # Process 0 alone wrote the run files (no record twice); every checkpoint is complete.
+    def steps(path: Path) -> list[int]:
+        lines = (path / "metrics.jsonl").read_text().splitlines()
+        return [json.loads(line)["total_steps"] for line in lines]
+
+    assert steps(run) == steps(single["run"])
+    for key, value in _demos(single["run"]).items():
+        np.testing.assert_array_equal(_demos(run)[key], value)
+    names = sorted(p.name for p in (run / "checkpoints").iterdir())
+    assert names == sorted(p.name for p in (single["run"] / "checkpoints").iterdir())
+    assert all((run / "checkpoints" / n / "meta.json").exists() for n in names)
+
+
+def test_two_process_run_killed_mid_phase_resumes_on_two_processes(resumed):
+    assert all(k.returncode != 0 for k in resumed["killed"]) and not resumed["left"]
+    progress = resumed["progress"]
+    assert (progress["phase"], progress["chunk"]) == ("specialists", 1)  # killed mid-phase
+    # A resume with another process count was refused before anything was touched.
+    assert re.search(
+        r"num_processes: checkpoint .* written by a run of 2 process", resumed["refused"]
+    )
+    assert resumed["untouched"]
+    for out in resumed["outs"]:
+        assert out["resumed_from"] == str(resumed["newest"])
 
 
 def test_bad_settings_are_refused_naming_them(tmp_path, cache):
