@@ -36,8 +36,9 @@ Differences from the C++ game:
 * Our generator is ``jax.random``, not mt19937: level ``s`` here is not Procgen's level ``s``
   (the distributions are the same).
 * An enemy moves only along its moving axis; Procgen also runs the other axis's zero move,
-  which can shift an enemy only if it overlaps a wall after its move (it never does). Enemies
-  tie on both axes never (one axis is always zero), so Procgen's random sub-step order is moot.
+  which can shift an enemy only if it overlaps a wall after its move (it never does). An
+  enemy's speed is never equal on both axes (one is always zero), so Procgen's random sub-step
+  order for ties never applies.
 * When one of the agent's balls overlaps two enemies at once, the one in the higher slot takes
   it (Procgen: the one later in its entity vector, the same order for enemies spawned together).
 * No dust cloud where an enemy was hit (decoration that lasts 4 steps), no sprite rotation.
