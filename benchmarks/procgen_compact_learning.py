@@ -28,6 +28,7 @@ SETTINGS = {
     "chaser": (dict(view_radius=4, timeout=300), 50, 80 * 8192, 1e-3, (64, 64)),
     "leaper": (dict(timeout=100), 50, 20 * 8192, 1e-3, (64, 64)),
     "miner": (dict(view_radius=4, timeout=200), 20, 30 * 8192, 1e-3, (64, 64)),
+    "dodgeball": (dict(timeout=300), 50, 30 * 8192, 1e-3, (64, 64)),
 }
 
 

@@ -86,6 +86,7 @@ ENVPOOL_NAMES = {
     "chaser": "Chaser",
     "leaper": "Leaper",
     "miner": "Miner",
+    "dodgeball": "Dodgeball",
 }
 #: The generalisation protocol's training set: levels START_LEVEL .. START_LEVEL + 199.
 NUM_LEVELS = 200
@@ -166,6 +167,9 @@ FIXED_POLICIES: dict[str, tuple[Policy, ...]] = {
     # diamonds it freed fall on it (the crush rule); cycling RIGHT, UP digs a staircase and
     # pushes boulders to the right.
     "miner": (Policy("always DOWN", (3,)), Policy("cycle RIGHT, UP", (7, 5))),
+    # Standing still and throwing right every 7 steps: the episode ends when an enemy walks or
+    # throws into the agent, so it tests the enemies' walk, bounces, aim and the balls.
+    "dodgeball": (Policy("always throw", (9,)),),
 }
 
 

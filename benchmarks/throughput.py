@@ -624,6 +624,7 @@ def procgen_envpool_timer(game: str, batch: int, steps: int) -> tuple[Callable[[
         "chaser": "Chaser",
         "leaper": "Leaper",
         "miner": "Miner",
+        "dodgeball": "Dodgeball",
     }
     env = envpool.make(
         f"{stems[game]}Easy-v0",

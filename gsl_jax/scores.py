@@ -13,7 +13,8 @@ The JAX ports (:mod:`gsl_jax.envs.procgen`) use the **same constants** as the re
 (:data:`PORT_SCORE_RANGES`). Why that is sound: every port keeps its game's reward structure (maze,
 heist, coinrun and leaper: 10 for completing the level, nothing else; bigfish: 1 per fish eaten and
 10 for the 30th, at most 40; miner: 1 per diamond and 10 for leaving; chaser: a small reward per
-orb and 10 for the last) and its time limit, so ``R_max`` is the same by construction; and
+orb and 10 for the last; dodgeball: 2 per enemy hit and 10 for leaving) and its time limit, so
+``R_max`` is the same by construction; and
 ``benchmarks/procgen_fidelity.py`` plays the same random and observation-blind policies on the
 ports and on OpenAI's C++ games (EnvPool) and checks that their mean returns and episode lengths
 agree within 15%, so the return of a blind policy -- what ``R_min`` stands for -- carries over.
@@ -71,7 +72,7 @@ for _game, (_emin, _emax, _hmin, _hmax) in _TABLE.items():
 PORT_SCORE_RANGES: dict[tuple[str, str], tuple[float, float]] = {
     key: value
     for key, value in PROCGEN_SCORE_RANGES.items()
-    if key[0] in ("maze", "heist", "bigfish", "coinrun", "chaser", "leaper", "miner")
+    if key[0] in ("maze", "heist", "bigfish", "coinrun", "chaser", "leaper", "miner", "dodgeball")
 }
 
 BACKENDS = ("jax", "envpool")

@@ -26,7 +26,7 @@ NUM_ENVS = 64
 STEPS = 1500
 CHUNK = 100  # steps per compiled call: 100 x 64 frames = 79 MB on the host at a time
 LEVELS = 200
-GAMES = ("maze", "heist", "bigfish", "coinrun", "chaser", "leaper", "miner")
+GAMES = ("maze", "heist", "bigfish", "coinrun", "chaser", "leaper", "miner", "dodgeball")
 MODES = ("easy", "hard")
 PATH = Path(__file__).parent / "data" / "frame_checksums.json"
 

@@ -43,7 +43,16 @@ def test_make_maze_builds_the_port_with_the_options_given():
 
 
 def test_registry_lists_the_ported_games_and_maze_is_available():
-    assert set(GAMES) == {"maze", "heist", "bigfish", "coinrun", "chaser", "leaper", "miner"}
+    assert set(GAMES) == {
+        "maze",
+        "heist",
+        "bigfish",
+        "coinrun",
+        "chaser",
+        "leaper",
+        "miner",
+        "dodgeball",
+    }
     for target in GAMES.values():
         module, cls = target.split(":")
         assert module.startswith("gsl_jax.envs.procgen.") and cls

@@ -26,6 +26,7 @@ def test_normalisation_uses_the_official_constants():
         "chaser",
         "leaper",
         "miner",
+        "dodgeball",
     }
 
 

@@ -33,6 +33,7 @@ GAMES: dict[str, str] = {
     "chaser": "gsl_jax.envs.procgen.chaser:Chaser",
     "leaper": "gsl_jax.envs.procgen.leaper:Leaper",
     "miner": "gsl_jax.envs.procgen.miner:Miner",
+    "dodgeball": "gsl_jax.envs.procgen.dodgeball:Dodgeball",
 }
 
 #: Procgen's distribution modes (procgen ``game.cpp``: easy 0, hard 1, extreme 2, memory 10,
