@@ -1,5 +1,6 @@
-"""Host throughput: env-steps/s of PPO and GSL's specialists on EnvPool's real Procgen games,
-against raw EnvPool stepping with random actions, in one script (issue 20, item 5).
+"""Host throughput: env-steps/s of PPO and GSL's specialists on host envs (EnvPool's real Procgen
+games, or Meta-World MT-10), against raw stepping of the same envs with random actions, in one
+script (issue 20, item 5).
 
 Rows (each the best of ``--reps`` timed repetitions after one untimed warm-up that compiles):
 
@@ -20,11 +21,19 @@ Python) and ``learn`` (the jitted GAE + SGD epochs).
     python benchmarks/host_throughput.py                 # coinrun, 64 envs x 64 steps, small CNN
     python benchmarks/host_throughput.py --quick         # a smoke run
     python benchmarks/host_throughput.py --network impala --num-envs 256 --out host.json
+    python benchmarks/host_throughput.py --backend metaworld   # MT-10, the released configuration
+
+With ``--backend metaworld`` the envs are :class:`~gsl_jax.envs.metaworld.MetaWorldVecEnv` MT-10
+arms (``raw P=1``: all ten tasks; each specialist: one task), the actions uniform in [-1, 1]^4,
+and the learners those of :func:`gsl_jax.experiments.metaworld.released_gsl` (Gaussian MLP
+(512, 512), 10 epochs of minibatches of 64); the defaults are then the release's 10 envs x 128
+steps per learner and 10 specialists (``--network`` does not apply).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import sys
@@ -69,8 +78,19 @@ def _time_collect(driver: Any) -> list[float]:
     return spent
 
 
+def random_actions(env: Any, rng: np.random.Generator) -> np.ndarray:
+    """Uniform random actions for ``env``'s batch: Procgen's 15 discrete actions ``[B]`` int, or
+    a continuous ``Box`` (Meta-World's ``[-1, 1]^4``) ``[B, A]`` float32."""
+    space = getattr(env, "action_space", None)
+    if space is not None and getattr(space, "shape", ()):  # a Box
+        shape = (env.num_envs, *space.shape)
+        return rng.uniform(space.low, space.high, shape).astype(np.float32)
+    return rng.integers(0, 15, env.num_envs)
+
+
 def raw_rate(envs: list[Any], steps: int, reps: int) -> float:
-    """Env-steps/s of random actions over ``envs`` (all sent, then all received)."""
+    """Env-steps/s of random actions over ``envs`` (all sent, then all received; envs without
+    ``send``/``recv`` are stepped one after the other)."""
     rng = np.random.default_rng(0)
     for env in envs:
         env.reset()
@@ -78,10 +98,14 @@ def raw_rate(envs: list[Any], steps: int, reps: int) -> float:
     for _ in range(reps):
         start = time.perf_counter()
         for _ in range(steps):
-            for env in envs:
-                env.send(rng.integers(0, 15, env.num_envs))
-            for env in envs:
-                env.recv()
+            if all(hasattr(env, "send") for env in envs):
+                for env in envs:
+                    env.send(random_actions(env, rng))
+                for env in envs:
+                    env.recv()
+            else:
+                for env in envs:
+                    env.step(random_actions(env, rng))
         best = min(best, time.perf_counter() - start)
     return steps * sum(e.num_envs for e in envs) / best
 
@@ -106,35 +130,40 @@ def learner_rate(run_update, envs: list[Any], steps_per_update: int, reps: int) 
     return {"steps_per_s": steps_per_update / best["total_s"], **best}
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--game", default="coinrun")
-    parser.add_argument("--num-envs", type=int, default=64)
-    parser.add_argument("--num-steps", type=int, default=64)
-    parser.add_argument("--specialists", type=int, default=4)
-    parser.add_argument("--network", default="small_cnn", choices=("small_cnn", "impala", "mlp"))
-    parser.add_argument("--reps", type=int, default=3)
-    parser.add_argument("--quick", action="store_true", help="16 envs x 16 steps, 2 reps")
-    parser.add_argument("--out", default=None, help="write the rows as JSON here")
-    args = parser.parse_args(argv)
-    if args.quick:
-        args.num_envs, args.num_steps, args.reps = 16, 16, 2
+def _setup(args: argparse.Namespace) -> tuple[Any, Any, list[list[int]], list[int]]:
+    """``(env template, GSLConfig, specialists' level subsets, all levels)`` for the backend;
+    a clear exit when the backend's package is missing."""
+    from gsl_jax.gsl import GSLConfig
+
+    B, T, N = args.num_envs, args.num_steps, args.specialists
+    if args.backend == "metaworld":
+        from gsl_jax.envs.metaworld import MetaWorldVecEnv, metaworld_unavailable_reason
+        from gsl_jax.experiments.metaworld import released_gsl
+
+        reason = metaworld_unavailable_reason()
+        if reason is not None:
+            raise SystemExit(f"host_throughput: error: {reason}")
+        if (B * T) % 64:
+            raise SystemExit(
+                "host_throughput: error: --num-envs x --num-steps: not a multiple of 64"
+            )
+        config = released_gsl(10, num_steps=T)
+        ppo = config.ppo.replace(num_envs=B, num_minibatches=B * T // 64)
+        config = dataclasses.replace(
+            config, ppo=ppo, num_specialists=N, num_low=N, updates_per_chunk=1
+        )
+        template = MetaWorldVecEnv("MT10", num_envs=B, seed=0)
+        return template, config, [[i] for i in range(N)], list(range(10))
 
     from gsl_jax.envs.envpool import EnvPoolProcgen, envpool_unavailable_reason
+    from gsl_jax.networks import NetworkConfig
+    from gsl_jax.ppo import PPOConfig
 
     reason = envpool_unavailable_reason()
     if reason is not None:
         raise SystemExit(f"host_throughput: error: {reason}")
-    from gsl_jax.gsl import GSLConfig
-    from gsl_jax.host import HostRunBuilder
-    from gsl_jax.host_rollout import HostPPO
-    from gsl_jax.networks import NetworkConfig
-    from gsl_jax.ppo import PPOConfig
-
-    B, T, N = args.num_envs, args.num_steps, args.specialists
-    ppo = PPOConfig(num_envs=B, num_steps=T, num_minibatches=4, update_epochs=3)
     config = GSLConfig(
-        ppo=ppo,
+        ppo=PPOConfig(num_envs=B, num_steps=T, num_minibatches=4, update_epochs=3),
         network=NetworkConfig(kind=args.network),
         num_train_variations=200,
         num_specialists=N,
@@ -142,19 +171,49 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         updates_per_chunk=1,
     )
     template = EnvPoolProcgen(args.game, num_envs=B, levels=range(200), seed=0)
-    subsets = [list(range(4 * i, 4 * i + 4)) for i in range(N)]
+    return template, config, [list(range(4 * i, 4 * i + 4)) for i in range(N)], list(range(200))
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend", default="envpool", choices=("envpool", "metaworld"))
+    parser.add_argument("--game", default="coinrun", help="the Procgen game (envpool)")
+    parser.add_argument("--num-envs", type=int, default=None, help="64 (metaworld: 10)")
+    parser.add_argument("--num-steps", type=int, default=None, help="64 (metaworld: 128)")
+    parser.add_argument("--specialists", type=int, default=None, help="4 (metaworld: 10)")
+    parser.add_argument("--network", default="small_cnn", choices=("small_cnn", "impala", "mlp"))
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="16 envs x 16 steps, 2 reps")
+    parser.add_argument("--out", default=None, help="write the rows as JSON here")
+    args = parser.parse_args(argv)
+    metaworld = args.backend == "metaworld"
+    defaults = (10, 128, 10) if metaworld else (64, 64, 4)
+    if args.quick:
+        defaults, args.reps = ((10, 32, 2) if metaworld else (16, 16, 4)), 2
+    for name, value in zip(("num_envs", "num_steps", "specialists"), defaults, strict=True):
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    if metaworld and not 1 <= args.specialists <= 10:
+        parser.error(f"--specialists: MT-10 has 10 tasks, got {args.specialists}")
+
+    template, config, subsets, all_levels = _setup(args)
+    B, T, N = args.num_envs, args.num_steps, args.specialists
+    from gsl_jax.host import HostRunBuilder
+    from gsl_jax.host_rollout import HostPPO
+
+    ppo = config.ppo
     rows: dict[str, Any] = {}
 
     def pool(levels, seed):
         return template.with_levels(levels, B, seed)
 
-    rows["raw P=1"] = {"steps_per_s": raw_rate([pool(range(200), 1)], T, args.reps)}
+    rows["raw P=1"] = {"steps_per_s": raw_rate([pool(all_levels, 1)], T, args.reps)}
     rows[f"raw P={N}"] = {
         "steps_per_s": raw_rate([pool(s, 10 + i) for i, s in enumerate(subsets)], T, args.reps)
     }
 
     build = HostRunBuilder(template, config)
-    driver = HostPPO([pool(range(200), 2)], build.net, ppo)
+    driver = HostPPO([pool(all_levels, 2)], build.net, ppo)
     state = [driver.init(jax.random.key(0))]
     ppo_rollout = _time_collect(driver)
 
@@ -179,7 +238,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     name = f"gsl specialists P={N}"
     rows[name] = learner_rate(spec_update, spec_driver.envs, N * T * B, args.reps)
 
-    print(f"\n{args.game}, {B} envs x {T} steps per learner, {args.network}, best of {args.reps}")
+    what = "MT-10, released MLP" if metaworld else f"{args.game}, {args.network}"
+    print(f"\n{what}, {B} envs x {T} steps per learner, best of {args.reps}")
     print("| row | env-steps/s | env s | policy s | learn s |")
     print("|---|---|---|---|---|")
     for key, row in rows.items():
