@@ -291,8 +291,15 @@ def test_values_that_fail_later_are_refused_up_front(argv, field, capsys):
 def test_ctrl_c_ends_with_one_line_and_an_intact_checkpoint(tmp_path):
     run_dir = tmp_path / "int"
     args = [*PPO, "--run-dir", str(run_dir), "--total-steps", str(256 * 10_000)]
+    # Python keeps an inherited SIG_IGN for SIGINT (a suite started as a background job or under
+    # nohup passes one down), and then Ctrl-C is ignored by design: give the child Python's own
+    # Ctrl-C handling explicitly, as an interactive shell would.
+    start = (
+        "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "from gsl_jax.cli import main; main()"
+    )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gsl_jax.cli", *args],
+        [sys.executable, "-c", start, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
