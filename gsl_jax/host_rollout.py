@@ -382,7 +382,7 @@ def train_ppo_host(
         log=log,
         on_record=on_record,
         env_spec=env_spec,
-        label="population",
+        label="generalist" if len(env_list) == 1 else "population",
         demos=demos,
     )
     result.vec_env = envs

@@ -45,7 +45,10 @@ SCORES_PNG = "scores.png"
 GIF = "generalist.gif"
 #: Colours per method, fixed so that every plot agrees.
 COLORS = {"ppo": "C0", "gsl": "C3", "phase1": "C7", "specialist": "C2"}
-GENERALIST_PHASES = ("generalist", "generalist+dapg")
+#: Record phases drawn as a learner's curve: GSL's generalist (phases I and II) and a PPO run's
+#: learners ("population": several seeds, or a host PPO run written before its single learner
+#: was labelled "generalist"); GSL's specialists are shaded instead.
+GENERALIST_PHASES = ("generalist", "generalist+dapg", "population")
 #: The keys of ``results.json`` the report reads (docs/run_directory.md).
 RESULTS_KEYS = (
     "games",
