@@ -14,8 +14,12 @@ quick preset's (``PROCGEN_COMPACT``, ``MLP_64``). Curves are the mean training r
 episodes each member finished in each chunk, normalised with the game's Procgen constants.
 
 Each (game, mode) is written to ``<out>/plateau_<game>_<mode>.json`` as soon as it finishes, and a
-rerun skips the ones already there (delete a file to redo it); ``--report`` only reads them and
-prints the table and draws ``<out>/plateau_curves.png``. Example (the study's map)::
+rerun skips the ones already there (delete a file to redo it; a file of other settings is
+refused); ``--report`` only reads them and prints the table and draws ``<out>/plateau_curves.png``.
+A (game, mode) in progress is checkpointed every ``--checkpoint-every`` chunks under
+``<out>/plateau_<game>_<mode>.ckpt/`` and the same command continues it from there, to the same
+curves as an uninterrupted run; ``--stop-after-minutes M`` stops at the first checkpoint after
+M minutes, so a long map can be spread over sessions of limited length. Example (the study's map)::
 
     python benchmarks/plateau_map.py --steps 10000000 --out runs/plateau_map
 
@@ -29,12 +33,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import time
 from pathlib import Path
 
 import jax
 import numpy as np
 
+from gsl_jax.checkpoint import (
+    list_checkpoints,
+    restore_checkpoint,
+    restore_newest,
+    save_checkpoint,
+)
 from gsl_jax.envs.core import VecEnv, stack_variation_sets
 from gsl_jax.envs.procgen import GAMES, make
 from gsl_jax.networks import make_network
@@ -59,8 +70,17 @@ def run_game_mode(
     steps: int,
     num_envs: int,
     updates_per_chunk: int,
-) -> dict:
-    """Train the population of ``len(levels) * len(seeds)`` members; return the raw curves."""
+    checkpoint_dir: Path | None = None,
+    checkpoint_every: int = 20,
+    deadline: float | None = None,
+) -> dict | None:
+    """Train the population of ``len(levels) * len(seeds)`` members; return the raw curves.
+
+    With ``checkpoint_dir`` the population, the curves so far and the timing are saved there
+    every ``checkpoint_every`` chunks, and a call that finds a checkpoint there continues from
+    it (the same chunks, keys and curves as an uninterrupted run). Past ``deadline`` (a
+    ``time.time()`` value) the call stops at its next checkpoint and returns ``None``.
+    """
     env = make(game, distribution_mode=mode, obs_mode="symbolic")
     ppo = PROCGEN_COMPACT.replace(num_envs=num_envs)
     members = [(n, s) for n in levels for s in seeds]
@@ -76,29 +96,68 @@ def run_game_mode(
         for p, (_, seed) in enumerate(members)
     ]
     state = jax.tree.map(lambda *xs: jax.numpy.concatenate(xs), *states)
-    state, shardings = place_population(state, True)
-    chunk = make_chunk(vec_env, net, ppo, updates_per_chunk, shardings)
     steps_per_chunk = updates_per_chunk * ppo.batch_size
     num_chunks = max(steps // steps_per_chunk, 1)
+    settings = {
+        "game": game,
+        "mode": mode,
+        "levels": list(levels),
+        "seeds": list(seeds),
+        "steps": steps,
+        "num_envs": num_envs,
+        "updates_per_chunk": updates_per_chunk,
+    }
     returns = np.full((len(members), num_chunks), np.nan)
+    first, trained, timed = 0, 0.0, 0  # timed: chunks in `trained` (never a compiling one)
+    if checkpoint_dir is not None:
+        found = restore_newest(checkpoint_dir, lambda path: restore_checkpoint(path, state))
+        if found is not None:
+            path, (state, meta) = found
+            if meta.get("settings") != settings:
+                raise ValueError(
+                    f"{path}: a plateau-map checkpoint of other settings ({meta.get('settings')}); "
+                    f"delete {checkpoint_dir} to start again with {settings}"
+                )
+            first, trained, timed = meta["chunks"], meta["trained"], meta["timed"]
+            returns[:, :first] = np.asarray(meta["returns"], np.float64)
+            print(f"  {game} {mode}: resumed from {path} after {first} chunks", flush=True)
+    state, shardings = place_population(state, True)
+    chunk = make_chunk(vec_env, net, ppo, updates_per_chunk, shardings)
     start = time.time()
-    trained = 0.0  # seconds after the first chunk (which includes the compile)
-    for c in range(num_chunks):
+    for c in range(first, num_chunks):
         tick = time.time()
         state, metrics = chunk(state)
         episodes = np.asarray(metrics["episodes"]).sum(0)  # [P]
         total = np.asarray(metrics["return_sum"]).sum(0)
         returns[:, c] = np.where(episodes > 0, total / np.maximum(episodes, 1), np.nan)
-        trained += (time.time() - tick) if c > 0 else 0.0
+        if c > first:  # this invocation's first chunk includes the compile
+            trained, timed = trained + time.time() - tick, timed + 1
+        rate = timed * steps_per_chunk * len(members) / max(trained, 1e-9)
         if c % max(num_chunks // 20, 1) == 0 or c == num_chunks - 1:
-            done = (c + 1) * steps_per_chunk
-            rate = c * steps_per_chunk * len(members) / max(trained, 1e-9)
             print(
-                f"  {game} {mode}: {done:,}/{num_chunks * steps_per_chunk:,} steps per member, "
-                f"{rate:,.0f} env-steps/s after compile, mean return "
+                f"  {game} {mode}: {(c + 1) * steps_per_chunk:,}/{num_chunks * steps_per_chunk:,}"
+                f" steps per member, {rate:,.0f} env-steps/s after compile, mean return "
                 f"{np.nanmean(returns[:, c]):.2f}",
                 flush=True,
             )
+        if checkpoint_dir is not None and (c + 1) % checkpoint_every == 0 and c + 1 < num_chunks:
+            meta = {
+                "settings": settings,
+                "chunks": c + 1,
+                "trained": trained,
+                "timed": timed,
+                "returns": returns[:, : c + 1].tolist(),
+            }
+            save_checkpoint(checkpoint_dir, c + 1, state, meta)
+            for old in list_checkpoints(checkpoint_dir)[:-1]:  # keep the newest only
+                shutil.rmtree(old)
+            if deadline is not None and time.time() > deadline:
+                print(
+                    f"  {game} {mode}: stopped after chunk {c + 1} of {num_chunks} "
+                    f"(checkpoint in {checkpoint_dir}); the same command continues it",
+                    flush=True,
+                )
+                return None
     return {
         "game": game,
         "mode": mode,
@@ -106,8 +165,9 @@ def run_game_mode(
         "steps": [(c + 1) * steps_per_chunk for c in range(num_chunks)],
         "returns": returns.tolist(),
         "seconds": time.time() - start,
-        "steps_per_second": (num_chunks - 1) * steps_per_chunk * len(members) / max(trained, 1e-9),
+        "steps_per_second": timed * steps_per_chunk * len(members) / max(trained, 1e-9),
         "ppo": {"num_envs": ppo.num_envs, "num_steps": ppo.num_steps},
+        "settings": settings,
     }
 
 
@@ -190,6 +250,25 @@ def plot(results: list[dict], path: Path) -> None:
     fig.savefig(path, dpi=90)
 
 
+def check_settings(
+    path: Path, result: dict, args: argparse.Namespace, game: str, mode: str
+) -> None:
+    """Refuse a stored result whose members or length differ from this command's (the file
+    would otherwise stand in silently for the run asked for); ``--report`` reads any."""
+    members = [{"levels": n, "seed": s} for n in args.levels for s in args.seeds]
+    length = max(
+        args.steps // (args.updates_per_chunk * args.num_envs * PROCGEN_COMPACT.num_steps), 1
+    )
+    if args.report:
+        return
+    if result.get("members") != members or len(result.get("steps", [])) != length:
+        raise SystemExit(
+            f"{path}: holds {game} {mode} with members {result.get('members')} and "
+            f"{len(result.get('steps', []))} chunks, not this command's {members} and {length} "
+            "chunks; use another --out or delete the file to run it again"
+        )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--games", nargs="+", default=list(GAMES), choices=list(GAMES))
@@ -201,24 +280,39 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--updates-per-chunk", type=int, default=5)
     parser.add_argument("--out", type=Path, default=Path("runs/plateau_map"))
     parser.add_argument("--report", action="store_true", help="only read what is there")
+    parser.add_argument(
+        "--checkpoint-every", type=int, default=20, help="chunks between checkpoints (resume)"
+    )
+    parser.add_argument(
+        "--stop-after-minutes",
+        type=float,
+        default=None,
+        help="stop at the first checkpoint after this many minutes; rerun to continue",
+    )
     args = parser.parse_args(argv)
-    for name in ("steps", "num_envs", "updates_per_chunk"):
+    for name in ("steps", "num_envs", "updates_per_chunk", "checkpoint_every"):
         if getattr(args, name) <= 0:
             parser.error(f"--{name.replace('_', '-')}: must be positive")
     if any(n <= 0 for n in args.levels):
         parser.error("--levels: every level count must be positive")
     args.out.mkdir(parents=True, exist_ok=True)
     plateau = PlateauConfig(min_steps=0, max_steps=2**62)  # H's shape only: never the budget
+    deadline = None
+    if args.stop_after_minutes is not None:
+        deadline = time.time() + 60 * args.stop_after_minutes
     results = []
     for game in args.games:
         for mode in args.modes:
             path = args.out / f"plateau_{game}_{mode}.json"
             if path.exists():
-                results.append(json.loads(path.read_text()))
+                result = json.loads(path.read_text())
+                check_settings(path, result, args, game, mode)
+                results.append(result)
                 continue
             if args.report:
                 continue
             print(f"{game} {mode}: levels {args.levels}, seeds {args.seeds}", flush=True)
+            checkpoints = args.out / f"plateau_{game}_{mode}.ckpt"
             result = run_game_mode(
                 game,
                 mode,
@@ -227,10 +321,16 @@ def main(argv: list[str] | None = None) -> None:
                 args.steps,
                 args.num_envs,
                 args.updates_per_chunk,
+                checkpoints,
+                args.checkpoint_every,
+                deadline,
             )
+            if result is None:  # stopped at its deadline; the checkpoint stays
+                return
             tmp = path.with_suffix(".tmp")
             tmp.write_text(json.dumps(result))
             tmp.replace(path)  # never a half-written result
+            shutil.rmtree(checkpoints, ignore_errors=True)
             results.append(result)
     rows = [row for result in results for row in analyse(result, plateau)]
     print(table(rows))

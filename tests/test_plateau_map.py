@@ -1,0 +1,51 @@
+"""The plateau map's tool (``benchmarks/plateau_map.py``) spreads a long run over sessions: a run
+stopped at a checkpoint and continued gives the same curves as one that never stopped."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+
+def _plateau_map():
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "plateau_map.py"
+    spec = importlib.util.spec_from_file_location("plateau_map_tool", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# maze easy, one member (4 levels, seed 0), 8 envs x 128 steps per update, 1 update per chunk:
+# 4 chunks of 1,024 env-steps, a checkpoint after every 2.
+TINY = dict(game="maze", mode="easy", levels=[4], seeds=[0], num_envs=8, updates_per_chunk=1)
+
+
+def test_a_stopped_map_run_continues_to_the_same_curves(tmp_path):
+    tool = _plateau_map()
+    whole = tool.run_game_mode(**TINY, steps=4096)
+    ckpt = tmp_path / "plateau_maze_easy.ckpt"
+    # Past its deadline from the start: stops at the first checkpoint, after 2 of 4 chunks.
+    assert tool.run_game_mode(**TINY, steps=4096, checkpoint_dir=ckpt, checkpoint_every=2,
+                              deadline=0.0) is None  # fmt: skip
+    assert [p.name for p in sorted(ckpt.iterdir())] == ["000002"]
+    # A checkpoint of other settings is refused by name, and left as it was.
+    with pytest.raises(ValueError, match="plateau_maze_easy.ckpt/000002: a plateau-map checkpoint"):
+        tool.run_game_mode(**TINY, steps=8192, checkpoint_dir=ckpt, checkpoint_every=2)
+    resumed = tool.run_game_mode(**TINY, steps=4096, checkpoint_dir=ckpt, checkpoint_every=2)
+    assert resumed["steps"] == whole["steps"] == [1024, 2048, 3072, 4096]
+    np.testing.assert_array_equal(np.asarray(resumed["returns"]), np.asarray(whole["returns"]))
+    assert np.isfinite(np.asarray(whole["returns"])).any()  # episodes did finish
+
+
+def test_a_stored_result_of_other_settings_is_refused(tmp_path):
+    tool = _plateau_map()
+    stored = {"members": [{"levels": 4, "seed": 0}], "steps": [1024, 2048]}
+    (tmp_path / "plateau_maze_easy.json").write_text(__import__("json").dumps(stored))
+    argv = ["--games", "maze", "--modes", "easy", "--levels", "4", "--seeds", "0", "1",
+            "--steps", "2048", "--num-envs", "8", "--updates-per-chunk", "1", "--out",
+            str(tmp_path)]  # fmt: skip
+    with pytest.raises(SystemExit, match="plateau_maze_easy.json: holds maze easy"):
+        tool.main(argv)
