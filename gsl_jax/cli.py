@@ -177,7 +177,8 @@ class TrainCommand:
     """Multi-process GSL (docs/scaling.md): HOST:PORT of process 0, the same on every process;
     with --num-processes and --process-id."""
     num_processes: int | None = None
-    """Multi-process GSL: how many processes take part (must divide --gsl.num-specialists)."""
+    """Multi-process GSL: how many processes take part (must divide --gsl.num-specialists; the
+    generalist's --gsl.ppo.num-envs must divide by the devices of all processes together)."""
     process_id: int | None = None
     """Multi-process GSL: this process's index, 0 .. num-processes - 1 (0 writes the run files)."""
     distributed: bool = False

@@ -10,10 +10,13 @@ What is spread and what is replicated (docs/scaling.md):
 * the specialists' population axis is sharded over a global ``"pop"`` mesh axis that takes the
   same number of devices from every process (:func:`spanning_devices`), so a population must
   divide by the process count (:func:`check_population`);
-* a single learner (the generalist, pi_g_low) stays on each process's first local device and is
-  computed by every process alike (its parameters are replicated by construction: same seeds,
-  same program); evaluation, selection and demonstration collection run the same way on every
-  process, on the specialists' states gathered back from the mesh (:func:`to_local`);
+* a single learner (the generalist, pi_g_low) has its env batch split over every global device
+  and everything else (params, optimiser state, reward statistics, keys) replicated
+  (:func:`place_learner`), so ``num_envs`` must divide by the device count
+  (:func:`check_learner_batch`); XLA inserts the gradient all-reduce (GSPMD). Demonstrations are
+  replicated on the learner's mesh (:func:`replicated_on`);
+* evaluation, selection and demonstration collection run the same way on every process, on the
+  states gathered back from the mesh (:func:`to_local`);
 * checkpoints are written by every process through orbax (its multi-process protocol), from
   global arrays (:func:`to_global`); run files (logs, metrics, plots, results) by process 0 only
   (:func:`is_main_process`, :class:`WorkerIO`).
@@ -174,6 +177,62 @@ def spanning_devices(population: int) -> list:
     for device in jax.devices():
         by_process.setdefault(device.process_index, []).append(device)
     return [d for p in sorted(by_process) for d in sorted(by_process[p], key=lambda d: d.id)[:k]]
+
+
+def splits_learner_batch(shard_learner_batch: bool | None) -> bool:
+    """Whether a single learner's env batch is split over every device: ``shard_learner_batch``,
+    or, when ``None``, exactly in a multi-process run (within one process splitting one
+    learner's env batch is slower on CPU, docs/benchmarks.md)."""
+    return is_multiprocess() if shard_learner_batch is None else shard_learner_batch
+
+
+def check_learner_batch(env: Any, num_envs: int, field: str = "gsl.ppo.num_envs") -> None:
+    """``ValueError`` naming ``field`` (and its flag) unless ``num_envs`` divides by the global
+    device count, or when ``env`` is a host env (its env batch lives on the host): what
+    :func:`place_learner` needs. Call before anything is compiled or written."""
+    from gsl_jax.envs.core import Environment
+
+    if not isinstance(env, Environment):
+        raise ValueError(
+            f"shard_learner_batch: {type(env).__name__} is a host env; only a JAX Environment's "
+            "env batch can be split over devices"
+        )
+    count = jax.device_count()
+    if num_envs % count:
+        flag = "--" + field.replace("_", "-")
+        raise ValueError(
+            f"{field} ({flag}): {num_envs} envs do not divide by the {count} devices of this "
+            "run (a single learner's env batch is split over every device)"
+        )
+
+
+def place_learner(state: Any) -> tuple[Any, Any]:
+    """A single learner ``state`` (leaves ``[1, ...]``) placed over every global device: its env
+    batch (env states, per-env reward-normalisation returns) split over a ``"batch"`` mesh axis,
+    every other leaf replicated (:func:`gsl_jax.population.population_sharding` with
+    ``jax.devices()``). Returns ``(state, shardings)``. ``num_envs`` must divide by the device
+    count (:func:`check_learner_batch`); each process fills its own shards (:func:`put_global`)."""
+    from gsl_jax.population import population_sharding
+
+    devices = jax.devices()
+    num_envs = int(state.env.stats.finished.shape[1])
+    if num_envs % len(devices):
+        raise ValueError(f"num_envs: {num_envs} do not divide by the {len(devices)} devices")
+    shardings = population_sharding(state, devices)
+    if is_multiprocess():
+        return put_global(state, shardings), shardings
+    return jax.device_put(state, shardings), shardings
+
+
+def replicated_on(tree: Any, like: Any) -> Any:
+    """``tree`` (the same local value on every process) replicated over the mesh of ``like``'s
+    first leaf when that leaf is spread over several devices (e.g. the demonstrations beside a
+    learner placed by :func:`place_learner`); otherwise ``tree`` unchanged."""
+    sharding = getattr(jax.tree.leaves(like)[0], "sharding", None)
+    if not isinstance(sharding, NamedSharding) or len(sharding.device_set) <= 1:
+        return tree
+    replicated = NamedSharding(sharding.mesh, PS())
+    return put_global(tree, jax.tree.map(lambda _: replicated, tree))
 
 
 def _is_key(x: Any) -> bool:

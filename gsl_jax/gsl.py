@@ -160,6 +160,7 @@ def run_gsl(
     env_spec: dict[str, Any] | None = None,
     shard: bool = True,
     max_value_loss: float = MAX_VALUE_LOSS,
+    shard_learner_batch: bool | None = None,
 ) -> GSLResult:
     """Run GSL on ``env``; see the module docstring and :mod:`gsl_jax.gsl_phases`.
 
@@ -190,6 +191,10 @@ def run_gsl(
             over the local devices when ``gcd(P, devices) > 1``; a single learner stays on one).
             On a multi-core CPU, ``XLA_FLAGS=--xla_force_host_platform_device_count=N`` (set
             before JAX starts) exposes ``N`` CPU devices.
+        shard_learner_batch: split the generalist's (and pi_g_low's) env batch over every
+            device, replicating the rest (:func:`gsl_jax.distributed.place_learner`;
+            ``gsl.ppo.num_envs`` must divide by the device count); ``None``: in a multi-process
+            run only.
         max_value_loss: stop (:class:`~gsl_jax.loop.DivergenceError`) when a finite value loss
             exceeds this (runaway divergence); non-finite losses and parameters always stop.
     """
@@ -198,6 +203,8 @@ def run_gsl(
     if checkpoint_every <= 0:
         raise ValueError(f"checkpoint_every: must be positive, got {checkpoint_every}")
     distributed.check_run(env, config.num_specialists)
+    if distributed.splits_learner_batch(shard_learner_batch):
+        distributed.check_learner_batch(env, config.ppo.num_envs)
     spec = run_spec("gsl", env.name, env_spec, config.to_dict())
     # Process 0 alone claims the run directory and writes its files; all write checkpoints.
     run = distributed.open_on_main(lambda: open_run(run_dir, resume, "gsl", spec))
@@ -231,7 +238,8 @@ def run_gsl(
             io = distributed.WorkerIO(
                 ckpt_root, None, log, on_record, checkpoint_every, meta, max_value_loss
             )
-        arrays, prog = run_phases(PhaseContext(build, io, shard), arrays, prog, GSL_PHASES)
+        ctx = PhaseContext(build, io, shard, shard_learner_batch)
+        arrays, prog = run_phases(ctx, arrays, prog, GSL_PHASES)
     result = GSLResult(
         arrays["generalist"],
         list(prog.records),

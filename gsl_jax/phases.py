@@ -40,6 +40,7 @@ from gsl_jax.population import (
     init_population,
     make_chunk,
     place_population,
+    population_size,
 )
 from gsl_jax.ppo import LearnerState
 
@@ -204,7 +205,7 @@ class RunBuilder:
                 )
             else:
                 built = make_chunk(vec_env, self.net, ppo, c.updates_per_chunk, dapg=term)
-            self._chunks[dapg, specialists] = built
+            self._chunks[dapg, specialists] = _demos_beside(built) if dapg else built
         return self._chunks[dapg, specialists]
 
     def evaluate(self, params: Any, ids: np.ndarray, episodes: int, seed: int) -> VariationScores:
@@ -262,13 +263,34 @@ class RunBuilder:
         return later and self.config.cycle_demos == "add"
 
 
+def _demos_beside(chunk: Callable) -> Callable:
+    """``chunk(state, demos)`` with the demos replicated on the state's devices when the state
+    spans several (:func:`gsl_jax.distributed.replicated_on`), placed once per buffer."""
+    placed: dict[Any, Any] = {}
+
+    def call(state: Any, demos: Any = None) -> Any:
+        if demos is not None:
+            where = (id(demos), getattr(jax.tree.leaves(state)[0], "sharding", None))
+            if where not in placed:
+                placed.clear()  # one buffer at a time; the tuple keeps ``demos`` alive
+                placed[where] = (demos, distributed.replicated_on(demos, state))
+            demos = placed[where][1]
+        return chunk(state, demos)
+
+    return call
+
+
 @dataclass(frozen=True)
 class PhaseContext:
-    """What every phase reads and nothing mutates: the run's builder, output and device rule."""
+    """What every phase reads and nothing mutates: the run's builder, output and device rule
+    (``shard``: :func:`~gsl_jax.population.place_population`'s; ``shard_learner_batch``: split a
+    single learner's env batch over every device, :func:`gsl_jax.distributed.place_learner`;
+    ``None`` does so in a multi-process run only)."""
 
     build: RunBuilder
     io: RunIO
     shard: bool = True
+    shard_learner_batch: bool | None = None
 
     @property
     def config(self) -> GSLConfig:
@@ -300,7 +322,15 @@ class PhaseContext:
         self, arrays: Arrays, progress: GSLProgress, key: str, plan: ChunkPlan, chunk: Callable
     ) -> tuple[Arrays, GSLProgress, str | None]:
         """Run ``plan`` on ``arrays[key]``; checkpoints hold the other arrays too."""
-        state, _ = place_population(arrays[key], self.shard)
+        single = population_size(arrays[key]) == 1
+        if single and distributed.splits_learner_batch(self.shard_learner_batch):
+            state, _ = distributed.place_learner(arrays[key])
+            if progress.chunk == 0:
+                envs, count = state.env.stats.finished.shape[1], jax.device_count()
+                line = f"  {plan.label}: {envs} envs split over {count} devices, rest replicated"
+                progress = self.event(progress, line)
+        else:
+            state, _ = place_population(arrays[key], self.shard)
 
         def save(s: Any, p: GSLProgress) -> GSLProgress:
             return self.io.save({**arrays, key: s}, p)

@@ -2,8 +2,11 @@
 process computes, and a two-process run killed mid-phase resumes.
 
 Each run is ``tests/scripts/distributed_run.py`` in subprocesses: one process with 4 forced CPU
-devices, or 2 processes on localhost with 2 each (a global mesh of 4). The runs share the test
-session's JAX compilation cache, so the later ones compile little.
+devices, or 2 processes on localhost with 2 each (a global mesh of 4). In both the specialists
+are sharded over the 4 devices and the generalist's env batch is split over them (the
+one-process reference asks for that layout with ``--split-learner``; a multi-process run has it
+by default). The runs share the test session's JAX compilation cache, so the later ones compile
+little.
 """
 
 import json
@@ -12,6 +15,7 @@ import re
 import socket
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -82,7 +86,7 @@ def cache(tmp_path_factory) -> Path:
 def single(tmp_path_factory, cache) -> dict:
     """The run on one process with 4 devices."""
     out = tmp_path_factory.mktemp("single")
-    (result,) = _outputs(out, _run(out, 1, cache))
+    (result,) = _outputs(out, _run(out, 1, cache, "--split-learner"))
     return {**result, "run": out / "run"}
 
 
@@ -92,7 +96,9 @@ def _demos(run: Path) -> dict[str, np.ndarray]:
 
 
 def _same_run(got: dict, want: dict) -> None:
-    """The same events, demos and (to float rounding) generalist parameters."""
+    """The same events, demos and (to float rounding) generalist parameters: the generalist's
+    gradient all-reduce sums the 4 devices' parts in another order through gloo than within one
+    process (measured: max difference 3e-8), so parameters agree to 1e-6, the rest exactly."""
     assert got["events"] == want["events"]
     assert got["demos_kept"] == want["demos_kept"]
     assert got["specialist_demos"] == want["specialist_demos"]
@@ -100,16 +106,21 @@ def _same_run(got: dict, want: dict) -> None:
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-6)
 
 
+def _newest(run: Path) -> tuple[Path, dict]:
+    newest = sorted((run / "checkpoints").iterdir())[-1]
+    return newest, json.loads((newest / "meta.json").read_text())["progress"]
+
+
 @pytest.fixture(scope="module")
 def resumed(tmp_path_factory, cache) -> dict:
-    """A two-process run killed in the specialists' phase, a resume on one process (refused),
-    and the resume on two processes: one run serves both tests below (a run for each would
-    double the file's cost)."""
+    """A two-process run killed in phase I, a resume on one process (refused), a resume on two
+    processes killed in phase II, and its resume on two processes: one run serves both tests
+    below (a run for each would double the file's cost). Both kills land in a phase whose env
+    batch is split over the two processes' devices."""
     out = tmp_path_factory.mktemp("resumed")
-    killed = _run(out, 2, cache, "--crash-after", "2")
+    killed = _run(out, 2, cache, "--crash-at", "phase1:2")
     run = out / "run"
-    newest = sorted((run / "checkpoints").iterdir())[-1]
-    progress = json.loads((newest / "meta.json").read_text())["progress"]
+    newest, progress = _newest(run)
     left = list(out.glob("out*.json"))
 
     sys.path.insert(0, str(SCRIPTS))
@@ -122,10 +133,14 @@ def resumed(tmp_path_factory, cache) -> dict:
     with pytest.raises(ValueError) as refused:
         run_gsl(GymnaxEnv("CartPole-v1", family="pole"), tiny_config(), run, resume=True)
     after = {p.name: p.stat().st_mtime_ns for p in (run / "checkpoints").iterdir()}
+    killed2 = _run(out, 2, cache, "--resume", "--crash-at", "phase2:2")
+    newest2, progress2 = _newest(run)
+    left += list(out.glob("out*.json"))
     outs = _outputs(out, _run(out, 2, cache, "--resume"))
     return dict(
-        killed=killed, left=left, newest=newest, progress=progress, refused=str(refused.value),
-        untouched=before == after, outs=outs, run=run,
+        killed=killed + killed2, left=left, newest=[newest, newest2],
+        progress=[progress, progress2], refused=str(refused.value), untouched=before == after,
+        outs=outs, run=run,
     )  # fmt: skip
 
 
@@ -134,6 +149,8 @@ def test_two_processes_compute_what_one_process_with_four_devices_computes(singl
     assert single["processes"] == 1 and single["devices"] == 4
     assert [o["processes"] for o in outs] == [2, 2] and outs[0]["devices"] == 4
     assert "specialists: 4 x 768 steps, 4 envs each, sharded over 4 devices" in outs[0]["events"]
+    for label in ("generalist", "generalist+dapg"):  # phase I and phase II
+        assert f"  {label}: 4 envs split over 4 devices, rest replicated" in outs[0]["events"]
     for out in outs:  # both processes end with the one-process run's result
         _same_run(out, single)
 
@@ -152,18 +169,25 @@ def test_two_processes_compute_what_one_process_with_four_devices_computes(singl
 
 def test_two_process_run_killed_mid_phase_resumes_on_two_processes(resumed):
     assert all(k.returncode != 0 for k in resumed["killed"]) and not resumed["left"]
-    progress = resumed["progress"]
-    assert (progress["phase"], progress["chunk"]) == ("specialists", 1)  # killed mid-phase
+    phase1, phase2 = resumed["progress"]
+    assert (phase1["phase"], phase1["chunk"]) == ("phase1", 1)  # killed mid-phase I
+    assert (phase2["phase"], phase2["chunk"]) == ("phase2", 1)  # then mid-phase II
+    # The second run resumed from the first's checkpoint (both processes), the third from the
+    # second's.
+    for killed in resumed["killed"][2:]:
+        assert f"resumed from {resumed['newest'][0]} (phase phase1" in killed.stdout
     # A resume with another process count was refused before anything was touched.
     assert re.search(
         r"num_processes: checkpoint .* written by a run of 2 process", resumed["refused"]
     )
     assert resumed["untouched"]
     for out in resumed["outs"]:
-        assert out["resumed_from"] == str(resumed["newest"])
+        assert out["resumed_from"] == str(resumed["newest"][1])
 
 
-def test_bad_settings_are_refused_naming_them(tmp_path, cache):
+def test_bad_settings_are_refused_naming_them(tmp_path, cache, monkeypatch):
+    import jax
+
     from gsl_jax import distributed
 
     with pytest.raises(ValueError, match=r"coordinator: localhost:\d+ could not be reached"):
@@ -178,6 +202,25 @@ def test_bad_settings_are_refused_naming_them(tmp_path, cache):
         main(["train", "--coordinator", "localhost:1234", "--num-processes", "2"])
     with pytest.raises(SystemExit, match="method: multi-process runs are GSL runs"):
         main(["train", "--method", "ppo", "--distributed"])
+    # A generalist env batch that does not split over the devices is refused before anything is
+    # compiled or written (this process has one device: 4 are faked, as 2 x 2 processes have).
+    sys.path.insert(0, str(SCRIPTS))
+    from distributed_run import tiny_config
+
+    from gsl_jax.envs.gymnax import GymnaxEnv
+    from gsl_jax.gsl import run_gsl
+
+    config = tiny_config()
+    config = replace(config, ppo=config.ppo.replace(num_envs=6))
+    with monkeypatch.context() as patched:
+        patched.setattr(jax, "device_count", lambda: 4)
+        with pytest.raises(ValueError) as refused:
+            env = GymnaxEnv("CartPole-v1", family="pole")
+            run_gsl(env, config, tmp_path / "split", shard_learner_batch=True)
+    assert str(refused.value).startswith(
+        "gsl.ppo.num_envs (--gsl.ppo.num-envs): 6 envs do not divide by the 4 devices"
+    )
+    assert not (tmp_path / "split").exists()
     # 3 specialists cannot be shared by 2 processes: both stop before writing anything.
     runs = _run(tmp_path, 2, cache, "--num-specialists", "3")
     for run in runs:

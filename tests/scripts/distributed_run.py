@@ -1,11 +1,14 @@
 """A tiny GSL run with 4 specialists, on one process or on several (tests/test_distributed.py).
 
     python tests/scripts/distributed_run.py OUT [--coordinator H:P --num-processes N
-        --process-id I] [--resume] [--crash-after K]
+        --process-id I] [--resume] [--crash-at PHASE:K] [--split-learner]
 
 The device count comes from ``XLA_FLAGS=--xla_force_host_platform_device_count=D`` set by the
-caller. The run directory is ``OUT/run``; ``--crash-after K`` ends the process (``os._exit``,
-like a kill: no cleanup) on the K-th specialist chunk record, before that chunk's checkpoint.
+caller. The run directory is ``OUT/run``; ``--crash-at PHASE:K`` ends the process (``os._exit``,
+like a kill: no cleanup) on the K-th chunk record of GSL phase ``PHASE`` (``phase1``,
+``specialists``, ``phase2``, ...) this process sees, before that chunk's checkpoint.
+``--split-learner`` splits the generalist's env batch over the devices in a one-process run too
+(``run_gsl(shard_learner_batch=True)``; a multi-process run does by default).
 At the end, process ``I`` writes ``OUT/out{I}.json``: the generalist's parameters (lists, in tree
 order), the events, demos kept and per-specialist demo counts, the devices the specialists were
 sharded over and the wall time.
@@ -38,8 +41,8 @@ def tiny_config(num_specialists: int = 4):
         plateau=PlateauConfig(window=2, max_steps=512),  # 2 chunks of 256 steps
         num_specialists=num_specialists,
         num_low=4,
-        specialist_steps=256 * 3,  # 3 chunks: the crash lands in the second
-        phase2_steps=256 * 2,
+        specialist_steps=256 * 3,  # 3 chunks
+        phase2_steps=256 * 2,  # 2 chunks: a crash on the second lands mid-phase
         eval_episodes=1,
     )
 
@@ -52,7 +55,8 @@ def main() -> None:
     parser.add_argument("--process-id", type=int)
     parser.add_argument("--timeout", type=int, default=120)
     parser.add_argument("--resume", action="store_true")
-    parser.add_argument("--crash-after", type=int, default=0)
+    parser.add_argument("--crash-at", default="")
+    parser.add_argument("--split-learner", action="store_true")
     parser.add_argument("--num-specialists", type=int, default=4)
     args = parser.parse_args()
     start = time.perf_counter()
@@ -69,11 +73,12 @@ def main() -> None:
 
     config = tiny_config(args.num_specialists)
     seen = []
+    crash_phase, _, crash_k = args.crash_at.partition(":")
 
     def on_record(record: dict) -> None:
-        seen.append(record["phase"])
-        if args.crash_after and seen.count("specialists") == args.crash_after:
-            print(f"crashing after specialist chunk {args.crash_after}", flush=True)
+        seen.append(record["gsl_phase"])
+        if crash_phase and seen.count(crash_phase) == int(crash_k):
+            print(f"crashing at {args.crash_at}", flush=True)
             os._exit(3)
 
     events: list[str] = []
@@ -83,8 +88,9 @@ def main() -> None:
         run_dir=args.out / "run",
         resume=args.resume,
         checkpoint_every=1,
-        log=events.append,
+        log=lambda line: (events.append(line), print(line, flush=True)),
         on_record=on_record,
+        shard_learner_batch=True if args.split_learner else None,
     )
     leaves = jax.tree.leaves(jax.device_get(result.generalist.params))
     out = {
