@@ -206,15 +206,18 @@ def test_no_demonstrations_kept_warns_and_runs_phase_two_without_dapg():
     assert result.records[-1]["phase"] == "generalist"  # plain PPO, no DAPG term
 
 
-def test_dapg_decay_counts_phase_two_updates_only():
+def test_dapg_decay_counts_phase_two_updates_only(finished_run):
     """lambda1 ** k with k from the start of phase II: with decay 0.1 the first phase-II update
     has the full term (0.1 ** 0) and the second a tenth of it, so the chunk's mean DAPG loss is
-    about 0.55 of the undecayed one. Counting phase I's updates too (4 here) shrinks it to 1e-4."""
-    base = dataclasses.replace(TINY, low_finetune_steps=0)
+    about 0.55 of the undecayed one. Counting phase I's updates too (4 here) shrinks it to 1e-4.
+    The undecayed run is the module's TINY run (decay 1.0, the default; pi_g_low trains a copy,
+    so the generalist's count is phase I's and phase II's): the decayed one differs in nothing
+    else."""
+    assert TINY.dapg.decay == 1.0
+    config = dataclasses.replace(TINY, dapg=dataclasses.replace(TINY.dapg, decay=0.1))
+    decayed = run_gsl(GymnaxEnv("CartPole-v1", family="pole"), config, log=lambda _: None)
     losses = []
-    for decay in (1.0, 0.1):
-        config = dataclasses.replace(base, dapg=dataclasses.replace(base.dapg, decay=decay))
-        result = run_gsl(GymnaxEnv("CartPole-v1", family="pole"), config, log=lambda _: None)
+    for result in (finished_run[1], decayed):
         (record,) = [r for r in result.records if r["phase"] == "generalist+dapg"]
         losses.append(record["dapg_loss"])
         assert int(result.generalist.updates[0]) == 2  # phase II's own updates
