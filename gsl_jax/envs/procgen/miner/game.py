@@ -39,8 +39,9 @@ Observations (``obs_mode``):
 * ``"symbolic"``: float32 ``[2r + 1, 2r + 1, 7]``, an egocentric window centred on the agent (rows
   point down the frame) with channels (dirt, boulder, diamond, falling, exit, outside the world,
   exit open). "Falling" marks the moving boulders and diamonds (the ones that kill); "exit open"
-  is 1 everywhere once no diamond is left. The default radius ``r = W - 1`` (window 19x19 easy,
-  39x39 hard) shows the whole world from any position.
+  is 1 everywhere while the count the exit reads is 0 (once no diamond is left, and on the first
+  step of an episode that inherits a 0, see above). The default radius ``r = W - 1`` (window
+  19x19 easy, 39x39 hard) shows the whole world from any position.
 """
 
 from __future__ import annotations
