@@ -385,6 +385,8 @@ class PortRunner:
                 jax.random.split(k_step, num_envs), state, action
             )
             fresh = fresh_states(k_reset, bank)
+            if uses_transition:  # what a game carries into the next episode (miner's count)
+                fresh = jax.vmap(env.next_episode)(state, fresh)
 
             def pick(a, b):
                 return jnp.where(done.reshape(done.shape + (1,) * (a.ndim - 1)), a, b)

@@ -160,6 +160,21 @@ def test_the_exit_opens_once_no_diamond_is_left(env, step):
     assert float(reward) == 10.0 and bool(info["success"])
 
 
+def test_the_count_carries_over_into_the_next_episode(env, step):
+    # miner.cpp never resets diamonds_remaining: a fresh game (an env's first episode) reads 0,
+    # and a later episode's first step reads the count the previous episode's last step left.
+    assert int(env.generate(jnp.int32(7)).diamonds_left) == 0
+    start = make_state(env, ["AE*"], diamonds_left=0)
+    died = start.replace(diamonds_left=jnp.int32(2))  # ended with 2 diamonds on its level
+    _, reward, done, _ = step(jax.random.key(0), env.next_episode(died, start), jnp.int32(RIGHT))
+    assert float(reward) == 0.0 and not bool(done)
+    won = start.replace(diamonds_left=jnp.int32(0))  # a completed episode leaves 0
+    first = env.next_episode(won, start.replace(diamonds_left=jnp.int32(3)))
+    assert int(first.diamonds_left) == 0 and int(first.grid[W * W - W + 2]) == DIAMOND
+    _, reward, done, info = step(jax.random.key(0), first, jnp.int32(RIGHT))
+    assert float(reward) == 10.0 and bool(done) and bool(info["success"])
+
+
 def test_time_limit_truncates(env, step):
     state = make_state(env, ["A"], time=env.timeout - 1)
     _, reward, done, info = step(jax.random.key(0), state, jnp.int32(NOOP))

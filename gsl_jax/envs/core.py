@@ -135,6 +135,14 @@ class StateEnvironment(Environment):
     def observe(self, state: PyTree) -> PyTree:
         """The observation of ``state``."""
 
+    def next_episode(self, last: PyTree, start: PyTree) -> PyTree:
+        """The start state of the episode that follows ``last`` (the state its final step left)
+        when auto-reset onto ``start`` (from :meth:`init_state`). The identity: a new episode
+        depends on its variation alone. A game whose original carries something over from one
+        episode to the next (Procgen's miner) overrides this."""
+        del last
+        return start
+
     def reset(self, key: jax.Array, variation: jax.Array) -> tuple[PyTree, PyTree]:
         state = self.init_state(key, variation)
         return self.observe(state), state
@@ -412,6 +420,7 @@ class VecEnv:
             env_state, reward, done, info = jax.vmap(self.env.transition)(
                 draws.step_keys, state.env_state, action
             )
+            env_state0 = jax.vmap(self.env.next_episode)(env_state, env_state0)
             env_state = _select(done, env_state0, env_state)
             obs = jax.vmap(self.env.observe)(env_state)
         else:

@@ -17,12 +17,15 @@ Differences from the port's own interface: the level set lives in ``params`` rat
 :class:`~gsl_jax.envs.core.VecEnv`'s argument; resets regenerate the level instead of gathering
 it from a level bank (gymnax resets one env at a time), which is slower for the games whose
 generation is costly (coinrun, heist); ``info`` carries ``success`` and ``variation`` besides
-gymnax's own keys.
+gymnax's own keys. :meth:`ProcgenGymnax.step` is gymnax's, except that the auto-reset state
+passes through the port's ``next_episode`` (what the original game carries from one episode into
+the next: miner's diamond count) and the observation is rendered once, from the chosen state.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import jax
@@ -80,6 +83,33 @@ class ProcgenGymnax(environment.Environment):
         obs, state, reward, done, info = self.port.step(key, state, jnp.asarray(action, jnp.int32))
         terminated = done & ~info["truncated"]
         return obs, state, reward, terminated, dict(info)
+
+    @partial(jax.jit, static_argnames=("self",))
+    def step(
+        self,
+        key: jax.Array,
+        state: Any,
+        action: int | float | jax.Array,
+        params: ProcgenParams | None = None,
+    ) -> tuple[jax.Array, Any, jax.Array, jax.Array, jax.Array, dict[str, Any]]:
+        """gymnax's ``step`` (auto-reset on termination or truncation; ``info`` adds
+        ``terminated``, ``truncated`` and ``final_observation``), with the reset state passed
+        through the port's ``next_episode``."""
+        params = self.default_params if params is None else params
+        key_step, key_reset = jax.random.split(key)
+        obs_st, state_st, reward, terminated, info = self.step_env(key_step, state, action, params)
+        truncated = self.is_truncated(state_st, params)
+        done = terminated | truncated
+        _, state_re = self.reset_env(key_reset, params)
+        state_re = self.port.next_episode(state_st, state_re)
+        state = jax.tree.map(lambda a, b: jax.lax.select(done, a, b), state_re, state_st)
+        info = {
+            **info,
+            "terminated": terminated,
+            "truncated": truncated,
+            "final_observation": obs_st,
+        }
+        return self.port.observe(state), state, reward, terminated, truncated, info
 
     def is_truncated(self, state: Any, params: ProcgenParams) -> jax.Array:
         return state.time >= jnp.minimum(params.max_steps_in_episode, self.port.timeout)

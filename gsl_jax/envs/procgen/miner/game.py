@@ -21,15 +21,15 @@ our own code, pure functions in :mod:`.rules`):
   boulder or diamond sideways into an empty cell whose lower neighbour is empty, or rests. A
   *falling* object landing on the agent's cell ends the episode (death, no reward).
 * Reaching the exit once no diamond is left (as counted at the end of the previous step) gives
-  reward 10, ends the episode and completes the level (``info["success"]``).
+  reward 10, ends the episode and completes the level (``info["success"]``). As in miner.cpp the
+  count is not reset with the level: the first step of an episode reads the count the previous
+  episode's last step left (0 after a normal completion), and an env's first episode reads 0, so
+  there a first move onto the exit completes the level at once (:meth:`Miner.next_episode`).
 * The episode also ends after 1000 steps (game.cpp's default time limit), ``info["truncated"]``.
 
 Differences from Procgen: levels come from ``jax.random`` rather than mt19937, so level ``s``
-here is not Procgen's level ``s`` (the distribution is the same procedure). miner.cpp carries
-``diamonds_remaining`` over from the previous episode into the first step of the next; here a new
-episode starts with the level's own diamond count, so a level whose exit lies under the agent's
-start cell cannot be won on the first step. Procgen's "memory" mode (35x35, agent-centred view)
-is not implemented.
+here is not Procgen's level ``s`` (the distribution is the same procedure). Procgen's "memory"
+mode (35x35, agent-centred view) is not implemented.
 
 Observations (``obs_mode``):
 
@@ -39,8 +39,9 @@ Observations (``obs_mode``):
 * ``"symbolic"``: float32 ``[2r + 1, 2r + 1, 7]``, an egocentric window centred on the agent (rows
   point down the frame) with channels (dirt, boulder, diamond, falling, exit, outside the world,
   exit open). "Falling" marks the moving boulders and diamonds (the ones that kill); "exit open"
-  is 1 everywhere once no diamond is left. The default radius ``r = W - 1`` (window 19x19 easy,
-  39x39 hard) shows the whole world from any position.
+  is 1 everywhere while the count the exit reads is 0 (once no diamond is left, and on the first
+  step of an episode that inherits a 0, see above). The default radius ``r = W - 1`` (window
+  19x19 easy, 39x39 hard) shows the whole world from any position.
 """
 
 from __future__ import annotations
@@ -74,7 +75,6 @@ from gsl_jax.envs.procgen.miner.rules import (
     dig,
     generate_level,
     move_agent,
-    object_counts,
     push,
     settle,
 )
@@ -112,7 +112,8 @@ class MinerState:
         exit: int32 ``[]`` the exit's cell index.
         facing_left: bool ``[]``; the sprite turns with the last requested horizontal move.
         diamonds_left: int32 ``[]`` diamonds as counted at the end of the previous step (the
-            exit opens when it is 0); the level's diamond count at the start.
+            exit opens when it is 0); at an episode's start, the count the previous episode's
+            last step left (:meth:`Miner.next_episode`), 0 in an env's first episode.
         theme: int32 ``[]`` colour theme of the level.
         time: int32 ``[]`` steps taken this episode.
         variation: int32 ``[]`` level seed.
@@ -155,7 +156,10 @@ class Miner(ProcgenPort):
         return Box((side, side, len(SYMBOLIC_CHANNELS)), 0.0, 1.0, jnp.float32)
 
     def generate(self, seed: jax.Array) -> MinerState:
-        """Build level ``seed`` (int32 ``[]``) from the seed alone; ``time`` starts at 0."""
+        """Build level ``seed`` (int32 ``[]``) from the seed alone; ``time`` starts at 0.
+
+        ``diamonds_left`` starts at 0, miner.cpp's ``diamonds_remaining`` in a fresh game (an
+        env's first episode); auto-resets replace it by the previous episode's count."""
         k_level, k_theme = jax.random.split(level_key(seed, _SALT))
         grid, agent, exit_cell = generate_level(k_level, self.world_dim)
         theme = jax.random.randint(k_theme, (), 0, self.renderer.atlas.num_themes)
@@ -164,11 +168,17 @@ class Miner(ProcgenPort):
             agent=agent,
             exit=exit_cell,
             facing_left=jnp.zeros((), jnp.bool_),
-            diamonds_left=jnp.asarray(object_counts(self.world_dim)[0], jnp.int32),
+            diamonds_left=jnp.zeros((), jnp.int32),
             theme=theme.astype(jnp.int32),
             time=jnp.zeros((), jnp.int32),
             variation=jnp.asarray(seed, jnp.int32),
         )
+
+    def next_episode(self, last: MinerState, start: MinerState) -> MinerState:
+        """miner.cpp keeps ``diamonds_remaining`` across a reset: the new episode's first step
+        reads the count ``last``'s final step left (the old level's, 0 after a normal
+        completion), so a first move onto the exit may complete the new level at once."""
+        return start.replace(diamonds_left=last.diamonds_left)
 
     def transition(
         self, key: jax.Array, state: MinerState, action: jax.Array
