@@ -80,6 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
     for name in sorted(set(ALIASES) - {"network", "hidden"}):
         kind = float if name in _FLOAT_ALIASES else int
         add("--" + name.replace("_", "-"), type=kind, default=None, help=f"= {ALIASES[name][0]}")
+    add(
+        "--fixed-budget",
+        action="store_true",
+        default=None,
+        help="cap GSL's total env-steps at --steps; phase II takes what the rest leaves",
+    )
     add("--set", action="append", default=[], metavar="PATH=VALUE", help="any option by path")
     add("--no-progress", action="store_true", help="no progress bar")
     add("--no-report", action="store_true", help="skip the plots and the GIF")
@@ -88,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     names = ["games", "seeds", "methods", "backend", "distribution_mode", "obs_mode"]
-    names += [*ALIASES, *_OWN]
+    names += [*ALIASES, *_OWN, "fixed_budget"]
     out = {name: getattr(args, name) for name in names}
     out["learners"] = args.learner
     for item in args.set:

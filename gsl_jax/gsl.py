@@ -225,8 +225,9 @@ def run_gsl(
             log(f"resumed from {resume_from} (phase {prog.phase}, {prog.generalist_steps:,} steps)")
     start_run(run, prog.records, prog.events)
     budget = config.plateau.max_steps + config.phase2_steps
-    cycle = config.num_specialists * config.specialist_budget + config.low_finetune_steps
-    budget += config.max_cycles * cycle  # at most: later cycles run only after a plateau
+    budget += config.max_cycles * config.cycle_steps  # at most: later cycles need a plateau
+    if config.total_steps is not None:
+        budget = min(budget, config.total_steps)
     run_path = run.path if run is not None else None
     progress = progress and distributed.is_main_process()
     logger = RunLogger(run_path, budget, progress=progress, desc="gsl", start_step=prog.total_steps)

@@ -62,6 +62,13 @@ class GSLConfig:
         demo_return_threshold: keep episodes whose return reaches this instead of using the
             environment's success flag (for environments without one).
         phase2_steps: generalist env-steps in phase II (of all cycles together).
+        total_steps: if set, a cap on the run's total env-steps, every counted step included
+            (phase I, selection evaluation, pi_g_low, specialists, demo collection, phase II, all
+            cycles): phase II stops at its last whole chunk within the cap, so a phase I that
+            plateaus early leaves its unused steps to phase II (with ``phase2_steps`` set at
+            least as large), and a later cycle starts only while the cap leaves room for its
+            specialists, pi_g_low and one phase-II chunk. ``None``: phase II runs
+            ``phase2_steps``.
         max_cycles: how many specialist -> demonstration -> phase-II cycles may run (1: the
             paper). With more, phase II of a cycle ends when criterion H (``plateau``, on that
             phase II's own records and steps; its ``max_steps`` does not apply) fires and
@@ -95,6 +102,7 @@ class GSLConfig:
     demo_steps: int = 512
     demo_return_threshold: float | None = None
     phase2_steps: int = 5_000_000
+    total_steps: int | None = None
     max_cycles: int = 1
     cycle_demos: Literal["replace", "add"] = "replace"
     updates_per_chunk: int = 10
@@ -121,6 +129,8 @@ class GSLConfig:
             validation.check_positive(
                 "gsl.num_train_variations", self.num_train_variations, integer=True
             )
+        if self.total_steps is not None:
+            validation.check_positive("gsl.total_steps", self.total_steps, integer=True)
         if self.demo_return_threshold is not None:
             validation.check_finite("gsl.demo_return_threshold", self.demo_return_threshold)
         # jax.random.key keeps 32 bits of a seed (2**32 + 5 gives the key of 5); numpy
@@ -165,6 +175,13 @@ class GSLConfig:
                 f"default {DEFAULT_SPECIALIST_STEPS:,}"
             )
         self.specialist_ppo  # noqa: B018  (refuses a batch num_minibatches cannot split)
+        before_phase2 = self.plateau.max_steps + self.cycle_steps
+        if self.total_steps is not None and self.total_steps <= before_phase2:
+            raise ValueError(
+                f"gsl.total_steps: {self.total_steps:,} leaves no phase II after phase I's "
+                f"{self.plateau.max_steps:,} (plateau.max_steps) and a cycle's "
+                f"{self.cycle_steps:,} specialist and pi_g_low steps"
+            )
 
     @property
     def largest_subset(self) -> int:
@@ -177,6 +194,11 @@ class GSLConfig:
         if self.specialist_steps_per_variation is None:
             return self.specialist_steps
         return self.specialist_steps_per_variation * self.largest_subset
+
+    @property
+    def cycle_steps(self) -> int:
+        """Env-steps one cycle trains besides phase II: every specialist and pi_g_low."""
+        return self.num_specialists * self.specialist_budget + self.low_finetune_steps
 
     @property
     def specialist_ppo(self) -> PPOConfig:

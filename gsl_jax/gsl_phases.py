@@ -25,6 +25,11 @@ selection (its table entry's ``again``), then pi_g_low, the specialists, the dem
 buffer, or added to it with ``cycle_demos="add"``) and phase II again. Every later cycle draws
 from its own keys (:meth:`~gsl_jax.phases.RunBuilder.cycle_key`); phase II's budget
 ``phase2_steps`` is shared by all cycles.
+
+**A total budget.** With ``total_steps`` set, phase II also stops at its last whole chunk within
+that many total env-steps (everything counted), and a later cycle starts only while the budget
+leaves room for it (:func:`_room_for_cycle`): a fixed budget B for every method, as in the GSL
+study's protocol (docs/gsl_protocol.md).
 """
 
 from __future__ import annotations
@@ -294,12 +299,17 @@ def _phase2_plan(ctx: PhaseContext, progress: GSLProgress):
         r.get("gsl_phase") == PHASE2 and r.get("cycle", 1) < cycle for r in progress.records
     )
     num_chunks = ctx.chunks(config.phase2_steps) - earlier
+    if config.total_steps is not None:  # the chunks done in this phase, and those that fit
+        room = (config.total_steps - progress.total_steps) // ctx.build.steps_per_chunk
+        num_chunks = min(num_chunks, progress.chunk + max(room, 0))
     if cycle >= config.max_cycles:
         return ctx.plan(PHASE2, num_chunks, progress)
     # H without its hard budget: phase II's own budget ends the last cycle.
     curve = dataclasses.replace(config.plateau, max_steps=max(config.plateau.min_steps, 2**62))
 
     def until(p: GSLProgress) -> str | None:
+        if not _room_for_cycle(ctx, p):
+            return None
         phase_records = p.records[len(p.records) - p.chunk :]
         start = phase_records[0]["generalist_steps"] - ctx.build.steps_per_chunk
         steps = [r["generalist_steps"] - start for r in phase_records]
@@ -307,6 +317,16 @@ def _phase2_plan(ctx: PhaseContext, progress: GSLProgress):
         return reason if fired else None
 
     return ctx.plan(PHASE2, num_chunks, progress, until=until)
+
+
+def _room_for_cycle(ctx: PhaseContext, progress: GSLProgress) -> bool:
+    """Whether ``total_steps`` (if set) leaves room for another cycle's specialists, pi_g_low
+    and one phase-II chunk (its selection evaluation and demos are not known in advance)."""
+    config = ctx.config
+    if config.total_steps is None:
+        return True
+    need = config.cycle_steps + ctx.build.steps_per_chunk
+    return config.total_steps - progress.total_steps >= need
 
 
 def generalist_dapg_phase(

@@ -40,6 +40,18 @@ SMALL = NetworkConfig(hidden=(16, 16))
             "gsl.specialist_num_envs: ppo.num_minibatches",
         ),
         (dict(num_specialists=201, num_low=200), "gsl.num_specialists: 201 specialists"),
+        (dict(total_steps=0), "gsl.total_steps"),
+        # phase I's 1,000 and 4 specialists x 500 leave nothing of 3,000 to phase II
+        (
+            dict(
+                total_steps=3_000,
+                plateau=PlateauConfig(max_steps=1_000),
+                specialist_steps=500,
+                low_finetune_steps=0,
+            ),
+            r"gsl.total_steps: 3,000 leaves no phase II after phase I's 1,000 "
+            r"\(plateau.max_steps\) and a cycle's 2,000",
+        ),
     ],
 )
 def test_bad_population_options(changes, message):
@@ -190,6 +202,22 @@ def test_cycles_count_every_sample(two_cycles):
     evaluation = 2 * 3 * 200  # 2 cycles x 3 variations x 1 episode of 200 steps
     demos = 2 * (2 * 1 * 200 + 2 * 200)  # 2 cycles x (2 one-env specialists + 2-env generalist)
     assert last["total_steps"] == last["generalist_steps"] + specialists + evaluation + demos
+
+
+def test_total_steps_caps_the_run_and_refuses_a_cycle_it_cannot_pay_for(tmp_path):
+    """The two-cycle run under a budget of 4,200 total env-steps. Up to phase II's second chunk
+    it spends 3,400 (phase I 400, selection 3 x 200, specialists 2 x 400, demos 2 x 200 + 2 x
+    200, two chunks of 400); H then fires, but cycle 2 needs 800 specialist steps and a 400-step
+    chunk, more than the 800 left, so phase II goes on, to the last chunk within 4,200: 4
+    chunks of the 5 phase2_steps allows."""
+    config = dataclasses.replace(CYCLES, total_steps=4_200)
+    result = run_gsl(
+        GymnaxEnv("MountainCar-v0", family="force"), config, run_dir=None, log=lambda _: None
+    )
+    phases = [(r["gsl_phase"], r["cycle"]) for r in result.records]
+    assert phases == [("phase1", 1)] + [("specialists", 1)] * 2 + [("phase2", 1)] * 4
+    assert result.records[-1]["total_steps"] == 4_200
+    assert [c["cycle"] for c in result.cycles] == [1]
 
 
 def test_report_marks_the_phases_of_every_cycle():

@@ -40,6 +40,31 @@ def test_quick_preset_budget_is_split_into_every_gsl_phase():
     assert paper.games == tuple(GAMES)  # every JAX port
 
 
+def test_study_preset_caps_gsl_at_the_plateau_maps_budget():
+    """The study (docs/gsl_protocol.md): B = 244 chunks of 40,960 = 9,994,240 env-steps, GSL
+    capped at B with phase II bounded by B less the specialists' 30%; quick's learner."""
+    s = exp.PRESETS["study"]
+    config = exp.gsl_config(s, 0)
+    chunk = exp.chunk_steps(s)
+    assert s.steps == 244 * 40_960 == 9_994_240 and s.steps % (64 * 128) == 0
+    assert config.total_steps == 9_994_240 and s.fixed_budget
+    # a specialist: 9,994,240 * 0.3 / 4 = 749,568 -> 31 chunks of 24,576 = 761,856
+    assert config.specialist_steps == 31 * chunk
+    # phase II's bound: 9,994,240 - 4 x 761,856 = 6,946,816, rounded up to 283 chunks
+    assert config.phase2_steps == 283 * chunk and 282 * chunk < 6_946_816 < 283 * chunk
+    assert s.heldout_levels == 500 and s.final_eval_episodes == 4
+    assert config.ppo == exp.PRESETS["quick"].gsl.ppo
+    assert config.network == exp.PRESETS["quick"].gsl.network
+    # the quick preset is uncapped; --fixed-budget caps it at its own steps
+    assert exp.gsl_config(exp.PRESETS["quick"], 0).total_steps is None
+    capped = exp.resolve_settings("quick", _cli_overrides(["--fixed-budget"]))
+    assert exp.gsl_config(capped, 0).total_steps == 3_300_000
+    with pytest.raises(ValueError, match="fixed_budget: expected bool"):
+        exp.resolve_settings("quick", {"fixed_budget": 1})
+    with pytest.raises(ValueError, match="gsl.total_steps: set by the experiment"):
+        exp.resolve_settings("quick", {"gsl.total_steps": 5})
+
+
 def test_quick_preset_weights_the_demo_term_by_its_measured_coefficient():
     """quick's DAPG weight is 0.1 (docs/benchmarks.md section 6: the released 0.5 held the
     generalist's phase II below plain PPO's); paper keeps the released 0.5; --demo-coeff sets it."""
@@ -179,7 +204,7 @@ def test_each_numeric_setting_is_checked_for_type_finiteness_and_range(field, va
         exp.Settings(**{field: value})
 
 
-@pytest.mark.parametrize("preset", ["quick", "paper", "tiny"])
+@pytest.mark.parametrize("preset", ["quick", "paper", "tiny", "study"])
 def test_settings_round_trip_through_json(preset):
     s = exp.PRESETS[preset]
     assert exp.Settings.from_dict(json.loads(json.dumps(s.to_dict()))) == s

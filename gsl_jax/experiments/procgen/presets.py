@@ -9,7 +9,11 @@ pixels, the IMPALA CNN, the Procgen paper's PPO (64 envs x 256 steps, gamma 0.99
 per game and method, 3 seeds, 16 specialists on the 64 worst levels, and both of the paper's base
 learners (PPO and PPG, :mod:`gsl_jax.ppg`, each an experiment of its own: ``run_dir/ppo``,
 ``run_dir/ppg``), for accelerators. ``tiny``: a smoke test (maze, eight levels, seconds of
-training). ``custom``: quick's values with nothing locked. A preset fixes its defining options
+training). ``study``: the GSL study's runs (docs/gsl_protocol.md): quick's learner and GSL at the
+plateau map's budget B = 9,994,240 env-steps for both methods with GSL capped at it
+(``fixed_budget``), 500 held-out levels, 4 evaluation episodes per level; the study's driver
+(``benchmarks/gsl_study.py``) sets games, levels, seeds and variants. ``custom``: quick's values
+with nothing locked. A preset fixes its defining options
 (:data:`~gsl_jax.experiments.procgen.settings.LOCKED`)."""
 
 from __future__ import annotations
@@ -30,6 +34,9 @@ from gsl_jax.presets import LOG_PROB_DAPG, PROCGEN, PROCGEN_COMPACT
 
 _replace = dataclasses.replace
 QUICK = Settings()
+#: B of the GSL study: the plateau map's 10M env-steps per member, rounded down to its chunks
+#: (244 of 40,960), a whole number of PROCGEN_COMPACT's 8,192-step updates.
+STUDY_BUDGET = 9_994_240
 PRESETS: dict[str, Settings] = {
     "quick": QUICK,
     "custom": QUICK,
@@ -56,6 +63,18 @@ PRESETS: dict[str, Settings] = {
             generalist_demo_episodes=256,
             demo_steps=512,
         ),
+    ),
+    # docs/gsl_protocol.md: the plateau map's PPO, its run length as the budget B of both
+    # methods, GSL capped at B, 500 held-out levels; games, levels and seeds per setting.
+    "study": Settings(
+        games=("bigfish",),
+        seeds=(0, 1, 2),
+        heldout_levels=500,
+        steps=STUDY_BUDGET,
+        fixed_budget=True,
+        final_eval_episodes=4,
+        gif_levels=0,
+        checkpoint_every=20,
     ),
     "tiny": Settings(
         games=("maze",),

@@ -20,7 +20,13 @@ from typing import Any
 
 from gsl_jax.gsl import DEFAULT_SPECIALIST_STEPS, GSLConfig
 from gsl_jax.presets import LOG_PROB_DAPG, MLP_64, PROCGEN_COMPACT
-from gsl_jax.validation import check_choice, check_finite, check_instance, check_positive
+from gsl_jax.validation import (
+    check_bool,
+    check_choice,
+    check_finite,
+    check_instance,
+    check_positive,
+)
 
 METHODS = ("ppo", "gsl")
 LEARNERS = ("ppo", "ppg")
@@ -47,6 +53,7 @@ DERIVED = (
     "gsl.plateau.max_steps",
     "gsl.specialist_steps",
     "gsl.phase2_steps",
+    "gsl.total_steps",
     "gsl.seed",
     "gsl.learner",
 )
@@ -99,6 +106,13 @@ class Settings:
         steps: the budget per game, seed and method: GSL's phases are cut from it (phase I at
             most ``phase1_fraction``, the specialists together ``specialist_fraction``, phase
             II the rest); PPO then gets exactly what GSL used (PPO alone: ``steps``).
+        fixed_budget: cap GSL's total env-steps, every counted step included, at ``steps``
+            (``gsl.total_steps``): phase II takes whatever phase I (ended early by the plateau
+            criterion or not), the selection evaluation, the specialists and the demos leave, so
+            both methods train ``steps`` (less the part of a chunk that does not fit), as the
+            GSL study's protocol asks (docs/gsl_protocol.md). ``False``: phase II is ``steps``
+            less phase I's and the specialists' budgets, so an early plateau shortens GSL's run
+            and the selection and demo steps lengthen it (PPO matches GSL's total either way).
         final_eval_episodes: episodes per level of the final evaluation.
         gif_levels, gif_steps: held-out levels and frames of the GIF (0 levels: no GIF).
         checkpoint_every: chunks between checkpoints.
@@ -120,6 +134,7 @@ class Settings:
     steps: int = 3_300_000
     phase1_fraction: float = 0.45
     specialist_fraction: float = 0.3
+    fixed_budget: bool = False
     final_eval_episodes: int = 2
     gif_levels: int = 4
     gif_steps: int = 200
@@ -195,6 +210,7 @@ def _check_fields(s: Settings) -> None:
     _check_list("seeds", s.seeds, _check_seed)
     _check_list("methods", s.methods, lambda name, m: check_choice(name, m, METHODS))
     _check_list("learners", s.learners, lambda name, m: check_choice(name, m, LEARNERS))
+    check_bool("fixed_budget", s.fixed_budget)
     check_choice("backend", s.backend, BACKENDS)
     check_choice("distribution_mode", s.distribution_mode, ("easy", "hard"))
     check_choice("obs_mode", s.obs_mode, ("symbolic", "pixels"))
@@ -240,6 +256,9 @@ def _derive(s: Settings) -> GSLConfig:
             f"{specialist:,} steps leave no phase II of steps = {s.steps:,}"
         )
     phase2 = round_up(s.steps - phase1 - spent, chunk)
+    total = None
+    if s.fixed_budget:  # phase II's length is what the cap leaves; phase2_steps only bounds it
+        phase2, total = round_up(s.steps - spent, chunk), s.steps
     plateau = dataclasses.replace(g.plateau, min_steps=(3 * phase1) // 4, max_steps=phase1)
     return dataclasses.replace(
         g,
@@ -247,6 +266,7 @@ def _derive(s: Settings) -> GSLConfig:
         num_train_variations=s.num_levels,
         specialist_steps=specialist,
         phase2_steps=phase2,
+        total_steps=total,
         seed=0,
         learner=s.learners[0],  # one experiment per learner (several: see run_experiment)
     )
