@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
-from pathlib import Path
 
 import pytest
+from benchmark_scripts import load_script
 
 from gsl_jax.presets import FORKMAZE_GSL
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "accelerator_check.py"
 
 
 @pytest.fixture(scope="module")
 def check():
     """The script as a module (benchmarks/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("accelerator_check", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
-    spec.loader.exec_module(module)
-    return module
+    return load_script("accelerator_check")
 
 
 def test_cpu_run_prints_every_section(check, capsys):

@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from benchmark_scripts import load_script
 
 from gsl_jax.demos import rollout_population, rollout_trajectory
 from gsl_jax.envs.core import stack_variation_sets
@@ -240,14 +241,7 @@ def test_report_marks_the_phases_of_every_cycle():
 
 
 def _procgen_cli():
-    import importlib.util
-    from pathlib import Path
-
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / "procgen_gsl.py"
-    spec = importlib.util.spec_from_file_location("procgen_gsl_cli_population", script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("procgen_gsl")
 
 
 @pytest.mark.parametrize(

@@ -3,19 +3,13 @@ stopped at a checkpoint and continued gives the same curves as one that never st
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
+from benchmark_scripts import load_script
 
 
 def _plateau_map():
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / "plateau_map.py"
-    spec = importlib.util.spec_from_file_location("plateau_map_tool", script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("plateau_map")
 
 
 # maze easy, one member (4 levels, seed 0), 8 envs x 128 steps per update, 1 update per chunk:

@@ -1,11 +1,10 @@
 """GSL with PPG as its base learner (GSLConfig.learner = "ppg"): the whole driver on a tiny
 budget, the run directory, restoring the generalist, and the experiment's --learner option."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
+from benchmark_scripts import load_script
 
 from gsl_jax.envs.gymnax import GymnaxEnv
 from gsl_jax.gsl import GSLConfig, load_generalist, run_gsl
@@ -13,7 +12,6 @@ from gsl_jax.plateau import PlateauConfig
 from gsl_jax.ppg import PPGConfig, PPGState
 from gsl_jax.ppo import PPOConfig
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "procgen_gsl.py"
 ENV = GymnaxEnv("CartPole-v1", family={})
 PPO = PPOConfig(num_envs=4, num_steps=32, num_minibatches=2, gamma=0.99)
 CONFIG = GSLConfig(
@@ -67,9 +65,7 @@ def test_the_run_directory_records_the_learner_and_restores_ppg(finished):
 def test_experiment_learners_option():
     from gsl_jax.experiments.procgen import resolve_settings
 
-    spec = importlib.util.spec_from_file_location("procgen_gsl", SCRIPT)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script("procgen_gsl")
     args = script.build_parser().parse_args(["--preset", "tiny", "--learner", "ppg"])
     settings = resolve_settings("tiny", script._overrides(args))
     assert settings.learners == ("ppg",) and settings.gsl.learner == "ppg"

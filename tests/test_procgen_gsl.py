@@ -6,26 +6,18 @@ tests/test_procgen_settings.py."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
+from benchmark_scripts import load_script
 
 from gsl_jax.experiments import procgen as exp
 from gsl_jax.experiments.procgen.evaluate import Context
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "procgen_gsl.py"
-
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("procgen_gsl", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look the module up while it executes
-    spec.loader.exec_module(module)
-    return module
+    return load_script("procgen_gsl")
 
 
 def _fail(bench, argv, match, tmp_path):

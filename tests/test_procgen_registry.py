@@ -4,28 +4,20 @@ collection, and a ``--quick`` run against the real maze when EnvPool is installe
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from benchmark_scripts import load_script
 
 import gsl_jax.envs.procgen as procgen
 from gsl_jax.envs.procgen import GAMES, Maze, available_games, game_class, make
-
-HARNESS = Path(__file__).resolve().parents[1] / "benchmarks" / "procgen_fidelity.py"
 
 
 @pytest.fixture(scope="module")
 def fidelity():
     """The harness module, imported from its file (benchmarks/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("procgen_fidelity", HARNESS)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
-    spec.loader.exec_module(module)
-    return module
+    return load_script("procgen_fidelity")
 
 
 # --------------------------------------------------------------------------------------------

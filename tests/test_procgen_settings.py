@@ -5,17 +5,14 @@ version's and version 1's)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
+from benchmark_scripts import load_script
 
 from gsl_jax.envs.procgen import GAMES
 from gsl_jax.experiments import procgen as exp
 from gsl_jax.experiments.procgen.results import prepare_run_dir
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "procgen_gsl.py"
 
 
 def test_quick_preset_budget_is_split_into_every_gsl_phase():
@@ -94,9 +91,7 @@ def test_command_line_names_and_paths_set_the_nested_configs():
 
 
 def _cli_overrides(argv: list[str]) -> dict:
-    spec = importlib.util.spec_from_file_location("procgen_gsl_cli", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script("procgen_gsl")
     return module._overrides(module.build_parser().parse_args(argv))
 
 
