@@ -2,14 +2,16 @@
 
     python benchmarks/gsl_study.py settings      # protocol section 2, from the plateau map
     python benchmarks/gsl_study.py run --stage tune --variant gsl     # seeds 0-2, every setting
-    python benchmarks/gsl_study.py run --stage final --variant gsl --ppo-variant ppo
-    python benchmarks/gsl_study.py report        # every variant's tuning score, the final table
+    python benchmarks/gsl_study.py run --stage final --variant gsl --ppo-variant ppo  # the pair
+    python benchmarks/gsl_study.py report --final-gsl gsl --final-ppo ppo
     python benchmarks/gsl_study.py variants      # what each variant is
 
 The settings are fixed once: ``settings`` writes docs/data/gsl_study/settings.json and refuses
 to replace a different one. Each (stage, variant, setting) is one Procgen experiment
 (``gsl_jax.experiments.procgen``) under ``--root`` (default runs/gsl_study), resumed where it
-stopped when run again. The logic is :mod:`gsl_jax.experiments.procgen.study`.
+stopped when run again; the ``ppo`` variant's tuning runs are the PPO half of the ``gsl``
+variant's experiment (they share phase I bit for bit), and every final experiment is a pair, a
+GSL variant on a PPO variant. The logic is :mod:`gsl_jax.experiments.procgen.study`.
 """
 
 from __future__ import annotations
@@ -136,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any] | None:
         print_tuning(rows, settings)
         out: dict[str, Any] = {"tuning": rows}
         if args.final_gsl or args.final_ppo:
-            chosen = {m: v for m, v in (("ppo", args.final_ppo), ("gsl", args.final_gsl)) if v}
+            chosen = {"ppo": args.final_ppo or "", "gsl": args.final_gsl or ""}
             out["final"] = final_comparison(args.root, settings, chosen)
             for method, row in out["final"]["methods"].items():
                 iqm = row["iqm"]

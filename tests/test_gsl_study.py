@@ -75,11 +75,13 @@ SETTING = StudySetting("bigfish", "easy", 200, STUDY_BUDGET, True, 0.104, 0.021)
 def test_every_variant_is_a_valid_experiment(variant):
     s = study.stage_settings("tune", variant, SETTING)
     assert s.games == ("bigfish",) and s.num_levels == 200 and s.seeds == (0, 1, 2)
-    assert s.methods == (study.VARIANTS[variant].method,)
+    assert study.VARIANTS[variant].method in s.methods
     assert s.steps == STUDY_BUDGET and s.fixed_budget and s.gsl.total_steps == STUDY_BUDGET
-    final = study.stage_settings("final", variant, SETTING, ppo_variant="ppo-ent0.02")
-    assert final.seeds == (100, 101, 102, 103, 104) and final.heldout_levels == 500
-    assert final.final_eval_episodes == 2 and final.gsl.ppo.ent_coef == 0.02
+    assert s.final_eval_episodes == 4
+    if study.VARIANTS[variant].method == "gsl":
+        final = study.stage_settings("final", variant, SETTING, ppo_variant="ppo-ent0.02")
+        assert final.seeds == (100, 101, 102, 103, 104) and final.heldout_levels == 500
+        assert final.final_eval_episodes == 2 and final.gsl.ppo.ent_coef == 0.02
 
 
 def test_stage_settings_refuse_bad_input():
@@ -94,36 +96,66 @@ def test_stage_settings_refuse_bad_input():
         study.stage_settings("tune", "ppo", other)
 
 
-def _write_results(run_dir: Path, method: str, game: str, scores: dict[int, tuple]) -> None:
-    """A results.json with the fields the study reads: per seed (train, held-out) scores."""
+def _write_results(run_dir: Path, game: str, scores: dict[str, dict[int, tuple]]) -> None:
+    """A results.json with the fields the study reads: per method and seed (train, held-out)."""
     run_dir.mkdir(parents=True)
     runs = [
         {"game": game, "seed": seed, "method": method,
          "train": {"normalized": tr}, "heldout": {"normalized": ho}}
-        for seed, (tr, ho) in scores.items()
+        for method, per_seed in scores.items()
+        for seed, (tr, ho) in per_seed.items()
     ]  # fmt: skip
     (run_dir / "results.json").write_text(json.dumps({"runs": runs}))
+
+
+def test_paired_and_final_experiments_run_both_methods(tmp_path):
+    """The ppo variant's tuning runs are the PPO half of the gsl variant's experiment; a final
+    experiment is always a pair; other variants run alone."""
+    pair = study.stage_settings("tune", "ppo", SETTING)
+    assert pair == study.stage_settings("tune", "gsl", SETTING)
+    assert pair.methods == ("ppo", "gsl")
+    same = study.stage_dir(tmp_path, "tune", "ppo", SETTING)
+    assert same == study.stage_dir(tmp_path, "tune", "gsl", SETTING)
+    assert same == tmp_path / "tune" / "gsl" / "bigfish_easy_200"
+    assert study.stage_settings("tune", "gsl-pop64", SETTING).methods == ("gsl",)
+    assert study.stage_settings("tune", "ppo-ent0.02", SETTING).methods == ("ppo",)
+    final = study.stage_settings("final", "gsl-pop64", SETTING, "ppo-epochs1")
+    assert final.methods == ("ppo", "gsl") and final.gsl.ppo.update_epochs == 1
+    assert final.gsl.num_specialists == 64
+    where = study.stage_dir(tmp_path, "final", "gsl-pop64", SETTING, "ppo-epochs1")
+    assert where == tmp_path / "final" / "gsl-pop64+ppo-epochs1" / "bigfish_easy_200"
+    with pytest.raises(ValueError, match="variant: 'ppo' is a ppo variant"):
+        study.stage_settings("final", "ppo", SETTING)
 
 
 def test_tuning_table_reads_training_levels_only(tmp_path):
     a = StudySetting("bigfish", "easy", 200, STUDY_BUDGET, True, 0.1, 0.0)
     b = StudySetting("chaser", "easy", 1000, STUDY_BUDGET, True, 0.2, 0.0)
-    held_out_never_read = 99.0
-    for s, train in ((a, (0.1, 0.2, 0.3)), (b, (0.4, 0.5, 0.9))):
-        scores = {seed: (t, held_out_never_read) for seed, t in zip((0, 1, 2), train, strict=True)}
-        _write_results(study.stage_dir(tmp_path, "tune", "gsl", s), "gsl", s.game, scores)
-    # PPO: one setting done, the other with two seeds of three
-    _write_results(study.stage_dir(tmp_path, "tune", "ppo", a), "ppo", "bigfish",
-                   {0: (0.3, 1.0), 1: (0.3, 1.0), 2: (0.6, 1.0)})  # fmt: skip
-    _write_results(study.stage_dir(tmp_path, "tune", "ppo", b), "ppo", "chaser",
-                   {0: (0.3, 1.0), 1: (0.3, 1.0)})  # fmt: skip
+    never_read = 99.0  # held-out scores
+    # the gsl/ppo pair: GSL complete on both settings, PPO missing a seed on chaser
+    gsl_train = {a: (0.1, 0.2, 0.3), b: (0.4, 0.5, 0.9)}
+    ppo_train = {a: (0.3, 0.3, 0.6), b: (0.3, 0.3)}
+    for s in (a, b):
+        scores = {
+            "gsl": {seed: (t, never_read) for seed, t in zip((0, 1, 2), gsl_train[s], strict=True)},
+            "ppo": {
+                seed: (t, never_read) for seed, t in zip((0, 1), ppo_train[s][:2], strict=True)
+            },
+        }
+        if s is a:
+            scores["ppo"][2] = (ppo_train[a][2], never_read)
+        _write_results(study.stage_dir(tmp_path, "tune", "gsl", s), s.game, scores)
+    _write_results(study.stage_dir(tmp_path, "tune", "ppo-ent0.02", a), a.game,
+                   {"ppo": {0: (0.5, 1.0), 1: (0.5, 1.0), 2: (0.8, 1.0)}})  # fmt: skip
     rows = {r["variant"]: r for r in study.tuning_table(tmp_path, [a, b])}
-    assert set(rows) == {"gsl", "ppo"}  # variants without results are left out
+    assert set(rows) == {"gsl", "ppo", "ppo-ent0.02"}  # variants without results left out
     assert rows["gsl"]["bigfish_easy_200"] == pytest.approx(0.2)
     assert rows["gsl"]["chaser_easy_1000"] == pytest.approx(0.6)
     assert rows["gsl"]["mean"] == pytest.approx(0.4)
     assert rows["ppo"]["bigfish_easy_200"] == pytest.approx(0.4)
     assert rows["ppo"]["chaser_easy_1000"] is None and rows["ppo"]["mean"] is None
+    assert rows["ppo-ent0.02"]["bigfish_easy_200"] == pytest.approx(0.6)
+    assert rows["ppo-ent0.02"]["chaser_easy_1000"] is None
 
 
 def test_final_comparison_iqm_and_decision(tmp_path):
@@ -133,30 +165,35 @@ def test_final_comparison_iqm_and_decision(tmp_path):
     ]
     gsl_scores = np.arange(15, dtype=float).reshape(5, 3) / 100 + 0.5  # 0.50 .. 0.64
     ppo_scores = np.arange(15, dtype=float).reshape(5, 3) / 100 + 0.1  # 0.10 .. 0.24
-    for j, s in enumerate(settings):
-        for method, m in (("gsl", gsl_scores), ("ppo", ppo_scores)):
-            scores = {seed: (0.0, m[i, j]) for i, seed in enumerate(study.FINAL_SEEDS)}
-            _write_results(study.stage_dir(tmp_path, "final", method, s), method, s.game, scores)
-    out = study.final_comparison(tmp_path, settings, {"ppo": "ppo", "gsl": "gsl"}, reps=500)
+    chosen = {"ppo": "ppo", "gsl": "gsl"}
+
+    def write(root, gsl_m, ppo_m):
+        for j, s in enumerate(settings):
+            scores = {
+                method: {seed: (0.0, m[i, j]) for i, seed in enumerate(study.FINAL_SEEDS)}
+                for method, m in (("gsl", gsl_m), ("ppo", ppo_m))
+            }
+            _write_results(study.stage_dir(root, "final", "gsl", s, "ppo"), s.game, scores)
+
+    write(tmp_path, gsl_scores, ppo_scores)
+    out = study.final_comparison(tmp_path, settings, chosen, reps=500)
     # IQM of 15 values: drop 3 at each end, the mean of the middle 9 (0.53 .. 0.61)
     assert out["methods"]["gsl"]["iqm"]["point"] == pytest.approx(0.57)
     assert out["methods"]["ppo"]["iqm"]["point"] == pytest.approx(0.17)
     low, high = out["methods"]["gsl"]["iqm"]["ci"]
     assert 0.5 <= low <= 0.57 <= high <= 0.64
     assert out["decision"] == "GSL beats PPO"
-    # overlapping: PPO's scores equal to GSL's
-    for j, s in enumerate(settings):
-        scores = {seed: (0.0, gsl_scores[i, j]) for i, seed in enumerate(study.FINAL_SEEDS)}
-        d = study.stage_dir(tmp_path / "same", "final", "ppo", s)
-        _write_results(d, "ppo", s.game, scores)
-        d = study.stage_dir(tmp_path / "same", "final", "gsl", s)
-        _write_results(d, "gsl", s.game, scores)
-    same = study.final_comparison(tmp_path / "same", settings, {"ppo": "ppo", "gsl": "gsl"}, 500)
+    write(tmp_path / "swapped", ppo_scores, gsl_scores)
+    swapped = study.final_comparison(tmp_path / "swapped", settings, chosen, reps=500)
+    assert swapped["decision"] == "PPO beats GSL"
+    write(tmp_path / "same", gsl_scores, gsl_scores)
+    same = study.final_comparison(tmp_path / "same", settings, chosen, reps=500)
     assert same["decision"] == "no difference shown"
-    with pytest.raises(
-        ValueError, match="no gsl \\(gsl-pop64\\) result for bigfish_easy_200, seed 100"
-    ):
-        study.final_comparison(tmp_path, settings, {"gsl": "gsl-pop64"}, reps=10)
+    missing = "no ppo \\(ppo\\) result for bigfish_easy_200, seed 100"
+    with pytest.raises(ValueError, match=missing):
+        study.final_comparison(tmp_path, settings, {"ppo": "ppo", "gsl": "gsl-pop64"}, reps=10)
+    with pytest.raises(ValueError, match="final ppo: unknown variant ''"):
+        study.final_comparison(tmp_path, settings, {"gsl": "gsl"}, reps=10)
 
 
 def test_script_saves_the_settings_once(tmp_path):

@@ -152,6 +152,24 @@ def test_tiny_run_shares_phase_one_between_the_methods(tiny_run):
     assert [r["return_mean"] for r in ppo] == [r["return_mean"] for r in gsl]
 
 
+def test_ppo_alone_trains_what_gsl_phase_one_trains(bench, tiny_run, tmp_path):
+    """PPO alone (--methods ppo) from scratch computes GSL's phase I exactly: the same
+    initial state, keys and chunk program, so continuing PPO from GSL's phase-I checkpoint is
+    PPO alone (what the GSL study's paired runs rely on, docs/gsl_protocol.md amendment 1)."""
+    run_dir, _ = tiny_run
+    alone = tmp_path / "alone"
+    argv = ["--preset", "tiny", "--methods", "ppo", "--run-dir", str(alone), "--no-progress"]
+    bench.main([*argv, "--no-report"])
+    read = lambda d: [json.loads(x) for x in (d / "metrics.jsonl").read_text().splitlines()]  # noqa: E731
+    gsl = [r for r in read(run_dir / "maze" / "seed0" / "gsl") if r["phase"] == "generalist"]
+    ppo = read(alone / "maze" / "seed0" / "ppo")[: len(gsl)]
+    assert len(ppo) == len(gsl) >= 2
+    keys = [k for k in gsl[0] if k.endswith(("_mean", "loss")) or k in ("entropy", "approx_kl")]
+    assert "return_mean" in keys and len(keys) >= 3, keys
+    for a, b in zip(ppo, gsl, strict=True):
+        assert {k: a[k] for k in keys} == {k: b[k] for k in keys}
+
+
 def test_finished_run_is_never_overwritten(bench, tiny_run):
     run_dir, results = tiny_run
     before = (run_dir / "results.json").read_text()

@@ -182,27 +182,48 @@ def _check_variant(name: str, variant: str, method: str | None = None) -> Varian
     return VARIANTS[variant]
 
 
+#: PPO variants whose tuning runs are the PPO half of a GSL variant's experiment: the experiment
+#: continues PPO from GSL's phase-I checkpoint, and phase I is plain PPO with the same options and
+#: the same initial state, so the two methods share it bit for bit and the pair costs about 1.55
+#: B instead of 2 B (:mod:`gsl_jax.experiments.procgen`).
+PAIRED = {"ppo": "gsl"}
+
+
+def _experiment(stage: str, variant: str, ppo_variant: str) -> tuple[str, str, tuple[str, ...]]:
+    """``(gsl_or_ppo_variant, ppo_variant, methods)`` of the experiment that holds ``variant``'s
+    runs: every final experiment is a pair (a GSL variant on a PPO variant, both methods)."""
+    if stage == "final":
+        _check_variant("variant", variant, "gsl")
+        return variant, ppo_variant, ("ppo", "gsl")
+    variant = PAIRED.get(variant, variant)
+    if variant in PAIRED.values():
+        return variant, "ppo", ("ppo", "gsl")
+    return variant, "ppo", (VARIANTS[variant].method,)
+
+
 def stage_settings(
     stage: str, variant: str, setting: StudySetting, ppo_variant: str = "ppo"
 ) -> Settings:
-    """The Procgen experiment of one (stage, variant, setting), validated.
+    """The Procgen experiment that holds ``variant``'s runs on ``setting`` in ``stage``.
 
-    ``ppo_variant``'s options (PPO's own, which GSL's phases use) are applied first, so a GSL
-    variant runs on the PPO it is compared with (protocol section 4); tuning keeps ``"ppo"``.
+    Tuning: the variant alone on seeds 0-2 (a :data:`PAIRED` pair runs both methods). Final: the
+    GSL ``variant`` on ``ppo_variant``'s PPO options (which GSL's phases use, protocol section
+    4), with PPO itself continued from GSL's phase I, on seeds 100-104 and 500 held-out levels.
 
     Raises:
-        ValueError: for an unknown stage or variant, a setting whose budget is not the study
-            preset's B, or an option the experiment refuses.
+        ValueError: for an unknown stage or variant, a final stage of a PPO variant, a setting
+            whose budget is not the study preset's B, or an option the experiment refuses.
     """
     if stage not in STAGES:
         raise ValueError(f"stage: {stage!r} is not one of {list(STAGES)}")
-    v = _check_variant("variant", variant)
+    _check_variant("variant", variant)
     base = _check_variant("ppo_variant", ppo_variant, "ppo")
     if setting.budget != STUDY_BUDGET:
         raise ValueError(
             f"budget: {setting.label}'s B = {setting.budget:,} is not the study preset's "
             f"{STUDY_BUDGET:,}"
         )
+    name, _, methods = _experiment(stage, variant, ppo_variant)
     episodes, heldout = STAGE_EVAL[stage]
     seeds = TUNING_SEEDS if stage == "tune" else FINAL_SEEDS
     overrides = {
@@ -210,11 +231,11 @@ def stage_settings(
         "distribution_mode": setting.mode,
         "num_levels": setting.levels,
         "seeds": list(seeds),
-        "methods": [v.method],
+        "methods": list(methods),
         "final_eval_episodes": episodes,
         "heldout_levels": heldout,
-        **base.options,
-        **v.options,
+        **(base.options if stage == "final" else {}),
+        **VARIANTS[name].options,
     }
     return resolve_settings("study", overrides)
 
@@ -222,12 +243,12 @@ def stage_settings(
 def stage_dir(
     root: Path, stage: str, variant: str, setting: StudySetting, ppo_variant: str = "ppo"
 ) -> Path:
-    """``root/STAGE/VARIANT/GAME_MODE_LEVELS`` (``VARIANT+PPO_VARIANT`` for a GSL variant on
-    another PPO than ``"ppo"``): one experiment's run directory."""
-    name = variant
-    if VARIANTS[variant].method == "gsl" and ppo_variant != "ppo":
-        name = f"{variant}+{ppo_variant}"
-    return Path(root) / stage / name / setting.label
+    """The run directory of the experiment that holds ``variant``'s runs: ``root/tune/NAME/
+    GAME_MODE_LEVELS`` (``NAME``: the variant, or the GSL variant it is paired with) or
+    ``root/final/GSL_VARIANT+PPO_VARIANT/GAME_MODE_LEVELS``."""
+    name, ppo, _ = _experiment(stage, variant, ppo_variant)
+    folder = f"{name}+{ppo}" if stage == "final" else name
+    return Path(root) / stage / folder / setting.label
 
 
 def _scores(run_dir: Path, method: str, split: str) -> dict[int, float]:
@@ -268,19 +289,21 @@ def final_comparison(
     chosen: Mapping[str, str],
     reps: int = 10_000,
 ) -> dict[str, Any]:
-    """The protocol's section 5: per method (``chosen``: ``{"ppo": variant, "gsl": variant}``)
-    the IQM of held-out normalised scores over (setting, seed) with a stratified bootstrap 95%
-    CI (seeds resampled within each setting), the mean beside it, and the decision.
+    """The protocol's section 5 on the final pair ``chosen`` (``{"ppo": variant, "gsl":
+    variant}``, one experiment per setting, :func:`stage_dir`): per method the IQM of held-out
+    normalised scores over (setting, seed) with a stratified bootstrap 95% CI (seeds resampled
+    within each setting), the mean beside it, and the decision.
 
     Raises:
         ValueError: naming the first missing (method, setting, seed).
     """
+    for method in ("ppo", "gsl"):
+        _check_variant(f"final {method}", chosen.get(method, ""), method)
     out: dict[str, Any] = {"settings": [asdict(s) for s in settings], "methods": {}}
     for method, variant in chosen.items():
-        _check_variant(f"final {method}", variant, method)
         matrix = np.zeros((len(FINAL_SEEDS), len(settings)))
         for j, s in enumerate(settings):
-            where = stage_dir(root, "final", variant, s, chosen.get("ppo", "ppo"))
+            where = stage_dir(root, "final", chosen["gsl"], s, chosen["ppo"])
             got = _scores(where, method, "heldout")
             for i, seed in enumerate(FINAL_SEEDS):
                 if seed not in got:
@@ -296,12 +319,11 @@ def final_comparison(
             "mean": {"point": mean[0], "ci": [mean[1], mean[2]]},
             "scores": matrix.tolist(),
         }
-    if {"ppo", "gsl"} <= set(out["methods"]):
-        g, p = out["methods"]["gsl"]["iqm"]["ci"], out["methods"]["ppo"]["iqm"]["ci"]
-        if g[0] > p[1]:
-            out["decision"] = "GSL beats PPO"
-        elif p[0] > g[1]:
-            out["decision"] = "PPO beats GSL"
-        else:
-            out["decision"] = "no difference shown"
+    g, p = out["methods"]["gsl"]["iqm"]["ci"], out["methods"]["ppo"]["iqm"]["ci"]
+    if g[0] > p[1]:
+        out["decision"] = "GSL beats PPO"
+    elif p[0] > g[1]:
+        out["decision"] = "PPO beats GSL"
+    else:
+        out["decision"] = "no difference shown"
     return out
