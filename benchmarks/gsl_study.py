@@ -10,8 +10,10 @@ The settings are fixed once: ``settings`` writes docs/data/gsl_study/settings.js
 to replace a different one. Each (stage, variant, setting) is one Procgen experiment
 (``gsl_jax.experiments.procgen``) under ``--root`` (default runs/gsl_study), resumed where it
 stopped when run again; the ``ppo`` variant's tuning runs are the PPO half of the ``gsl``
-variant's experiment (they share phase I bit for bit), and every final experiment is a pair, a
-GSL variant on a PPO variant. The logic is :mod:`gsl_jax.experiments.procgen.study`.
+variant's experiment (they share phase I bit for bit), every final experiment is a pair, a
+GSL variant on a PPO variant, and a GSL variant that trains the ``gsl`` variant's phase I takes
+it over from that experiment where it is done (run ``gsl`` first). The logic is
+:mod:`gsl_jax.experiments.procgen.study`.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from gsl_jax.experiments.procgen.study import (
     STAGES,
     VARIANTS,
     StudySetting,
+    branch_source,
     choose_settings,
     final_comparison,
     stage_dir,
@@ -170,10 +173,14 @@ def _run(args: argparse.Namespace, settings: list[StudySetting]) -> dict[str, An
         for s in chosen
     ]  # fmt: skip
     out = {}
-    for s, run_dir in plans:
-        print(f"== {args.stage} {args.variant} on {run_dir.name} -> {run_dir}", flush=True)
+    for (s, run_dir), setting in zip(plans, chosen, strict=True):
+        donor = branch_source(args.root, args.stage, args.variant, setting)
+        shared = f" (phase I from {donor} where it is done)" if donor is not None else ""
+        print(f"== {args.stage} {args.variant} on {run_dir.name} -> {run_dir}{shared}", flush=True)
         resume = (run_dir / "experiment.json").exists()
-        out[run_dir.name] = run_experiment(s, run_dir, resume, not args.no_progress, False)
+        out[run_dir.name] = run_experiment(
+            s, run_dir, resume, not args.no_progress, False, branch_from=donor
+        )
     return out
 
 

@@ -22,6 +22,7 @@ training, evaluation and demo collection included), so curves compare at equal t
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ import numpy as np
 from gsl_jax import distributed
 from gsl_jax.checkpoint import checkpoint_folders, read_meta, restore_newest
 from gsl_jax.envs.core import Environment
+from gsl_jax.gsl_branch import branch_point, check_branch
 from gsl_jax.gsl_config import DEFAULT_SPECIALIST_STEPS, GSLConfig
 from gsl_jax.gsl_phases import GSL_PHASES
 from gsl_jax.logging import RunLogger
@@ -161,6 +163,7 @@ def run_gsl(
     shard: bool = True,
     max_value_loss: float = MAX_VALUE_LOSS,
     shard_learner_batch: bool | None = None,
+    branch_from: str | Path | None = None,
 ) -> GSLResult:
     """Run GSL on ``env``; see the module docstring and :mod:`gsl_jax.gsl_phases`.
 
@@ -197,6 +200,12 @@ def run_gsl(
             run only.
         max_value_loss: stop (:class:`~gsl_jax.loop.DivergenceError`) when a finite value loss
             exceeds this (runaway divergence); non-finite losses and parameters always stop.
+        branch_from: another GSL run's directory whose phase I this run takes over instead of
+            training it (:mod:`gsl_jax.gsl_branch`): its config must agree on every field phase
+            I reads and its env with ``env`` / ``env_spec`` (else ``ValueError`` naming the
+            field, before anything is written); the run starts at that run's checkpoint after
+            phase I, its records and events, and ends as a run from scratch would. A resumed
+            run continues from its own checkpoints once it has one.
     """
     build = make_run_builder(env, config)  # a bad host env is refused before anything is written
     config.validate_for(env)
@@ -206,6 +215,7 @@ def run_gsl(
     if distributed.splits_learner_batch(shard_learner_batch):
         distributed.check_learner_batch(env, config.ppo.num_envs)
     spec = run_spec("gsl", env.name, env_spec, config.to_dict())
+    branch = _branch_source(branch_from, env, config, env_spec)
     # Process 0 alone claims the run directory and writes its files; all write checkpoints.
     run = distributed.open_on_main(lambda: open_run(run_dir, resume, "gsl", spec))
     ckpt_root = Path(run_dir) if run_dir is not None else None
@@ -223,6 +233,11 @@ def run_gsl(
         if found is not None:
             resume_from, (prog, arrays) = found
             log(f"resumed from {resume_from} (phase {prog.phase}, {prog.generalist_steps:,} steps)")
+    if branch is not None and resume_from is None:
+        prog, arrays = build.restore(branch, arrays["generalist"])
+        line = f"branched from {branch} after phase I ({prog.generalist_steps:,} steps)"
+        log(line)
+        prog = dataclasses.replace(prog, events=(*prog.events, line))
     start_run(run, prog.records, prog.events)
     budget = config.plateau.max_steps + config.phase2_steps
     budget += config.max_cycles * config.cycle_steps  # at most: later cycles need a plateau
@@ -255,6 +270,25 @@ def run_gsl(
     )
     write_result(run, result_summary(result, env))
     return result
+
+
+def _branch_source(
+    branch_from: str | Path | None,
+    env: Environment,
+    config: GSLConfig,
+    env_spec: dict[str, Any] | None,
+) -> Path | None:
+    """The branch point of ``branch_from`` after checking it can stand for this run's phase I
+    (``None`` without one)."""
+    if branch_from is None:
+        return None
+    name, _, source = load_run_config(branch_from)
+    if name != env.name:
+        raise ValueError(f"branch_from: {branch_from} ran on {name!r}, this run on {env.name!r}")
+    check_branch(source, config, branch_from)
+    point = branch_point(branch_from)
+    check_env_spec(point, read_meta(point), env_spec)
+    return point
 
 
 def _phase2_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -97,6 +97,50 @@ def finished_run(tmp_path_factory):
     return run_dir, result
 
 
+def test_a_run_branched_from_another_phase_one_ends_as_if_from_scratch(finished_run, tmp_path):
+    """Another DAPG weight changes nothing phase I reads: the run branched from the finished
+    run's phase I ends with the parameters and records of the same config run from scratch."""
+    from gsl_jax.ppo import DAPGConfig
+
+    run_dir, _ = finished_run
+    env = GymnaxEnv("CartPole-v1", family="pole")
+    config = dataclasses.replace(TINY, dapg=DAPGConfig(demo_coeff=0.2))
+    scratch = run_gsl(env, config, log=lambda _: None)
+    lines = []
+    out = tmp_path / "branched"
+    branched = run_gsl(env, config, run_dir=out, branch_from=run_dir, log=lines.append)
+    assert lines[0].startswith("branched from ") and "after phase I (512 steps)" in lines[0]
+    assert [r["return_mean"] for r in branched.records] == [
+        r["return_mean"] for r in scratch.records
+    ]
+    for a, b in zip(
+        jax.tree.leaves(branched.generalist.params),
+        jax.tree.leaves(scratch.generalist.params),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    logged = (out / "metrics.jsonl").read_text().splitlines()
+    assert len(logged) == len(branched.records)  # phase I's records open the new run's log
+    assert json.loads(logged[0])["phase"] == "generalist"
+
+
+def test_branch_from_refuses_another_phase_one_before_writing(finished_run, tmp_path):
+    run_dir, _ = finished_run
+    env = GymnaxEnv("CartPole-v1", family="pole")
+    other = dataclasses.replace(TINY, ppo=PPO.replace(learning_rate=1e-3))
+    out = tmp_path / "new"
+    with pytest.raises(ValueError, match=r"gsl.ppo.learning_rate \(0.0005 there, 0.001 here\)"):
+        run_gsl(env, other, run_dir=out, branch_from=run_dir)
+    with pytest.raises(ValueError, match="gsl.seed"):
+        run_gsl(env, dataclasses.replace(TINY, seed=1), run_dir=out, branch_from=run_dir)
+    car = GymnaxEnv("MountainCar-v0", family="force")
+    with pytest.raises(ValueError, match="ran on 'CartPole-v1'"):
+        run_gsl(car, TINY, run_dir=out, branch_from=run_dir)
+    assert not out.exists()
+    with pytest.raises(FileNotFoundError, match="config.json"):
+        run_gsl(env, TINY, run_dir=out, branch_from=tmp_path / "nothing")
+
+
 def test_run_dir_holds_config_checkpoints_and_results(finished_run):
     run_dir, result = finished_run
     phases = [r["phase"] for r in result.records]

@@ -84,6 +84,19 @@ def test_every_variant_is_a_valid_experiment(variant):
         assert final.final_eval_episodes == 2 and final.gsl.ppo.ent_coef == 0.02
 
 
+def test_gsl_variants_take_over_the_gsl_variants_phase_one(tmp_path, monkeypatch):
+    base = study.stage_dir(tmp_path, "tune", "gsl", SETTING)
+    for variant in ("gsl-released", "gsl-pop64", "gsl-cycles3"):
+        assert study.branch_source(tmp_path, "tune", variant, SETTING) == base
+    for variant in ("gsl", "ppo", "ppo-ent0.02"):
+        assert study.branch_source(tmp_path, "tune", variant, SETTING) is None
+    assert study.branch_source(tmp_path, "final", "gsl-pop64", SETTING) is None
+    # a variant whose phase I differs (another H window) trains its own
+    window = study.Variant("gsl", {"gsl.plateau.window": 9}, "H over 9 chunks")
+    monkeypatch.setitem(study.VARIANTS, "gsl-window9", window)
+    assert study.branch_source(tmp_path, "tune", "gsl-window9", SETTING) is None
+
+
 def test_stage_settings_refuse_bad_input():
     with pytest.raises(ValueError, match="stage: 'test'"):
         study.stage_settings("test", "gsl", SETTING)

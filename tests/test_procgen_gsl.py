@@ -170,6 +170,24 @@ def test_ppo_alone_trains_what_gsl_phase_one_trains(bench, tiny_run, tmp_path):
         assert {k: a[k] for k in keys} == {k: b[k] for k in keys}
 
 
+def test_an_experiment_branches_its_gsl_runs_from_anothers_phase_one(tiny_run, tmp_path):
+    """run_experiment(branch_from=...): each GSL run takes over the other experiment's phase I
+    (another DAPG weight reads none of it) and goes on from there."""
+    run_dir, _ = tiny_run
+    s = exp.resolve_settings("tiny", {"methods": ["gsl"], "demo_coeff": 0.2, "gif_levels": 0})
+    out = tmp_path / "branched"
+    results = exp.run_experiment(s, out, progress=False, report=False, branch_from=run_dir)
+    events = (out / "maze" / "seed0" / "gsl" / "events.log").read_text()
+    assert f"branched from {run_dir / 'maze' / 'seed0' / 'gsl' / 'checkpoints'}" in events
+    read = lambda d: [json.loads(x) for x in (d / "metrics.jsonl").read_text().splitlines()]  # noqa: E731
+    donor = [r for r in read(run_dir / "maze" / "seed0" / "gsl") if r["phase"] == "generalist"]
+    mine = read(out / "maze" / "seed0" / "gsl")
+    drop = lambda r: {k: v for k, v in r.items() if k not in ("step", "time")}  # noqa: E731
+    assert [drop(r) for r in mine[: len(donor)]] == [drop(r) for r in donor]
+    assert len(mine) > len(donor)
+    assert [r["method"] for r in results["runs"]] == ["gsl"]
+
+
 def test_finished_run_is_never_overwritten(bench, tiny_run):
     run_dir, results = tiny_run
     before = (run_dir / "results.json").read_text()
@@ -268,13 +286,13 @@ def test_the_baseline_branches_at_the_end_of_phase_one_and_specialists_are_fully
     one phase I ended with); the PPO baseline's counters start at its phase-I steps; the
     specialists are scored as their phase ended (the "demos" checkpoint), all chunks trained."""
     from gsl_jax.checkpoint import latest_checkpoint, read_meta
-    from gsl_jax.experiments.procgen.evaluate import branch_checkpoint
+    from gsl_jax.gsl_branch import branch_point
 
     run_dir, _ = tiny_run
     sub = run_dir / "maze" / "seed0"
     settings = exp.PRESETS["tiny"]
     chunk = exp.chunk_steps(settings)
-    branch = read_meta(branch_checkpoint(sub / "gsl"))["progress"]
+    branch = read_meta(branch_point(sub / "gsl"))["progress"]
     phase1 = [r for r in branch["records"] if r["phase"] == "generalist"]
     assert branch["phase"] == "select" and len(phase1) == len(branch["records"])
     assert branch["generalist_steps"] == len(phase1) * chunk == phase1[-1]["generalist_steps"]

@@ -1,11 +1,12 @@
 """The experiment's PPO baseline: GSL's generalist continued with plain PPO from the branch point
 to a given total of env-steps, through the library's chunk loop (:func:`gsl_jax.loop.run_loop`).
 
-The branch point is GSL's checkpoint at the end of phase I (:func:`~.evaluate.branch_checkpoint`):
-the baseline starts from that checkpoint's generalist, and its progress starts with GSL's phase-I
-records (tagged ``method="ppo"``) and counters, so both methods share phase I bit for bit and PPO
-computes only the chunks after it. Without a branch (``methods=("ppo",)``) it starts from the
-generalist a GSL run of the same seed starts from.
+The branch point is GSL's checkpoint at the end of phase I
+(:func:`gsl_jax.gsl_branch.branch_point`): the baseline starts from that checkpoint's
+generalist, and its progress starts with GSL's phase-I records (tagged ``method="ppo"``) and
+counters, so both methods share phase I bit for bit and PPO computes only the chunks after it.
+Without a branch (``methods=("ppo",)``) it starts from the generalist a GSL run of the same seed
+starts from.
 
 The run directory (``GAME/seedS/ppo/``, docs/run_directory.md) holds ``config.json`` (the seed's
 GSL config, from which :mod:`gsl_jax.report` rebuilds the policy), ``checkpoints/`` (arrays

@@ -17,15 +17,8 @@ from gsl_jax.checkpoint import latest_checkpoint, list_checkpoints, read_meta, r
 from gsl_jax.envs.core import Environment
 from gsl_jax.experiments.procgen.settings import Settings
 from gsl_jax.gsl import GSLConfig
+from gsl_jax.gsl_branch import branch_point
 from gsl_jax.phases import make_run_builder
-
-
-def branch_checkpoint(gsl_dir: Path) -> Path:
-    """GSL's checkpoint at the end of phase I (written when the next phase begins)."""
-    for path in list_checkpoints(gsl_dir / "checkpoints"):
-        if read_meta(path)["progress"]["phase"] != "phase1":
-            return path
-    raise FileNotFoundError(f"run_dir: {gsl_dir} has no checkpoint after phase I")
 
 
 class Context:
@@ -90,7 +83,7 @@ def evaluate_run(ctx: Context, s: Settings, sub: Path, seed: int) -> dict[str, A
         ckpts = list_checkpoints(gsl_dir / "checkpoints")
         _, arrays = ctx.restore_gsl(ckpts[-1])
         out["policies"]["gsl"] = _split_scores(score(_first(arrays["generalist"].params)), n)
-        _, arrays = ctx.restore_gsl(branch_checkpoint(gsl_dir))
+        _, arrays = ctx.restore_gsl(branch_point(gsl_dir))
         out["policies"]["phase1"] = _split_scores(score(_first(arrays["generalist"].params)), n)
         # The specialists as they ended training: the "demos" checkpoint (at the boundary after
         # their phase) holds them; the last "specialists" one may predate their last chunks and

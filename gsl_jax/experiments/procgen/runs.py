@@ -23,7 +23,6 @@ from gsl_jax.experiments.procgen import results as res
 from gsl_jax.experiments.procgen.baseline import run_baseline, steps_done
 from gsl_jax.experiments.procgen.evaluate import (
     Context,
-    branch_checkpoint,
     evaluate_run,
     save_params,
 )
@@ -36,6 +35,7 @@ from gsl_jax.experiments.procgen.settings import (
     round_up,
 )
 from gsl_jax.gsl import run_gsl
+from gsl_jax.gsl_branch import branch_point
 from gsl_jax.phases import make_run_builder
 
 
@@ -79,13 +79,32 @@ class Progress:
             self.bar.close()
 
 
+def _donor(branch_from: str | Path | None, game: str, seed: int) -> Path | None:
+    """The GSL run of (game, seed) in experiment ``branch_from`` if its phase I is done."""
+    if branch_from is None:
+        return None
+    donor = Path(branch_from) / res.run_path(game, seed, "gsl")
+    try:
+        branch_point(donor)
+    except FileNotFoundError:
+        return None
+    return donor
+
+
 def run_pair(
-    env: Any, game: str, seed: int, s: Settings, sub: Path, bar: Progress, spec: dict[str, Any]
+    env: Any,
+    game: str,
+    seed: int,
+    s: Settings,
+    sub: Path,
+    bar: Progress,
+    spec: dict[str, Any],
+    donor: Path | None = None,
 ) -> None:
     """GSL, then PPO from its branch point, then ``eval.json``, of one (game, seed) in ``sub``;
     each part skipped if finished and resumed from its checkpoints otherwise. ``env`` is a JAX
     port or a host env template (:func:`envpool_template`; :mod:`gsl_jax.host`), ``spec`` how
-    to rebuild it."""
+    to rebuild it; ``donor``, a GSL run whose phase I this one takes over."""
     config = gsl_config(s, seed)
     ctx = Context(env, config)
     gsl_dir, ppo_dir = sub / "gsl", sub / "ppo"
@@ -113,10 +132,11 @@ def run_pair(
             log=lambda m: bar.write(f"[{game} seed {seed} GSL] {m}"),
             on_record=on_record,
             env_spec=spec,
+            branch_from=donor,
         )
         budget = int(result.records[-1]["total_steps"])
         bar.advance(budget - seen[0])
-        branch = branch_checkpoint(gsl_dir)
+        branch = branch_point(gsl_dir)
     if "ppo" in s.methods:
         total = round_up(budget, chunk_steps(s))
         # The bar counts env-steps computed: PPO's share of GSL's phase I is not run again.
@@ -229,17 +249,24 @@ def run_experiment(
     resume: bool = False,
     progress: bool = True,
     report: bool = True,
+    branch_from: str | Path | None = None,
 ) -> dict[str, Any]:
     """Run (or resume) the whole experiment in ``run_dir``; returns ``results.json``'s content.
 
     Every check (settings, games, run directory) happens before anything trains. Resuming a
     finished run returns its results; one whose ``results.json`` predates the current schema
     (docs/run_directory.md) gets it rewritten from its evaluations, without training.
+
+    ``branch_from``: another experiment's run directory; each GSL run whose (game, seed) has
+    finished phase I there starts from it (``run_gsl(branch_from=...)``: the same result as
+    from scratch; its config must agree on every field phase I reads, else ``ValueError``).
     """
     from gsl_jax.envs.registry import env_spec, make_env
 
     validate_settings(s)
     run_dir = Path(run_dir)
+    if len(s.learners) > 1 and branch_from is not None:
+        raise ValueError("branch_from: an experiment with several learners cannot branch")
     if len(s.learners) > 1:  # one whole experiment per base learner, in run_dir/<learner>
         return {
             learner: run_experiment(
@@ -286,12 +313,13 @@ def run_experiment(
         for game in s.games:
             for seed in s.seeds:
                 sub = run_dir / res.run_path(game, seed)
+                donor = _donor(branch_from, game, seed)
                 if s.backend == "jax":
                     spec = env_spec(game, **env_options(s))
-                    run_pair(envs[game], game, seed, s, sub, bar, spec)
+                    run_pair(envs[game], game, seed, s, sub, bar, spec, donor)
                 else:
                     env = envpool_template(game, seed, s)
-                    run_pair(env, game, seed, s, sub, bar, envpool_spec(game, s))
+                    run_pair(env, game, seed, s, sub, bar, envpool_spec(game, s), donor)
                     _write_final_params(sub, game, seed, s, env)
                 res.merge_metrics(run_dir, s)
     finally:

@@ -28,6 +28,7 @@ import numpy as np
 from gsl_jax import scores as sc
 from gsl_jax.experiments.procgen.presets import STUDY_BUDGET, resolve_settings
 from gsl_jax.experiments.procgen.settings import Settings
+from gsl_jax.gsl_branch import PHASE1_FIELDS
 
 TUNING_SEEDS = (0, 1, 2)
 FINAL_SEEDS = (100, 101, 102, 103, 104)
@@ -249,6 +250,21 @@ def stage_dir(
     name, ppo, _ = _experiment(stage, variant, ppo_variant)
     folder = f"{name}+{ppo}" if stage == "final" else name
     return Path(root) / stage / folder / setting.label
+
+
+def branch_source(root: Path, stage: str, variant: str, setting: StudySetting) -> Path | None:
+    """Where a tuning experiment's GSL runs may take their phase I from: the ``gsl`` variant's
+    experiment on the same setting, when ``variant`` is another GSL variant that agrees with it
+    on every field phase I reads (:data:`gsl_jax.gsl_branch.PHASE1_FIELDS`; the results are
+    those of runs from scratch, at the cost of what follows phase I only). ``None`` otherwise."""
+    base = next(iter(PAIRED.values()))
+    if stage != "tune" or VARIANTS[variant].method != "gsl" or variant == base:
+        return None
+    mine = stage_settings(stage, variant, setting).gsl.to_dict()
+    theirs = stage_settings(stage, base, setting).gsl.to_dict()
+    if any(mine[name] != theirs[name] for name in PHASE1_FIELDS):
+        return None
+    return stage_dir(root, stage, base, setting)
 
 
 def _scores(run_dir: Path, method: str, split: str) -> dict[int, float]:
