@@ -166,6 +166,10 @@ class TrainCommand:
     resume: Path | None = None
     """Resume the run in this folder from its last complete checkpoint (uses its saved config;
     a damaged newest checkpoint falls back to the one before)."""
+    branch_from: Path | None = None
+    """GSL only: take phase I over from this GSL run's folder instead of training it (its
+    config must agree on every field phase I reads: --gsl.ppo, network, plateau, seed, ...);
+    the run then ends as it would from scratch (ablations of what follows phase I)."""
     max_value_loss: float = MAX_VALUE_LOSS
     """Stop the run when a value loss exceeds this (runaway divergence; inf: off). Non-finite
     losses or parameters always stop it."""
@@ -283,7 +287,12 @@ def run_train(cmd: TrainCommand) -> dict:
 
         distributed.initialize(*flags, timeout=cmd.distributed_timeout)
     if cmd.method != "ppo" and cmd.total_steps is not None:
-        raise ValueError("total_steps: only --method ppo takes it (GSL's budget is its phases')")
+        raise ValueError(
+            "total_steps: only --method ppo takes it (a GSL run's budget is its phases'; "
+            "--gsl.total-steps caps them all)"
+        )
+    if cmd.method == "ppo" and cmd.branch_from is not None:
+        raise ValueError("branch_from: GSL runs only (--method gsl)")
     if cmd.resume is not None and cmd.run_dir is not None and cmd.run_dir != cmd.resume:
         raise ValueError(
             f"run_dir: --resume {cmd.resume} continues the run in that folder; --run-dir "
@@ -322,7 +331,8 @@ def run_train(cmd: TrainCommand) -> dict:
         keys = ("final_return", "generalist_steps", "total_steps")
         summary = read_json(Path(run_dir) / "result.json", keys)
     else:
-        summary = result_summary(run_gsl(env, config, **common), env)
+        result = run_gsl(env, config, branch_from=cmd.branch_from, **common)
+        summary = result_summary(result, env)
     print(
         f"final mean episode return: {summary['final_return']:.3f} after "
         f"{summary['generalist_steps']:,} generalist / {summary['total_steps']:,} total env-steps"
