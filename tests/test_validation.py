@@ -98,6 +98,7 @@ FIELDS = [
     (GSLConfig, "gsl", "generalist_demo_episodes", "non_negative_int"),
     (GSLConfig, "gsl", "demo_steps", "positive_int"),
     (GSLConfig, "gsl", "demo_return_threshold", "optional_finite"),
+    (GSLConfig, "gsl", "total_steps", "optional_positive_int"),
     (GSLConfig, "gsl", "phase2_steps", "positive_int"),
     (GSLConfig, "gsl", "max_cycles", "positive_int"),
     (GSLConfig, "gsl", "updates_per_chunk", "positive_int"),
