@@ -248,12 +248,6 @@ def _train_env_spec(cmd: TrainCommand, config) -> dict:
     return envpool_spec(cmd.env, cmd.distribution_mode or "easy", config.ppo.num_envs, levels)
 
 
-def gsl_budget(config: GSLConfig) -> int:
-    """The env-steps GSL's training phases are given: ``--method ppo``'s default budget."""
-    budget = config.plateau.max_steps + config.phase2_steps + config.low_finetune_steps
-    return budget + config.num_specialists * config.specialist_budget
-
-
 def ppo_run_config(cmd: TrainCommand):
     """The :class:`~gsl_jax.training.PPORunConfig` of a ``train --method ppo`` command."""
     from gsl_jax.training import PPORunConfig
@@ -262,7 +256,7 @@ def ppo_run_config(cmd: TrainCommand):
     return PPORunConfig(
         ppo=g.ppo,
         network=g.network,
-        total_steps=cmd.total_steps if cmd.total_steps is not None else gsl_budget(g),
+        total_steps=cmd.total_steps if cmd.total_steps is not None else g.max_total_steps,
         num_train_variations=g.num_train_variations,
         updates_per_chunk=g.updates_per_chunk,
         seed=g.seed,

@@ -239,10 +239,7 @@ def run_gsl(
         log(line)
         prog = dataclasses.replace(prog, events=(*prog.events, line))
     start_run(run, prog.records, prog.events)
-    budget = config.plateau.max_steps + config.phase2_steps
-    budget += config.max_cycles * config.cycle_steps  # at most: later cycles need a plateau
-    if config.total_steps is not None:
-        budget = min(budget, config.total_steps)
+    budget = config.max_total_steps  # at most: later cycles need a plateau
     run_path = run.path if run is not None else None
     progress = progress and distributed.is_main_process()
     logger = RunLogger(run_path, budget, progress=progress, desc="gsl", start_step=prog.total_steps)

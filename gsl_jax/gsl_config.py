@@ -201,6 +201,14 @@ class GSLConfig:
         return self.num_specialists * self.specialist_budget + self.low_finetune_steps
 
     @property
+    def max_total_steps(self) -> int:
+        """The most env-steps the training phases may take: phase I's budget, phase II's and
+        every cycle's specialists and pi_g_low, capped by ``total_steps`` (selection evaluation
+        and demo collection not included)."""
+        budget = self.plateau.max_steps + self.phase2_steps + self.max_cycles * self.cycle_steps
+        return budget if self.total_steps is None else min(budget, self.total_steps)
+
+    @property
     def specialist_ppo(self) -> PPOConfig:
         """The specialists' PPO config: ``ppo`` with ``specialist_num_envs`` envs."""
         if self.specialist_num_envs is None or self.specialist_num_envs == self.ppo.num_envs:

@@ -60,6 +60,21 @@ def test_bad_population_options(changes, message):
         GSLConfig(**changes)
 
 
+def test_max_total_steps_counts_every_cycle_and_the_cap():
+    config = GSLConfig(
+        plateau=PlateauConfig(max_steps=1_000),
+        phase2_steps=2_000,
+        num_specialists=4,
+        specialist_steps=500,
+        low_finetune_steps=100,
+        max_cycles=2,
+    )
+    assert config.cycle_steps == 4 * 500 + 100
+    assert config.max_total_steps == 1_000 + 2_000 + 2 * 2_100  # 7,200
+    assert dataclasses.replace(config, total_steps=5_000).max_total_steps == 5_000
+    assert dataclasses.replace(config, total_steps=9_000).max_total_steps == 7_200
+
+
 def test_specialist_budget_per_variation():
     # ceil(10 / 4) = 3 variations in the largest subset: 3 x 100 per specialist
     config = GSLConfig(num_low=10, num_specialists=4, specialist_steps_per_variation=100)

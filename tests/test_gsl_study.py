@@ -193,6 +193,9 @@ def test_final_comparison_iqm_and_decision(tmp_path):
     # IQM of 15 values: drop 3 at each end, the mean of the middle 9 (0.53 .. 0.61)
     assert out["methods"]["gsl"]["iqm"]["point"] == pytest.approx(0.57)
     assert out["methods"]["ppo"]["iqm"]["point"] == pytest.approx(0.17)
+    # the mean of all 15 (0.50 .. 0.64) and the optimality gap 1 - mean beside it
+    assert out["methods"]["gsl"]["mean"]["point"] == pytest.approx(0.57)
+    assert out["methods"]["ppo"]["optimality_gap"]["point"] == pytest.approx(0.83)
     low, high = out["methods"]["gsl"]["iqm"]["ci"]
     assert 0.5 <= low <= 0.57 <= high <= 0.64
     assert out["decision"] == "GSL beats PPO"

@@ -25,7 +25,8 @@ re-seeded on resume, docs/run_directory.md), and every level is evaluated on env
 
 Modules: :mod:`~.settings` (the settings, overrides, saved JSON), :mod:`~.presets`,
 :mod:`~.runs` (the experiment and its runs), :mod:`~.baseline` (the PPO baseline, through the
-library's chunk loop), :mod:`~.evaluate`, :mod:`~.results` (run directory, ``results.json``).
+library's chunk loop), :mod:`~.evaluate`, :mod:`~.results` (run directory, ``results.json``),
+:mod:`~.study` (the GSL study of docs/gsl_protocol.md: its settings, variants and tables).
 """
 
 from gsl_jax.experiments.procgen.baseline import run_baseline
