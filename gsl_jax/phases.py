@@ -154,7 +154,7 @@ class RunBuilder:
         self.train_set = stack_variation_sets([self.train_ids], env, field="training variations")
         self.steps_per_chunk = config.updates_per_chunk * config.ppo.batch_size
         self.spec_steps_per_chunk = config.updates_per_chunk * self.spec_ppo.batch_size
-        self._chunks: dict[tuple[bool, bool], Callable] = {}
+        self._chunks: dict[tuple[bool, bool, int], Callable] = {}
 
     def cycle_key(self, key: jax.Array, cycle: int) -> jax.Array:
         """``key`` (one of ``k_spec``, ``k_demo``, ``k_low``, ``k_select``) for ``cycle``: itself
@@ -190,23 +190,25 @@ class RunBuilder:
             return ppg.clone_population(key, source, vec_env, stacked, ppo, self.config.ppg, copy)
         return clone_learner(key, source, vec_env, stacked, copy_optimizer=copy, config=ppo)
 
-    def chunk(self, dapg: bool = False, specialists: bool = False) -> Callable:
+    def chunk(
+        self, dapg: bool = False, specialists: bool = False, updates: int | None = None
+    ) -> Callable:
         """The compiled chunk (with the DAPG term: ``chunk(state, demos)``; the specialists'
-        with ``specialists``), built once."""
-        if (dapg, specialists) not in self._chunks:
-            c = self.config
+        with ``specialists``) of ``updates`` PPO updates (default ``updates_per_chunk``; an
+        exact budget's shorter last chunk passes fewer), built once."""
+        c = self.config
+        updates = c.updates_per_chunk if updates is None else updates
+        if (dapg, specialists, updates) not in self._chunks:
             term = c.dapg if dapg else None
             vec_env, ppo = (
                 (self.spec_vec_env, self.spec_ppo) if specialists else (self.vec_env, c.ppo)
             )
             if c.learner == "ppg":
-                built = ppg.make_chunk(
-                    vec_env, self.net, ppo, c.ppg, c.updates_per_chunk, dapg=term
-                )
+                built = ppg.make_chunk(vec_env, self.net, ppo, c.ppg, updates, dapg=term)
             else:
-                built = make_chunk(vec_env, self.net, ppo, c.updates_per_chunk, dapg=term)
-            self._chunks[dapg, specialists] = _demos_beside(built) if dapg else built
-        return self._chunks[dapg, specialists]
+                built = make_chunk(vec_env, self.net, ppo, updates, dapg=term)
+            self._chunks[dapg, specialists, updates] = _demos_beside(built) if dapg else built
+        return self._chunks[dapg, specialists, updates]
 
     def evaluate(self, params: Any, ids: np.ndarray, episodes: int, seed: int) -> VariationScores:
         """``episodes`` first episodes of the policy ``params`` on each variation of ``ids``."""

@@ -318,39 +318,65 @@ def test_baseline_checkpoints_of_older_runs_are_read_as_the_same_progress():
     assert progress_of({"progress": progress.to_dict()}, 256, 9) == progress
 
 
-def test_a_diverging_baseline_stops_naming_its_run_and_keeps_the_last_good_checkpoint(tmp_path):
-    """A chunk with a NaN loss (a stand-in chunk: nothing compiles) stops the baseline with the
-    library's DivergenceError naming the run, the update and the quantity; the checkpoint of the
-    chunk before stays the newest and no result.json is written."""
+def _fake_baseline_context(chunk_of, batch: int, updates_per_chunk: int):
+    """A stand-in for the experiment's Context (nothing compiles): a population of one whose
+    ``build.chunk(updates=k)`` is ``chunk_of(k)``; what run_baseline and its checkpoint need."""
     from types import SimpleNamespace
 
     import numpy as np
     from flax import struct
 
+    @struct.dataclass
+    class Learner:
+        w: np.ndarray
+        updates: np.ndarray
+
+    build = SimpleNamespace(
+        steps_per_chunk=batch * updates_per_chunk,
+        chunk=lambda updates=None: chunk_of(updates or updates_per_chunk),
+    )
+    config = SimpleNamespace(
+        to_dict=dict, updates_per_chunk=updates_per_chunk, ppo=SimpleNamespace(batch_size=batch)
+    )
+    return SimpleNamespace(
+        build=build,
+        like=Learner(np.zeros((1, 2), np.float32), np.zeros(1, np.int32)),
+        env=SimpleNamespace(name="fake"),
+        config=config,
+    )
+
+
+def _fake_metrics(updates: int, value_loss: float) -> dict:
+    import numpy as np
+
+    ones = np.ones((updates, 1))
+    metrics = {"episodes": ones, "return_sum": ones, "length_sum": ones}
+    return metrics | {
+        "success_sum": ones,
+        "value_loss": value_loss * ones,
+        "nonfinite_params": 0 * ones,
+    }
+
+
+def test_a_diverging_baseline_stops_naming_its_run_and_keeps_the_last_good_checkpoint(tmp_path):
+    """A chunk with a NaN loss stops the baseline with the library's DivergenceError naming the
+    run, the update and the quantity; the checkpoint of the chunk before stays the newest and no
+    result.json is written."""
+    import numpy as np
+
     from gsl_jax.checkpoint import list_checkpoints, read_meta
     from gsl_jax.experiments.procgen.baseline import run_baseline
     from gsl_jax.loop import DivergenceError
 
-    @struct.dataclass
-    class Learner:  # a population of one: what place_population and the checkpoint need
-        w: np.ndarray
-        updates: np.ndarray
+    def chunk_of(updates):
+        def chunk(state):
+            state = state.replace(w=state.w + 1.0)
+            loss = np.nan if state.w[0, 0] == 2.0 else 0.5  # the second chunk diverges
+            return state, _fake_metrics(updates, loss)
 
-    def chunk(state):
-        state = state.replace(w=state.w + 1.0)
-        loss = np.nan if state.w[0, 0] == 2.0 else 0.5  # the second chunk diverges
-        ones = np.ones((1, 1))
-        metrics = {"episodes": ones, "return_sum": ones, "length_sum": ones}
-        metrics |= {"success_sum": ones, "value_loss": loss * ones, "nonfinite_params": 0 * ones}
-        return state, metrics
+        return chunk
 
-    build = SimpleNamespace(steps_per_chunk=8, chunk=lambda: chunk)
-    ctx = SimpleNamespace(
-        build=build,
-        like=Learner(np.zeros((1, 2), np.float32), np.zeros(1, np.int32)),
-        env=SimpleNamespace(name="fake"),
-        config=SimpleNamespace(to_dict=dict),
-    )
+    ctx = _fake_baseline_context(chunk_of, batch=8, updates_per_chunk=1)
     ppo_dir = tmp_path / "ppo"
     match = (
         r"the PPO baseline in .*ppo: divergence in phase generalist: value_loss = nan at update 2"
@@ -360,3 +386,30 @@ def test_a_diverging_baseline_stops_naming_its_run_and_keeps_the_last_good_check
     (only,) = list_checkpoints(ppo_dir / "checkpoints")
     assert read_meta(only)["progress"]["total_steps"] == 8
     assert not (ppo_dir / "result.json").exists()
+
+
+def test_the_baseline_trains_its_budget_to_the_update_with_a_shorter_last_chunk(tmp_path):
+    """A budget of 5 updates of 8 env-steps, 2 updates per chunk: two full chunks, then one of
+    1 update (built with ``updates=1``), 40 env-steps in all (not 48, the budget rounded up to
+    whole chunks); a budget that is not whole updates rounds down (44 -> 40)."""
+    from gsl_jax.experiments.procgen.baseline import run_baseline
+
+    built = []
+
+    def chunk_of(updates):
+        built.append(updates)
+
+        def chunk(state):
+            return state.replace(w=state.w + updates), _fake_metrics(updates, 0.5)
+
+        return chunk
+
+    for total in (40, 44):
+        built.clear()
+        ctx = _fake_baseline_context(chunk_of, batch=8, updates_per_chunk=2)
+        ppo_dir = tmp_path / f"ppo{total}"
+        progress = run_baseline(ctx, total, ppo_dir, None, checkpoint_every=1)
+        assert sorted(built) == [1, 2]
+        assert progress.total_steps == progress.generalist_steps == 40
+        assert [r["total_steps"] for r in progress.records] == [16, 32, 40]
+        assert json.loads((ppo_dir / "result.json").read_text())["total_steps"] == 40

@@ -58,6 +58,19 @@ def test_study_preset_caps_gsl_at_the_plateau_maps_budget():
     assert exp.gsl_config(capped, 0).total_steps == 3_300_000
     with pytest.raises(ValueError, match="fixed_budget: expected bool"):
         exp.resolve_settings("quick", {"fixed_budget": 1})
+
+
+def test_ppo_trains_b_exactly_under_a_fixed_budget_and_gsls_total_otherwise():
+    """The study's PPO trains B = 9,994,240 = 1,220 updates of 8,192 (not GSL's 9,979,834
+    rounded up to 407 chunks of 24,576 = 10,002,432, one update above B); quick's PPO matches
+    GSL's total rounded up to whole chunks of 3 x 8,192 = 24,576."""
+    from gsl_jax.experiments.procgen.runs import ppo_budget
+
+    study, quick = exp.PRESETS["study"], exp.PRESETS["quick"]
+    assert ppo_budget(study, 9_979_834) == 9_994_240 == 1_220 * 8_192
+    assert exp.chunk_steps(quick) == 24_576
+    assert ppo_budget(quick, 3_279_000) == 134 * 24_576 == 3_293_184  # 133.4 chunks
+    assert ppo_budget(quick, 134 * 24_576) == 3_293_184
     with pytest.raises(ValueError, match="gsl.total_steps: set by the experiment"):
         exp.resolve_settings("quick", {"gsl.total_steps": 5})
 

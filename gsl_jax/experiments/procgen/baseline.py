@@ -29,10 +29,10 @@ from gsl_jax.checkpoint import latest_checkpoint, read_meta
 from gsl_jax.experiments.procgen import results as res
 from gsl_jax.experiments.procgen.evaluate import Context
 from gsl_jax.logging import RunLogger
-from gsl_jax.loop import ChunkPlan, DivergenceError, RunIO, run_loop
+from gsl_jax.loop import DivergenceError, RunIO, chunk_budget, run_loop
 from gsl_jax.population import place_population
 from gsl_jax.ppo import LearnerState
-from gsl_jax.training import PPOProgress
+from gsl_jax.training import PPOProgress, budget_plan
 
 Record = dict[str, Any]
 
@@ -107,9 +107,11 @@ def run_baseline(
     on_record: Callable[[Record], None] | None = None,
     env_spec: dict[str, Any] | None = None,
 ) -> PPOProgress:
-    """Train the baseline to ``total_steps`` env-steps (whole chunks: the budget rounded up) in
-    ``ppo_dir``, from ``branch`` (or from scratch with ``None``), resuming ``ppo_dir``'s newest
-    checkpoint if there is one (module docstring); returns the final progress.
+    """Train the baseline to ``total_steps`` env-steps in ``ppo_dir``, from ``branch`` (or from
+    scratch with ``None``), resuming ``ppo_dir``'s newest checkpoint if there is one (module
+    docstring); returns the final progress. The budget is exact to the update: ``total_steps //
+    ppo.batch_size`` updates in all, the last chunk shorter when they are not whole chunks
+    (:func:`gsl_jax.loop.chunk_budget`), so a study's budget B is trained to the env-step.
 
     ``on_record`` receives each chunk's record as it is trained (not the shared phase-I ones).
     Raises :class:`~gsl_jax.loop.DivergenceError` on a non-finite loss or parameter, writing no
@@ -117,8 +119,10 @@ def run_baseline(
     """
     state, progress, resumed = _start(ctx, ppo_dir, branch)
     _prepare_dir(ctx, ppo_dir, env_spec, progress.records if resumed else ())
-    steps = ctx.build.steps_per_chunk
-    plan = ChunkPlan("generalist", steps, -(-total_steps // steps), tags={"method": "ppo"})
+    batch, per_chunk = ctx.config.ppo.batch_size, ctx.config.updates_per_chunk
+    budget = chunk_budget(total_steps, batch, per_chunk)
+    plan = budget_plan("generalist", batch, budget, per_chunk, tags={"method": "ppo"})
+    last = budget.last_updates and ctx.build.chunk(updates=budget.last_updates)
     logger = RunLogger(ppo_dir, total_steps, progress=False, desc="ppo")
     with logger:
         if not resumed:  # GSL's phase I, shared by both methods, opens the baseline's curve
@@ -138,7 +142,9 @@ def run_baseline(
         if progress.phase != "done":
             state, _ = place_population(state)  # the placement rule GSL's phases follow
             try:
-                state, progress, _ = run_loop(ctx.build.chunk(), state, progress, plan, io, save)
+                state, progress, _ = run_loop(
+                    ctx.build.chunk(), state, progress, plan, io, save, last_chunk=last or None
+                )
             except DivergenceError as err:  # say which run of the experiment diverged
                 raise DivergenceError(f"the PPO baseline in {ppo_dir}: {err}") from None
             progress = save(state, dataclasses.replace(progress, phase="done"))

@@ -138,7 +138,7 @@ def run_pair(
         bar.advance(budget - seen[0])
         branch = branch_point(gsl_dir)
     if "ppo" in s.methods:
-        total = round_up(budget, chunk_steps(s))
+        total = ppo_budget(s, budget)
         # The bar counts env-steps computed: PPO's share of GSL's phase I is not run again.
         shared = read_meta(branch)["progress"]["generalist_steps"] if branch is not None else 0
         resumed = steps_done(ppo_dir, chunk_steps(s))
@@ -151,7 +151,12 @@ def run_pair(
                 f"[{game} seed {seed} PPO] {total - resumed:,} env-steps to go after "
                 f"{resumed:,} ({shared:,} shared with GSL's phase I); budget {total:,}"
             )
-            advance = lambda record: bar.advance(chunk_steps(s))  # noqa: E731
+            seen_ppo = [resumed]
+
+            def advance(record: dict[str, Any]) -> None:  # a budget's last chunk may be short
+                bar.advance(record["total_steps"] - seen_ppo[0])
+                seen_ppo[0] = record["total_steps"]
+
             run_baseline(ctx, total, ppo_dir, branch, s.checkpoint_every, advance, spec)
     if not (sub / "eval.json").exists():
         bar.label(f"{game} seed {seed} evaluating")
@@ -160,6 +165,14 @@ def run_pair(
             f"{s.heldout_levels} held-out levels"
         )
         res.write_json(sub / "eval.json", evaluate_run(ctx, s, sub, seed))
+
+
+def ppo_budget(s: Settings, gsl_total: int) -> int:
+    """The PPO baseline's env-steps: with ``s.fixed_budget``, exactly ``s.steps`` (the study's
+    B, docs/gsl_protocol.md amendment 1.3; :func:`~.baseline.run_baseline` trains it to the
+    update); otherwise GSL's total ``gsl_total`` (``s.steps`` for PPO alone) rounded up to
+    whole chunks."""
+    return s.steps if s.fixed_budget else round_up(gsl_total, chunk_steps(s))
 
 
 def _remaining_estimate(s: Settings, game: str, seed: int) -> int:

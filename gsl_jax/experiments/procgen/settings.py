@@ -105,12 +105,14 @@ class Settings:
         heldout_levels: K, held-out levels ``N .. N+K-1``.
         steps: the budget per game, seed and method: GSL's phases are cut from it (phase I at
             most ``phase1_fraction``, the specialists together ``specialist_fraction``, phase
-            II the rest); PPO then gets exactly what GSL used (PPO alone: ``steps``).
+            II the rest); PPO then gets what GSL used, rounded up to whole chunks (PPO alone:
+            ``steps``; with ``fixed_budget``, exactly ``steps``).
         fixed_budget: cap GSL's total env-steps, every counted step included, at ``steps``
             (``gsl.total_steps``): phase II takes whatever phase I (ended early by the plateau
-            criterion or not), the selection evaluation, the specialists and the demos leave, so
-            both methods train ``steps`` (less the part of a chunk that does not fit), as the
-            GSL study's protocol asks (docs/gsl_protocol.md). ``False``: phase II is ``steps``
+            criterion or not), the selection evaluation, the specialists and the demos leave (GSL
+            trains ``steps`` less the part of a chunk that does not fit), and PPO trains exactly
+            ``steps`` (to the update), as the GSL study's protocol asks
+            (docs/gsl_protocol.md). ``False``: phase II is ``steps``
             less phase I's and the specialists' budgets, so an early plateau shortens GSL's run
             and the selection and demo steps lengthen it (PPO matches GSL's total either way).
         final_eval_episodes: episodes per level of the final evaluation.
