@@ -84,9 +84,25 @@ def test_every_variant_is_a_valid_experiment(variant):
         assert final.final_eval_episodes == 2 and final.gsl.ppo.ent_coef == 0.02
 
 
+def test_ppo_gets_as_many_variants_as_gsl():
+    """Protocol section 4 and amendment 1.4: PPO's tuning effort equals GSL's."""
+    methods = [v.method for v in study.VARIANTS.values()]
+    assert methods.count("ppo") == methods.count("gsl") == 5
+
+
+def test_the_dapg_schedule_variant_is_original_dapgs():
+    """gsl-dapg-decay: log pi and normalised max advantage (as gsl), lambda_0 = 1.0 and
+    lambda_1 = 0.95; ppo-minibatches4: minibatches of 8,192 / 4 = 2,048 rows."""
+    dapg = study.stage_settings("tune", "gsl-dapg-decay", SETTING).gsl.dapg
+    assert dapg.use_log_prob and dapg.normalized_max_advantage
+    assert (dapg.demo_coeff, dapg.decay) == (1.0, 0.95)
+    mb = study.stage_settings("tune", "ppo-minibatches4", SETTING).gsl.ppo
+    assert mb.num_minibatches == 4 and mb.batch_size // mb.num_minibatches == 2_048
+
+
 def test_gsl_variants_take_over_the_gsl_variants_phase_one(tmp_path, monkeypatch):
     base = study.stage_dir(tmp_path, "tune", "gsl", SETTING)
-    for variant in ("gsl-released", "gsl-pop64", "gsl-cycles3"):
+    for variant in ("gsl-released", "gsl-pop64", "gsl-cycles3", "gsl-dapg-decay"):
         assert study.branch_source(tmp_path, "tune", variant, SETTING) == base
     for variant in ("gsl", "ppo", "ppo-ent0.02"):
         assert study.branch_source(tmp_path, "tune", variant, SETTING) is None

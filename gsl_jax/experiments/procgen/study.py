@@ -148,6 +148,8 @@ VARIANTS: dict[str, Variant] = {
     "ppo-ent0.02": Variant("ppo", {"gsl.ppo.ent_coef": 0.02}, "entropy 0.02"),
     "ppo-epochs1": Variant("ppo", {"update_epochs": 1}, "1 epoch per update"),
     "ppo-lr2.5e-4": Variant("ppo", {"learning_rate": 2.5e-4}, "learning rate 2.5e-4"),
+    # added with gsl-dapg-decay (amendment 2), to keep PPO's tuning effort equal to GSL's
+    "ppo-minibatches4": Variant("ppo", {"num_minibatches": 4}, "4 minibatches of 2,048"),
     "gsl": Variant(
         "gsl", {}, "quick's GSL: 4 specialists on the 8 worst levels, log-prob DAPG 0.1"
     ),
@@ -172,6 +174,13 @@ VARIANTS: dict[str, Variant] = {
         "64 one-level specialists of 8 envs, 40,960 env-steps per level",
     ),
     "gsl-cycles3": Variant("gsl", {"max_cycles": 3}, "up to 3 specialist cycles"),
+    # the weighting schedule of the original DAPG (Rajeswaran et al. 2017): lambda_0 = 1.0,
+    # lambda_1 = 0.95 per phase-II update (amendment 2)
+    "gsl-dapg-decay": Variant(
+        "gsl",
+        {"demo_coeff": 1.0, "gsl.dapg.decay": 0.95},
+        "original DAPG's schedule: log pi, weight 1.0 x 0.95^k (k: phase-II updates)",
+    ),
 }
 
 
