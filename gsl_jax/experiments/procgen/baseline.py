@@ -122,7 +122,7 @@ def run_baseline(
     batch, per_chunk = ctx.config.ppo.batch_size, ctx.config.updates_per_chunk
     budget = chunk_budget(total_steps, batch, per_chunk)
     plan = budget_plan("generalist", batch, budget, per_chunk, tags={"method": "ppo"})
-    last = budget.last_updates and ctx.build.chunk(updates=budget.last_updates)
+    last = ctx.build.chunk(updates=budget.last_updates) if budget.last_updates else None
     logger = RunLogger(ppo_dir, total_steps, progress=False, desc="ppo")
     with logger:
         if not resumed:  # GSL's phase I, shared by both methods, opens the baseline's curve
@@ -143,7 +143,7 @@ def run_baseline(
             state, _ = place_population(state)  # the placement rule GSL's phases follow
             try:
                 state, progress, _ = run_loop(
-                    ctx.build.chunk(), state, progress, plan, io, save, last_chunk=last or None
+                    ctx.build.chunk(), state, progress, plan, io, save, last_chunk=last
                 )
             except DivergenceError as err:  # say which run of the experiment diverged
                 raise DivergenceError(f"the PPO baseline in {ppo_dir}: {err}") from None
