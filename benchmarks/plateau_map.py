@@ -227,14 +227,23 @@ def table(rows: list[dict]) -> str:
 
 
 def plot(results: list[dict], path: Path) -> None:
-    """Normalised training curves, one panel per (game, mode), one line per level count."""
+    """Normalised training curves: one row per mode, one column per game (a panel per (game,
+    mode), blank where that run is missing), one line per level count."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(results), figsize=(3.2 * len(results), 2.8), squeeze=False)
-    for ax, result in zip(axes[0], results, strict=True):
+    games = list(dict.fromkeys(r["game"] for r in results))
+    modes = list(dict.fromkeys(r["mode"] for r in results))
+    fig, axes = plt.subplots(
+        len(modes), len(games), figsize=(3.2 * len(games), 2.8 * len(modes)), squeeze=False
+    )
+    for ax in axes.flat:
+        ax.set_visible(False)
+    for result in results:
+        ax = axes[modes.index(result["mode"])][games.index(result["game"])]
+        ax.set_visible(True)
         returns = np.asarray(result["returns"], np.float64)
         steps = np.asarray(result["steps"]) / 1e6
         for n in sorted({m["levels"] for m in result["members"]}):
@@ -243,9 +252,9 @@ def plot(results: list[dict], path: Path) -> None:
             ax.plot(steps, np.nanmean(norm, axis=0), label=f"{n} levels")
         ax.set_title(f"{result['game']} {result['mode']}", fontsize=9)
         ax.set_xlabel("env-steps (M)")
+        ax.set_ylabel("normalised train return")
         ax.set_ylim(-0.05, 1.05)
-    axes[0][0].set_ylabel("normalised train return")
-    axes[0][0].legend(fontsize=7)
+        ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
 
