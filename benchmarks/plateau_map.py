@@ -19,7 +19,13 @@ refused); ``--report`` only reads them and prints the table and draws ``<out>/pl
 A (game, mode) in progress is checkpointed every ``--checkpoint-every`` chunks under
 ``<out>/plateau_<game>_<mode>.ckpt/`` and the same command continues it from there, to the same
 curves as an uninterrupted run; ``--stop-after-minutes M`` stops at the first checkpoint after
-M minutes, so a long map can be spread over sessions of limited length. Example (the study's map)::
+M minutes, so a long map can be spread over sessions of limited length. ``--split-levels`` runs
+each level count of a (game, mode) as a program of its own (``plateau_<game>_<mode>_<n>levels``
+files and checkpoints) and joins the parts into ``plateau_<game>_<mode>.json`` once all are
+there: a member's run does not depend on which members share its program, so the joined curves
+are those of one population, and each part takes a fraction of the time (the largest hard-mode
+views do not fit a whole (game, mode) into one session, and a checkpoint is too large to keep
+between sessions). Example (the study's map)::
 
     python benchmarks/plateau_map.py --steps 10000000 --out runs/plateau_map
 
@@ -259,12 +265,56 @@ def plot(results: list[dict], path: Path) -> None:
     fig.savefig(path, dpi=90)
 
 
+def join_parts(parts: list[dict]) -> dict:
+    """One (game, mode) result from its ``--split-levels`` parts (one per level count, in the
+    order of ``--levels``): members, curves and timings side by side, as one run would hold them.
+    """
+    first = parts[0]
+    for part in parts[1:]:
+        for key in ("game", "mode", "steps", "ppo"):
+            if part[key] != first[key]:
+                raise SystemExit(
+                    f"{first['game']} {first['mode']}: its --split-levels parts differ in {key!r} "
+                    f"({first[key]} against {part[key]}); delete the parts to run them again"
+                )
+    member_steps = [p["steps"][-1] * len(p["members"]) for p in parts]
+    # The population's rate: all members' env-steps over the time the parts trained in all.
+    trained = sum(n / p["steps_per_second"] for n, p in zip(member_steps, parts, strict=True))
+    settings = dict(first["settings"], levels=[lv for p in parts for lv in p["settings"]["levels"]])
+    return {
+        "game": first["game"],
+        "mode": first["mode"],
+        "members": [m for p in parts for m in p["members"]],
+        "steps": first["steps"],
+        "returns": [row for p in parts for row in p["returns"]],
+        "seconds": sum(p["seconds"] for p in parts),
+        "steps_per_second": sum(member_steps) / max(trained, 1e-9),
+        "ppo": first["ppo"],
+        "settings": settings,
+        "parts": [
+            {
+                "levels": p["settings"]["levels"],
+                "seconds": p["seconds"],
+                "steps_per_second": p["steps_per_second"],
+            }
+            for p in parts
+        ],
+    }
+
+
 def check_settings(
-    path: Path, result: dict, args: argparse.Namespace, game: str, mode: str
+    path: Path,
+    result: dict,
+    args: argparse.Namespace,
+    game: str,
+    mode: str,
+    levels: list[int] | None = None,
 ) -> None:
     """Refuse a stored result whose members or length differ from this command's (the file
-    would otherwise stand in silently for the run asked for); ``--report`` reads any."""
-    members = [{"levels": n, "seed": s} for n in args.levels for s in args.seeds]
+    would otherwise stand in silently for the run asked for); ``--report`` reads any.
+    ``levels``: the level counts the file should hold (default ``--levels``; one for a part)."""
+    levels = args.levels if levels is None else levels
+    members = [{"levels": n, "seed": s} for n in levels for s in args.seeds]
     length = max(
         args.steps // (args.updates_per_chunk * args.num_envs * PROCGEN_COMPACT.num_steps), 1
     )
@@ -276,6 +326,44 @@ def check_settings(
             f"{len(result.get('steps', []))} chunks, not this command's {members} and {length} "
             "chunks; use another --out or delete the file to run it again"
         )
+
+
+def train(
+    game: str,
+    mode: str,
+    levels: list[int],
+    args: argparse.Namespace,
+    path: Path,
+    deadline: float | None,
+) -> dict | None:
+    """Run (or continue, from ``path``'s checkpoint) one population and write it to ``path``;
+    ``None`` when it stopped at its deadline (the checkpoint stays)."""
+    print(f"{game} {mode}: levels {levels}, seeds {args.seeds}", flush=True)
+    checkpoints = path.with_suffix(".ckpt")
+    result = run_game_mode(
+        game,
+        mode,
+        levels,
+        args.seeds,
+        args.steps,
+        args.num_envs,
+        args.updates_per_chunk,
+        checkpoints,
+        args.checkpoint_every,
+        deadline,
+    )
+    if result is None:
+        return None
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result))
+    tmp.replace(path)  # never a half-written result
+    shutil.rmtree(checkpoints, ignore_errors=True)
+    return result
+
+
+def part_path(out: Path, game: str, mode: str, levels: int) -> Path:
+    """Where ``--split-levels`` keeps the part of one level count until the parts are joined."""
+    return out / f"plateau_{game}_{mode}_{levels}levels.json"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -298,6 +386,11 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="stop at the first checkpoint after this many minutes; rerun to continue",
     )
+    parser.add_argument(
+        "--split-levels",
+        action="store_true",
+        help="one program per level count, joined into the (game, mode) file at the end",
+    )
     args = parser.parse_args(argv)
     for name in ("steps", "num_envs", "updates_per_chunk", "checkpoint_every"):
         if getattr(args, name) <= 0:
@@ -318,28 +411,32 @@ def main(argv: list[str] | None = None) -> None:
                 check_settings(path, result, args, game, mode)
                 results.append(result)
                 continue
+            parts = {n: part_path(args.out, game, mode, n) for n in args.levels}
             if args.report:
+                done = [n for n, part in parts.items() if part.exists()]
+                if done:
+                    print(f"{game} {mode}: --split-levels parts done for levels {done}")
                 continue
-            print(f"{game} {mode}: levels {args.levels}, seeds {args.seeds}", flush=True)
-            checkpoints = args.out / f"plateau_{game}_{mode}.ckpt"
-            result = run_game_mode(
-                game,
-                mode,
-                args.levels,
-                args.seeds,
-                args.steps,
-                args.num_envs,
-                args.updates_per_chunk,
-                checkpoints,
-                args.checkpoint_every,
-                deadline,
-            )
-            if result is None:  # stopped at its deadline; the checkpoint stays
-                return
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(result))
-            tmp.replace(path)  # never a half-written result
-            shutil.rmtree(checkpoints, ignore_errors=True)
+            if not args.split_levels:
+                result = train(game, mode, args.levels, args, path, deadline)
+                if result is None:
+                    return
+            else:
+                joined = []
+                for n, part in parts.items():
+                    if part.exists():
+                        joined.append(json.loads(part.read_text()))
+                        check_settings(part, joined[-1], args, game, mode, levels=[n])
+                        continue
+                    joined.append(train(game, mode, [n], args, part, deadline))
+                    if joined[-1] is None:
+                        return
+                result = join_parts(joined)
+                tmp = path.with_suffix(".tmp")
+                tmp.write_text(json.dumps(result))
+                tmp.replace(path)
+                for part in parts.values():
+                    part.unlink()
             results.append(result)
     rows = [row for result in results for row in analyse(result, plateau)]
     print(table(rows))

@@ -3,6 +3,8 @@ stopped at a checkpoint and continued gives the same curves as one that never st
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from benchmark_scripts import load_script
@@ -43,3 +45,33 @@ def test_a_stored_result_of_other_settings_is_refused(tmp_path):
             str(tmp_path)]  # fmt: skip
     with pytest.raises(SystemExit, match="plateau_maze_easy.json: holds maze easy"):
         tool.main(argv)
+
+
+def test_split_levels_parts_join_to_the_whole_population(tmp_path):
+    """``--split-levels`` runs each level count as its own program: a member's run does not
+    depend on its program's other members, so the joined file equals one population's."""
+    tool = _plateau_map()
+    common = ["--games", "maze", "--modes", "easy", "--levels", "4", "8", "--seeds", "0",
+              "--steps", "2048", "--num-envs", "8", "--updates-per-chunk", "1"]  # fmt: skip
+    tool.main([*common, "--out", str(tmp_path / "whole")])
+    tool.main([*common, "--out", str(tmp_path / "split"), "--split-levels"])
+    whole = json.loads((tmp_path / "whole" / "plateau_maze_easy.json").read_text())
+    joined = json.loads((tmp_path / "split" / "plateau_maze_easy.json").read_text())
+    assert (
+        joined["members"]
+        == whole["members"]
+        == [
+            {"levels": 4, "seed": 0},
+            {"levels": 8, "seed": 0},
+        ]
+    )
+    assert joined["steps"] == whole["steps"] == [1024, 2048]
+    np.testing.assert_allclose(np.asarray(joined["returns"]), np.asarray(whole["returns"]))
+    assert np.isfinite(np.asarray(whole["returns"])).all()  # every member finished episodes
+    assert [p["levels"] for p in joined["parts"]] == [[4], [8]]
+    assert joined["settings"] == whole["settings"]
+    # The parts are gone once joined; the table reads the joined file like any other.
+    assert sorted(p.name for p in (tmp_path / "split").glob("*.json")) == [
+        "plateau_map.json",
+        "plateau_maze_easy.json",
+    ]
