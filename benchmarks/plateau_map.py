@@ -23,9 +23,8 @@ M minutes, so a long map can be spread over sessions of limited length. ``--spli
 each level count of a (game, mode) as a program of its own (``plateau_<game>_<mode>_<n>levels``
 files and checkpoints) and joins the parts into ``plateau_<game>_<mode>.json`` once all are
 there: a member's run does not depend on which members share its program, so the joined curves
-are those of one population, and each part takes a fraction of the time (the largest hard-mode
-views do not fit a whole (game, mode) into one session, and a checkpoint is too large to keep
-between sessions). Example (the study's map)::
+are those of one population, and each part takes a fraction of the time. Example (the study's
+map)::
 
     python benchmarks/plateau_map.py --steps 10000000 --out runs/plateau_map
 
@@ -354,11 +353,16 @@ def train(
     )
     if result is None:
         return None
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result))
-    tmp.replace(path)  # never a half-written result
+    write_result(path, result)
     shutil.rmtree(checkpoints, ignore_errors=True)
     return result
+
+
+def write_result(path: Path, result: dict) -> None:
+    """Write ``result`` to ``path`` as JSON, whole or not at all (through a temporary file)."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result))
+    tmp.replace(path)
 
 
 def part_path(out: Path, game: str, mode: str, levels: int) -> Path:
@@ -432,9 +436,7 @@ def main(argv: list[str] | None = None) -> None:
                     if joined[-1] is None:
                         return
                 result = join_parts(joined)
-                tmp = path.with_suffix(".tmp")
-                tmp.write_text(json.dumps(result))
-                tmp.replace(path)
+                write_result(path, result)
                 for part in parts.values():
                     part.unlink()
             results.append(result)
