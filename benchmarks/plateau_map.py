@@ -23,7 +23,9 @@ M minutes, so a long map can be spread over sessions of limited length. ``--spli
 each level count of a (game, mode) as a program of its own (``plateau_<game>_<mode>_<n>levels``
 files and checkpoints) and joins the parts into ``plateau_<game>_<mode>.json`` once all are
 there: a member's run does not depend on which members share its program, so the joined curves
-are those of one population, and each part takes a fraction of the time. Example (the study's
+are those of one population, and each part takes a fraction of the time. A part on disk that a
+run would not join (its level count not in ``--levels``, or no ``--split-levels``) is refused by
+name before anything compiles. Example (the study's
 map)::
 
     python benchmarks/plateau_map.py --steps 10000000 --out runs/plateau_map
@@ -370,6 +372,15 @@ def part_path(out: Path, game: str, mode: str, levels: int) -> Path:
     return out / f"plateau_{game}_{mode}_{levels}levels.json"
 
 
+def stray_parts(out: Path, game: str, mode: str, levels: list[int], split: bool) -> list[Path]:
+    """The ``--split-levels`` parts (files or checkpoints) of ``game``/``mode`` under ``out``
+    that this run would not join: all of them without ``--split-levels``, else those of a level
+    count outside ``levels``. Left alone, the run would write a joined file without them."""
+    found = sorted(out.glob(f"plateau_{game}_{mode}_*levels.*"))
+    wanted = {part_path(out, game, mode, n).stem for n in levels} if split else set()
+    return [p for p in found if p.stem not in wanted]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--games", nargs="+", default=list(GAMES), choices=list(GAMES))
@@ -401,6 +412,17 @@ def main(argv: list[str] | None = None) -> None:
             parser.error(f"--{name.replace('_', '-')}: must be positive")
     if any(n <= 0 for n in args.levels):
         parser.error("--levels: every level count must be positive")
+    for game in [] if args.report else args.games:
+        for mode in args.modes:
+            if (args.out / f"plateau_{game}_{mode}.json").exists():
+                continue  # skipped whole; its parts, if any, are not read
+            stray = stray_parts(args.out, game, mode, args.levels, args.split_levels)
+            if stray:
+                raise SystemExit(
+                    f"{stray[0]}: a --split-levels part this run would leave out (levels "
+                    f"{args.levels}{'' if args.split_levels else ', no --split-levels'}); "
+                    "run with the levels and --split-levels that made it, or delete it"
+                )
     args.out.mkdir(parents=True, exist_ok=True)
     plateau = PlateauConfig(min_steps=0, max_steps=2**62)  # H's shape only: never the budget
     deadline = None

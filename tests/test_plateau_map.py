@@ -75,3 +75,18 @@ def test_split_levels_parts_join_to_the_whole_population(tmp_path):
         "plateau_map.json",
         "plateau_maze_easy.json",
     ]
+
+
+def test_a_part_the_run_would_leave_out_is_refused_by_name(tmp_path):
+    """A ``--split-levels`` part on disk that the run's ``--levels`` (or a run without
+    ``--split-levels``) would not join is named before anything compiles, and kept."""
+    tool = _plateau_map()
+    part = tmp_path / "plateau_maze_easy_200levels.json"
+    part.write_text("{}")
+    common = ["--games", "maze", "--modes", "easy", "--seeds", "0", "--out", str(tmp_path)]
+    with pytest.raises(SystemExit, match="plateau_maze_easy_200levels.json: a --split-levels"):
+        tool.main([*common, "--levels", "1000", "--split-levels"])
+    with pytest.raises(SystemExit, match="200levels.json: .*no --split-levels"):
+        tool.main([*common, "--levels", "200", "1000"])
+    assert part.read_text() == "{}"
+    assert tool.stray_parts(tmp_path, "maze", "easy", [200, 1000], True) == []
