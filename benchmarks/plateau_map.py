@@ -25,8 +25,7 @@ files and checkpoints) and joins the parts into ``plateau_<game>_<mode>.json`` o
 there: a member's run does not depend on which members share its program, so the joined curves
 are those of one population, and each part takes a fraction of the time. A part on disk that a
 run would not join (its level count not in ``--levels``, or no ``--split-levels``) is refused by
-name before anything compiles. Example (the study's
-map)::
+name before anything compiles. Example (the study's map)::
 
     python benchmarks/plateau_map.py --steps 10000000 --out runs/plateau_map
 
